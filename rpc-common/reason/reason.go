@@ -1,0 +1,31 @@
+// Package reason holds the stable reason codes that a saga branch puts in a
+// codes.Aborted status and that the gateway maps to HTTP answers. They are
+// the only part of a branch error that crosses service boundaries: DTM's
+// rollback reason also carries internal branch URLs, which clients never see.
+package reason
+
+import "strings"
+
+const (
+	// UsernameTaken: the user branch found the username already registered.
+	UsernameTaken = "USERNAME_TAKEN"
+	// ScoreRejected: the user-score branch refused the initial score by rule.
+	ScoreRejected = "SCORE_REJECTED"
+	// InvalidPayload: a branch received a payload the gateway should never
+	// have sent. Aborting (instead of retrying forever) lets DTM compensate.
+	InvalidPayload = "INVALID_PAYLOAD"
+)
+
+// known lists every code a branch may abort with, for Find.
+var known = []string{UsernameTaken, ScoreRejected, InvalidPayload}
+
+// Find returns the first known reason code inside text, such as DTM's
+// rollback_reason ("url:etcd://…/CreateUser return failed: USERNAME_TAKEN").
+func Find(text string) (string, bool) {
+	for _, code := range known {
+		if strings.Contains(text, code) {
+			return code, true
+		}
+	}
+	return "", false
+}
