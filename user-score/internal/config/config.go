@@ -1,0 +1,27 @@
+// Package config is the user-score service's configuration.
+package config
+
+import (
+	"github.com/zeromicro/go-zero/zrpc"
+
+	"sagasuite/rpc-common/envconf"
+)
+
+// Config of the user-score service.
+type Config struct {
+	zrpc.RpcServerConf
+	// DataSource is the DSN of the user_score database, which also holds
+	// the barrier table of this branch.
+	DataSource string `json:",env=DATA_SOURCE"`
+	// MaxOpenConns bounds the pool (and so the concurrent branch transactions).
+	MaxOpenConns int `json:",default=64"`
+	// RejectScore, when set, is an initial score InitScore refuses.
+	RejectScore *int64 `json:",optional,env=REJECT_SCORE"`
+}
+
+// ApplyEnv lets the environment override go-zero's own settings.
+func (c *Config) ApplyEnv() error {
+	envconf.String(&c.ListenOn, "LISTEN_ON")
+	envconf.List(&c.Etcd.Hosts, "ETCD_HOSTS")
+	return envconf.DevServer(&c.DevServer)
+}

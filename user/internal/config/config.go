@@ -1,0 +1,25 @@
+// Package config is the user service's configuration (etc/user.yaml).
+package config
+
+import (
+	"github.com/zeromicro/go-zero/zrpc"
+
+	"sagasuite/rpc-common/envconf"
+)
+
+// Config of the user service.
+type Config struct {
+	zrpc.RpcServerConf
+	// DataSource is the DSN of the user database, which also holds the
+	// barrier table of this branch.
+	DataSource string `json:",env=DATA_SOURCE"`
+	// MaxOpenConns bounds the pool (and so the concurrent branch transactions).
+	MaxOpenConns int `json:",default=64"`
+}
+
+// ApplyEnv lets the environment override go-zero's own settings.
+func (c *Config) ApplyEnv() error {
+	envconf.String(&c.ListenOn, "LISTEN_ON")
+	envconf.List(&c.Etcd.Hosts, "ETCD_HOSTS")
+	return envconf.DevServer(&c.DevServer)
+}

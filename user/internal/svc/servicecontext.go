@@ -1,0 +1,46 @@
+// Package svc builds the user service's shared resources once at start-up.
+package svc
+
+import (
+	"database/sql"
+
+	"github.com/zeromicro/go-zero/core/stores/sqlx"
+
+	"golang.org/x/crypto/bcrypt"
+	"sagasuite/rpc-common/branch"
+	"sagasuite/user/internal/config"
+	"sagasuite/user/internal/model"
+)
+
+// ServiceContext holds the pool and models every RPC uses.
+type ServiceContext struct {
+	Config config.Config
+	// DB is the pool the barrier opens its local transactions on.
+	DB    *sql.DB
+	Users *model.UserModel
+	// DummyHash is compared against when a login names an unknown user, so
+	// that unknown users and wrong passwords take the same time.
+	DummyHash []byte
+}
+
+// NewServiceContext opens the pool (without connecting) and the models.
+func NewServiceContext(c config.Config) (*ServiceContext, error) {
+	// go-zero logs statements with their arguments (every one, and again
+	// each failed or slow one): here they carry password hashes. Failures
+	// are logged once, without arguments, by the branch layer.
+	sqlx.DisableLog()
+	db, err := branch.OpenDB(c.DataSource, c.MaxOpenConns)
+	if err != nil {
+		return nil, err
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("not anyone's password"), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, err
+	}
+	return &ServiceContext{
+		Config:    c,
+		DB:        db,
+		Users:     model.NewUserModel(sqlx.NewSqlConnFromDB(db)),
+		DummyHash: dummy,
+	}, nil
+}
