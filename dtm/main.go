@@ -1,0 +1,150 @@
+// Command dtm runs the DTM server (github.com/dtm-labs/dtm v1.19.0) with
+// our configuration, in its own process. dtm's stock main cannot be built
+// inside this module: it imports every microservice driver, one of which
+// does not compile against our gRPC version.
+//
+//	go run ./dtm -c dtm/conf.yaml
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	_ "github.com/dtm-labs/driver-gozero" // registers dtm-driver-gozero (etcd)
+	"github.com/dtm-labs/dtm/dtmsvr"
+	"github.com/dtm-labs/dtm/dtmsvr/config"
+	"github.com/dtm-labs/dtm/dtmsvr/storage/registry"
+	"github.com/dtm-labs/logger"
+	"github.com/gin-gonic/gin"
+)
+
+func main() {
+	confFile := flag.String("c", "dtm/conf.yaml", "DTM server configuration file")
+	flag.Parse()
+
+	// The same steps as dtm's own entry.
+	config.MustLoadConfig(*confFile)
+	conf := &config.Config
+	applyEnv(conf)
+	logger.InitLog2(conf.LogLevel, conf.Log.Outputs, conf.Log.RotationEnable, conf.Log.RotationConfigJSON)
+	logger.WithLogger(redacting{newZap(conf.LogLevel)})
+	registry.WaitStoreUp()
+	addDashboard(dtmsvr.StartSvr())
+	// Without the cron nothing is ever retried and no timeout fires.
+	go dtmsvr.CronExpiredTrans(-1)
+	logger.Infof("dtm ready: http :%d grpc :%d, registered as %s", conf.HTTPPort, conf.GrpcPort, conf.MicroService.Target)
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	<-stop
+	logger.Infof("dtm shutting down")
+}
+
+// applyEnv lets the environment win over the file. (DTM itself reads the
+// environment first and lets the file override it, which makes a shipped
+// config impossible to adjust per deployment.)
+func applyEnv(c *config.Type) {
+	str := func(dst *string, name string) {
+		if v := os.Getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	num := func(dst *int64, name string) {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				logger.FatalfIf(true, "%s=%q: not a number", name, v)
+			}
+			*dst = n
+		}
+	}
+	str(&c.Store.Driver, "STORE_DRIVER")
+	str(&c.Store.Host, "STORE_HOST")
+	num(&c.Store.Port, "STORE_PORT")
+	str(&c.Store.User, "STORE_USER")
+	str(&c.Store.Password, "STORE_PASSWORD")
+	str(&c.Store.Db, "STORE_DB")
+	num(&c.HTTPPort, "HTTP_PORT")
+	num(&c.GrpcPort, "GRPC_PORT")
+	str(&c.MicroService.Target, "MICRO_SERVICE_TARGET")
+	str(&c.MicroService.EndPoint, "MICRO_SERVICE_END_POINT")
+	str(&c.LogLevel, "LOG_LEVEL")
+}
+
+// payload matches the base64 saga payloads DTM prints in its per-call log
+// lines; ours carry password hashes, which do not belong in a log.
+var payload = regexp.MustCompile(`[A-Za-z0-9+/]{32,}={0,2}`)
+
+// redacting is DTM's logger with saga payloads cut out of every line.
+type redacting struct{ *zap.SugaredLogger }
+
+func redact(format string, args []any) string {
+	return payload.ReplaceAllString(fmt.Sprintf(format, args...), "<payload>")
+}
+
+func (r redacting) Debugf(format string, args ...any) { r.Debug(redact(format, args)) }
+func (r redacting) Infof(format string, args ...any)  { r.Info(redact(format, args)) }
+func (r redacting) Warnf(format string, args ...any)  { r.Warn(redact(format, args)) }
+func (r redacting) Errorf(format string, args ...any) { r.Error(redact(format, args)) }
+
+// newZap builds a logger like DTM's own (JSON on stderr at level).
+func newZap(level string) *zap.SugaredLogger {
+	cfg := zap.NewProductionConfig()
+	if err := cfg.Level.UnmarshalText([]byte(level)); err != nil {
+		logger.FatalIfError(err)
+	}
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	cfg.OutputPaths = []string{"stderr"}
+	l, err := cfg.Build(zap.AddCallerSkip(2))
+	logger.FatalIfError(err)
+	return l.Sugar()
+}
+
+// dashboardSite serves DTM's admin UI to builds, like this one, that do not
+// embed it (the official image does).
+const dashboardSite = "admin.dtm.pub"
+
+// addDashboard serves the admin UI on DTM's HTTP port the way dtm's stock
+// entry does without a built UI: by proxying the public admin site. Offline
+// it answers a page that says where the UI and the data are instead.
+func addDashboard(app *gin.Engine) {
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: dashboardSite})
+	direct := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		direct(r)
+		r.Host = dashboardSite
+	}
+	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		logger.Warnf("dashboard proxy: %v", err)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, dashboardOffline, dashboardSite)
+	}
+	handler := gin.WrapH(proxy)
+	for _, path := range []string{"/", "/assets/*name", "/admin/*name"} {
+		app.GET(path, handler)
+	}
+}
+
+const dashboardOffline = `<!doctype html><meta charset="utf-8"><title>DTM dashboard</title>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>DTM dashboard unavailable offline</h1>
+<p>This DTM server is built from source, without the dashboard's files, so it
+proxies them from %s, which cannot be reached from here. The official DTM
+Docker image (yedf/dtm) has the dashboard built in.</p>
+<p>The data is all here: <a href="/api/dtmsvr/all">/api/dtmsvr/all</a> lists
+the transactions, <code>/api/dtmsvr/query?gid=…</code> shows one, and
+<a href="/api/metrics">/api/metrics</a> exports Prometheus metrics. The saga
+console of this suite (port 8890) shows the register sagas with their
+business rows.</p></body>`
