@@ -1,0 +1,48 @@
+// Package apierr is the gateway's error answer: an HTTP status and a JSON
+// body {"code", "message", ...} whose code is stable and documented.
+package apierr
+
+import "net/http"
+
+// Codes every client may rely on.
+const (
+	InvalidArgument      = "INVALID_ARGUMENT"
+	UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	BodyTooLarge         = "BODY_TOO_LARGE"
+	InvalidCredentials   = "INVALID_CREDENTIALS"
+	Unauthenticated      = "UNAUTHENTICATED"
+	Unavailable          = "UNAVAILABLE"
+	NotFound             = "NOT_FOUND"
+	MethodNotAllowed     = "METHOD_NOT_ALLOWED"
+	RegistrationFailed   = "REGISTRATION_FAILED"
+	Internal             = "INTERNAL"
+)
+
+// Error is an answer the gateway sends instead of a success body.
+type Error struct {
+	Status int
+	Body
+}
+
+// Body is the JSON an Error is answered with. It is a separate type because
+// go-zero writes a body that implements error as plain text.
+type Body struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Field names the request field at fault, for INVALID_ARGUMENT.
+	Field string `json:"field,omitempty"`
+	// Gid is the saga an answer is about, when there is one.
+	Gid string `json:"gid,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// New returns an Error with status, code and message.
+func New(status int, code, message string) *Error {
+	return &Error{Status: status, Body: Body{Code: code, Message: message}}
+}
+
+// BadField is a 400 INVALID_ARGUMENT naming field.
+func BadField(field, message string) *Error {
+	return &Error{Status: http.StatusBadRequest, Body: Body{Code: InvalidArgument, Message: message, Field: field}}
+}

@@ -1,0 +1,90 @@
+package logic
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/zeromicro/go-zero/core/logx"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"sagasuite/rpc-common/userpb"
+	"sagasuite/rpc-common/userscorepb"
+	"sagasuite/userapi/internal/apierr"
+	"sagasuite/userapi/internal/sagastatus"
+	"sagasuite/userapi/internal/svc"
+	"sagasuite/userapi/internal/types"
+)
+
+// errInvalidCredentials is the single answer to an unknown user, a wrong
+// password and an unfinished registration.
+var errInvalidCredentials = apierr.New(http.StatusUnauthorized, apierr.InvalidCredentials, "invalid username or password")
+
+var errAccountGone = apierr.New(http.StatusUnauthorized, apierr.Unauthenticated, "the account of this token does not exist")
+
+// Login checks the credentials and issues a token. Only a completed
+// registration can log in: the user row must have its score row too.
+func Login(ctx context.Context, svcCtx *svc.ServiceContext, req *types.LoginReq) (*types.LoginResp, error) {
+	if err := validateLogin(req); err != nil {
+		return nil, err
+	}
+	u, err := svcCtx.User.VerifyCredentials(ctx, &userpb.VerifyCredentialsReq{Username: req.Username, Password: req.Password})
+	if status.Code(err) == codes.Unauthenticated {
+		return nil, errInvalidCredentials
+	}
+	if err != nil {
+		return nil, upstream(ctx, "user", err)
+	}
+	if _, err := svcCtx.Score.GetScore(ctx, &userscorepb.GetScoreReq{UserId: u.Id}); status.Code(err) == codes.NotFound {
+		return nil, errInvalidCredentials
+	} else if err != nil {
+		return nil, upstream(ctx, "user-score", err)
+	}
+	token, exp, err := svcCtx.Tokens.Issue(u.Id)
+	if err != nil {
+		return nil, err
+	}
+	return &types.LoginResp{Token: token, ExpiresAt: exp.Unix()}, nil
+}
+
+// UserInfo reads the profile and score of the token's user, in parallel.
+func UserInfo(ctx context.Context, svcCtx *svc.ServiceContext, userID string) (*types.UserInfoResp, error) {
+	var u *userpb.UserInfo
+	var s *userscorepb.Score
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		u, err = svcCtx.User.GetUser(gctx, &userpb.GetUserReq{Id: userID})
+		return err
+	})
+	g.Go(func() (err error) {
+		s, err = svcCtx.Score.GetScore(gctx, &userscorepb.GetScoreReq{UserId: userID})
+		return err
+	})
+	if err := g.Wait(); status.Code(err) == codes.NotFound {
+		// A token can outlive its account, e.g. one compensated later.
+		return nil, errAccountGone
+	} else if err != nil {
+		return nil, upstream(ctx, "user info", err)
+	}
+	return &types.UserInfoResp{ID: u.Id, Username: u.Username, Gender: u.Gender, Score: s.Score}, nil
+}
+
+// Saga reports a register saga's state.
+func Saga(ctx context.Context, svcCtx *svc.ServiceContext, gid string) (*types.SagaResp, error) {
+	s, err := svcCtx.Sagas.Query(ctx, gid)
+	if errors.Is(err, sagastatus.ErrNotFound) {
+		return nil, apierr.New(http.StatusNotFound, apierr.NotFound, "no saga with this gid")
+	}
+	if err != nil {
+		return nil, upstream(ctx, "dtm", err)
+	}
+	return &s.SagaResp, nil
+}
+
+// upstream logs a dependency's failure once and answers 503 without detail.
+func upstream(ctx context.Context, what string, err error) error {
+	logx.WithContext(ctx).Errorf("%s: %v", what, err)
+	return apierr.New(http.StatusServiceUnavailable, apierr.Unavailable, "a backing service is unavailable, retry later")
+}

@@ -1,0 +1,115 @@
+// Package svc builds the gateway's clients once at start-up.
+package svc
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	_ "github.com/dtm-labs/driver-gozero" // resolves etcd:// URLs for DTM
+	"github.com/zeromicro/go-zero/core/logx"
+	"github.com/zeromicro/go-zero/core/service"
+	"github.com/zeromicro/go-zero/zrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+
+	"sagasuite/rpc-common/userpb"
+	"sagasuite/rpc-common/userscorepb"
+	"sagasuite/userapi/internal/auth"
+	"sagasuite/userapi/internal/config"
+	"sagasuite/userapi/internal/sagastatus"
+)
+
+// minSecretLen is the shortest JWT secret accepted in pro mode: HS256 wants
+// a key at least as long as its 256-bit output.
+const minSecretLen = 32
+
+// BranchURLs are the four gRPC methods the register saga calls, addressed
+// through etcd so that DTM follows the services wherever they run.
+type BranchURLs struct {
+	CreateUser, CreateUserCompensate string
+	InitScore, InitScoreCompensate   string
+}
+
+// ServiceContext holds what every handler shares.
+type ServiceContext struct {
+	Config   config.Config
+	User     userpb.UserClient
+	Score    userscorepb.UserScoreClient
+	Tokens   *auth.Tokens
+	Sagas    *sagastatus.Client
+	Branches BranchURLs
+	// Dtm is the connection the saga client submits on.
+	Dtm *grpc.ClientConn
+}
+
+// rpcOptions make the reads wait (within their timeout) for a branch
+// service that is restarting instead of failing at once, and retry a
+// reconnect within a second or two instead of gRPC's default two minutes.
+var rpcOptions = []zrpc.ClientOption{
+	zrpc.WithDialOption(grpc.WithDefaultCallOptions(grpc.WaitForReady(true))),
+	zrpc.WithDialOption(grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+		MinConnectTimeout: 2 * time.Second,
+	})),
+}
+
+// NewServiceContext connects the clients (lazily: the branch services and
+// DTM may start later) and checks the JWT secret.
+func NewServiceContext(c config.Config) (*ServiceContext, error) {
+	secret, err := jwtSecret(c)
+	if err != nil {
+		return nil, err
+	}
+	// go-zero logs a failed call with its request: this one holds a password.
+	zrpc.DontLogClientContentForMethod(userpb.User_VerifyCredentials_FullMethodName)
+	userConn, err := zrpc.NewClient(c.UserRpc, rpcOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("user rpc: %w", err)
+	}
+	scoreConn, err := zrpc.NewClient(c.UserScoreRpc, rpcOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("user-score rpc: %w", err)
+	}
+	dtmConn, err := DtmConn(c.Saga.DtmServer)
+	if err != nil {
+		return nil, fmt.Errorf("dtm %s: %w", c.Saga.DtmServer, err)
+	}
+
+	userURL := config.EtcdURL(c.UserRpc.Etcd, c.UserRpc.Etcd.Key)
+	scoreURL := config.EtcdURL(c.UserScoreRpc.Etcd, c.UserScoreRpc.Etcd.Key)
+	return &ServiceContext{
+		Config: c,
+		User:   userpb.NewUserClient(userConn.Conn()),
+		Score:  userscorepb.NewUserScoreClient(scoreConn.Conn()),
+		Tokens: auth.NewTokens(secret, time.Duration(c.Auth.AccessExpire)*time.Second),
+		Sagas:  sagastatus.New(c.Saga.DtmHttp),
+		Dtm:    dtmConn,
+		Branches: BranchURLs{
+			CreateUser:           userURL + userpb.User_CreateUser_FullMethodName,
+			CreateUserCompensate: userURL + userpb.User_CreateUserCompensate_FullMethodName,
+			InitScore:            scoreURL + userscorepb.UserScore_InitScore_FullMethodName,
+			InitScoreCompensate:  scoreURL + userscorepb.UserScore_InitScoreCompensate_FullMethodName,
+		},
+	}, nil
+}
+
+// jwtSecret returns the configured secret. Outside pro mode an empty one is
+// replaced by a random secret (tokens then die with the process); in pro
+// mode a missing or short secret stops the start.
+func jwtSecret(c config.Config) ([]byte, error) {
+	secret := c.Auth.AccessSecret
+	if secret == "" && c.Mode != service.ProMode {
+		random := make([]byte, minSecretLen)
+		if _, err := rand.Read(random); err != nil {
+			return nil, err
+		}
+		logx.Infof("JWT_SECRET not set: %s mode signs tokens with a random secret, valid until restart", c.Mode)
+		return random, nil
+	}
+	if len(secret) < minSecretLen {
+		return nil, errors.New("JWT secret missing or shorter than 32 bytes: set JWT_SECRET (or run in dev mode)")
+	}
+	return []byte(secret), nil
+}

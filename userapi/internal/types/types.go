@@ -1,0 +1,65 @@
+// Package types holds the gateway's request and response bodies.
+package types
+
+// RegisterReq is the body of POST /register.
+type RegisterReq struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Gender   string `json:"gender"`
+	Score    int64  `json:"score"`
+}
+
+// RegisterResp answers POST /register: 201 with status "succeeded" or 202
+// with status "pending".
+type RegisterResp struct {
+	ID     string `json:"id,omitempty"`
+	Gid    string `json:"gid"`
+	Status string `json:"status"`
+}
+
+// LoginReq is the body of POST /login.
+type LoginReq struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// LoginResp carries a bearer token and its expiry (Unix seconds).
+type LoginResp struct {
+	Token     string `json:"token"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// UserInfoResp answers GET /user/info.
+type UserInfoResp struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Gender   string `json:"gender"`
+	Score    int64  `json:"score"`
+}
+
+// Saga status values, as the gateway reports them.
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusPending   = "pending"
+)
+
+// SagaResp answers GET /sagas/{gid}.
+type SagaResp struct {
+	Gid    string `json:"gid"`
+	Status string `json:"status"`
+	// Reason is the stable code of a failed saga (USERNAME_TAKEN, …).
+	Reason   string       `json:"reason,omitempty"`
+	Branches []SagaBranch `json:"branches"`
+}
+
+// SagaBranch is one action or compensation of a saga, named by service key
+// and method; the internal URL DTM calls is never shown.
+type SagaBranch struct {
+	BranchID   string `json:"branch_id"`
+	Op         string `json:"op"`
+	Service    string `json:"service"`
+	Method     string `json:"method"`
+	Status     string `json:"status"`
+	FinishTime string `json:"finish_time,omitempty"`
+}
