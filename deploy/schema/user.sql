@@ -1,0 +1,11 @@
+-- The user service's business table. Ids are allocated by the gateway
+-- (UUIDv7, time-ordered, so inserts append to the primary key).
+CREATE TABLE IF NOT EXISTS `user` (
+  `id` char(36) CHARACTER SET ascii NOT NULL,
+  `username` varchar(32) NOT NULL,
+  `password_hash` varchar(100) CHARACTER SET ascii NOT NULL,
+  `gender` varchar(16) NOT NULL,
+  `create_time` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `uniq_username` (`username`)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci;
