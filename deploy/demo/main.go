@@ -1,0 +1,183 @@
+// Command demo tells the register saga's story against a running suite
+// (`make run` in another terminal, then `make demo`): a registration that
+// succeeds, one that is compensated, a duplicate username, then login and
+// /user/info. After each step it prints the saga's status and branches as
+// the gateway reports them and the rows in both service databases.
+//
+// Settings: API_URL (default http://127.0.0.1:8888) and MYSQL_DSN (default
+// root with no password on 127.0.0.1:3306; databases user and user_score).
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+type demo struct {
+	api    string
+	users  *sql.DB
+	scores *sql.DB
+	failed bool
+}
+
+func main() {
+	api := envOr("API_URL", "http://127.0.0.1:8888")
+	cfg, err := mysql.ParseDSN(envOr("MYSQL_DSN", "root:@tcp(127.0.0.1:3306)/"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "MYSQL_DSN: %v\n", err)
+		os.Exit(2)
+	}
+	d := &demo{api: api, users: open(cfg, "user"), scores: open(cfg, "user_score")}
+	if code, _, err := d.call(http.MethodGet, "/sagas/ping", nil, ""); err != nil || code != http.StatusNotFound {
+		fmt.Fprintf(os.Stderr, "the gateway at %s does not answer (%v): start the suite with `make run` first\n", api, err)
+		os.Exit(2)
+	}
+
+	suffix := time.Now().Format("150405")
+	alice, bob := "alice_"+suffix, "bob_"+suffix
+
+	d.step("1. Register " + alice + " with score 5: both branches succeed")
+	first := d.register(alice, "alice-password", "female", 5, http.StatusCreated)
+
+	d.step("2. Register " + bob + " with score 10: user-score rejects it, DTM compensates the user branch")
+	d.register(bob, "bob-password", "male", 10, http.StatusUnprocessableEntity)
+
+	d.step("3. Register " + alice + " again: the user branch refuses the name; the original user stays")
+	d.register(alice, "another-password", "male", 7, http.StatusConflict)
+	d.rows("user id of step 1", first)
+
+	d.step("4. Log in as " + alice + " and read /user/info with the token")
+	_, body, _ := d.call(http.MethodPost, "/login", map[string]string{"username": alice, "password": "alice-password"}, "")
+	var login struct{ Token string }
+	_ = json.Unmarshal(body, &login)
+	code, body, _ := d.call(http.MethodGet, "/user/info", nil, login.Token)
+	d.expect("GET /user/info", code, http.StatusOK, body)
+
+	if d.failed {
+		fmt.Println("\nThe demo did not go as told: see the lines marked UNEXPECTED.")
+		os.Exit(1)
+	}
+	fmt.Println("\nDone. The saga console shows the same sagas: http://127.0.0.1:8890")
+}
+
+func (d *demo) step(title string) { fmt.Printf("\n\033[1m%s\033[0m\n", title) }
+
+// register posts a registration, checks the status, prints the saga and the
+// rows, and returns the user id the saga was about.
+func (d *demo) register(username, password, gender string, score int, want int) string {
+	code, body, err := d.call(http.MethodPost, "/register", map[string]any{
+		"username": username, "password": password, "gender": gender, "score": score,
+	}, "")
+	if err != nil {
+		d.expect("POST /register", 0, want, []byte(err.Error()))
+		return ""
+	}
+	d.expect("POST /register", code, want, body)
+	var answer struct{ Gid string }
+	_ = json.Unmarshal(body, &answer)
+	if answer.Gid == "" {
+		return ""
+	}
+	d.saga(answer.Gid)
+	id := strings.TrimPrefix(answer.Gid, "register-")
+	d.rows("rows for this saga's user id", id)
+	return id
+}
+
+func (d *demo) saga(gid string) {
+	_, body, err := d.call(http.MethodGet, "/sagas/"+gid, nil, "")
+	if err != nil {
+		fmt.Printf("   saga %s: %v\n", gid, err)
+		return
+	}
+	var s struct {
+		Status, Reason string
+		Branches       []struct {
+			BranchID string `json:"branch_id"`
+			Op       string
+			Method   string
+			Status   string
+		}
+	}
+	_ = json.Unmarshal(body, &s)
+	fmt.Printf("   saga %s: %s %s\n", gid, s.Status, s.Reason)
+	for _, b := range s.Branches {
+		fmt.Printf("     branch %s %-10s %-22s %s\n", b.BranchID, b.Op, b.Method, b.Status)
+	}
+}
+
+func (d *demo) rows(label, id string) {
+	user, score := "none", "none"
+	var username, gender string
+	var points int64
+	if err := d.users.QueryRow("SELECT username, gender FROM `user` WHERE id = ?", id).Scan(&username, &gender); err == nil {
+		user = username + " (" + gender + ")"
+	} else if err != sql.ErrNoRows {
+		user = "error: " + err.Error()
+	}
+	if err := d.scores.QueryRow("SELECT score FROM user_score WHERE user_id = ?", id).Scan(&points); err == nil {
+		score = fmt.Sprint(points)
+	} else if err != sql.ErrNoRows {
+		score = "error: " + err.Error()
+	}
+	fmt.Printf("   %s %s: user row: %s; user_score row: %s\n", label, id, user, score)
+}
+
+func (d *demo) expect(what string, got, want int, body []byte) {
+	mark := ""
+	if got != want {
+		mark = fmt.Sprintf("   UNEXPECTED: wanted %d", want)
+		d.failed = true
+	}
+	fmt.Printf("   %s → %d %s%s\n", what, got, strings.TrimSpace(string(body)), mark)
+}
+
+func (d *demo) call(method, path string, body any, token string) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, d.api+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client := &http.Client{Timeout: 15 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, err
+}
+
+func open(server *mysql.Config, db string) *sql.DB {
+	c := server.Clone()
+	c.DBName = db
+	c.Timeout = 3 * time.Second
+	conn, _ := sql.Open("mysql", c.FormatDSN())
+	return conn
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}

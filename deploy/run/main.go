@@ -1,0 +1,146 @@
+// Command run starts the whole suite on this machine with one command
+// (`make run` builds it and the services, then runs it):
+//
+//   - applies the schemas (idempotent) through MYSQL_DSN (default root
+//     with no password on 127.0.0.1:3306); when MySQL is not reachable and
+//     a Docker engine is, it starts the compose `mysql` service first;
+//   - runs etcd embedded in this process (data in .data/etcd), unless
+//     ETCD_HOSTS names a cluster;
+//   - starts the DTM server, user, user-score, userapi and the saga console
+//     as separate processes, streams their logs here with a prefix and to
+//     .data/logs/<name>.log, waits until every one is healthy and
+//     registered, and prints the URLs and two curl lines to try;
+//   - on Ctrl-C stops everything. Data stays in MySQL and .data, so the
+//     next run keeps it, and DTM finishes any saga left unfinished.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sagasuite/deploy/etcdnode"
+	"sagasuite/deploy/schema"
+	"sagasuite/internal/proc"
+	"sagasuite/internal/suite"
+)
+
+func main() {
+	data := flag.String("data", ".data", "directory for logs and etcd's data")
+	bin := flag.String("bin", "", "directory holding the built commands (default: this command's own)")
+	flag.Parse()
+	if err := run(*data, *bin); err != nil {
+		fmt.Fprintf(os.Stderr, "\n%v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(dataDir, binDir string) error {
+	started := time.Now()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if binDir == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		binDir = filepath.Dir(self)
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	logs := filepath.Join(dataDir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return err
+	}
+
+	mysqlCfg, err := ensureMySQL(ctx, root, dataDir)
+	if err != nil {
+		return err
+	}
+	layout := suite.Default(mysqlCfg)
+	schemaCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = schema.Apply(schemaCtx, mysqlCfg.FormatDSN(), layout.DBs)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("applying the schemas: %w", err)
+	}
+
+	if hosts := os.Getenv("ETCD_HOSTS"); hosts != "" {
+		layout.EtcdHosts = strings.Split(hosts, ",")
+	} else {
+		node, err := etcdnode.Start(filepath.Join(dataDir, "etcd"), layout.EtcdHosts[0])
+		if err != nil {
+			return fmt.Errorf("embedded etcd on %s: %w (is another etcd or `make run` running?)", layout.EtcdHosts[0], err)
+		}
+		defer node.Close()
+	}
+	etcd, err := clientv3.New(clientv3.Config{Endpoints: layout.EtcdHosts, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+
+	procs := layout.Procs(root, binDir, logs, proc.NewStream(os.Stdout))
+	defer func() {
+		fmt.Println("stopping…")
+		for i := len(suite.Names) - 1; i >= 0; i-- {
+			procs[suite.Names[i]].Stop(5 * time.Second)
+		}
+	}()
+	exited := make(chan string, len(procs))
+	for _, name := range suite.Names {
+		if err := procs[name].Start(); err != nil {
+			return err
+		}
+		go func(name string, done <-chan struct{}) { <-done; exited <- name }(name, procs[name].Done())
+	}
+
+	ready, cancelReady := context.WithTimeout(ctx, 30*time.Second)
+	readyErr := make(chan error, 1)
+	go func() { readyErr <- layout.WaitReady(ready, etcd) }()
+	select {
+	case err = <-readyErr:
+	case name := <-exited:
+		err = fmt.Errorf("%s exited during start-up; see %s", name, procs[name].Log)
+	}
+	cancelReady()
+	if err != nil {
+		return fmt.Errorf("the suite did not become ready: %w", err)
+	}
+	printReady(layout, time.Since(started))
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case name := <-exited:
+		return fmt.Errorf("%s exited; see %s", name, procs[name].Log)
+	}
+}
+
+func printReady(l suite.Layout, took time.Duration) {
+	fmt.Printf(`
+The suite is up (ready in %.1fs).
+  gateway        %s   POST /register, POST /login, GET /user/info, GET /sagas/{gid}
+  saga console   %s
+  DTM            %s   dashboard /, API /api/dtmsvr/all, metrics /api/metrics
+  metrics        user %s/metrics, user-score %s/metrics, userapi %s/metrics
+A registration that succeeds:
+  curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"alice","password":"s3cret-pass","gender":"female","score":5}'
+One that user-score rejects, so DTM compensates the user branch:
+  curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"bob","password":"s3cret-pass","gender":"male","score":10}'
+Then watch both in the console, or run: make demo
+Ctrl-C stops everything.
+`, took.Seconds(), l.APIURL(), l.ConsoleURL(), l.DtmURL(),
+		l.DevURL("user"), l.DevURL("user-score"), l.DevURL("userapi"), l.APIURL(), l.APIURL())
+}

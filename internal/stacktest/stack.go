@@ -1,0 +1,269 @@
+// Package stacktest starts the whole suite for integration tests: the real
+// MariaDB/MySQL over TCP (databases of its own, never the dev stack's), an
+// embedded etcd, and the DTM server, user, user-score, userapi and the
+// saga console built from this module and run as separate processes, so
+// that a test can kill and restart any of them.
+package stacktest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sagasuite/deploy/etcdnode"
+	"sagasuite/deploy/schema"
+	"sagasuite/internal/proc"
+	"sagasuite/internal/suite"
+)
+
+// EnvMySQL names a server-level DSN; the default is root@127.0.0.1:3306.
+const EnvMySQL = "TEST_MYSQL_DSN"
+
+// Options vary the stack a test package starts.
+type Options struct {
+	// DBPrefix names the run's own databases (<prefix>_user, …), dropped and
+	// recreated at start; test packages that may run at once differ here.
+	DBPrefix string
+	// Replicas adds a second DTM server and a second user and user-score
+	// instance, registered under the same etcd keys (dtm-2, user-2, …).
+	Replicas bool
+	// GatewayEnv is added to the gateway's environment.
+	GatewayEnv []string
+}
+
+// JWTSecret signs the gateway's tokens in tests, so tests can forge tokens.
+const JWTSecret = "test-secret-0123456789abcdef0123456789"
+
+// Stack is a running suite.
+type Stack struct {
+	suite.Layout
+	Dir      string // binaries and logs
+	EtcdHost string // host:port
+	APIURL   string
+	DtmHTTP  string
+	// ConsoleURL is the saga console's base URL.
+	ConsoleURL string
+	UserAddr   string // host:port of user.rpc
+	ScoreAddr  string // host:port of user-score.rpc
+	// DevURL is each go-zero service's dev server (health and metrics).
+	DevURL  map[string]string
+	UserDB  *sql.DB
+	ScoreDB *sql.DB
+	DtmDB   *sql.DB
+	Etcd    *clientv3.Client
+
+	etcd  *etcdnode.Node
+	procs map[string]*proc.Proc
+}
+
+// Start brings the suite up. It fails with a clear error, and never skips,
+// when MySQL is unreachable.
+func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
+	opts = opts.withDefaults()
+	dbs := schema.Databases{User: opts.DBPrefix + "_user", UserScore: opts.DBPrefix + "_user_score", DTM: opts.DBPrefix + "_dtm"}
+	dsn := os.Getenv(EnvMySQL)
+	if dsn == "" {
+		dsn = "root:@tcp(127.0.0.1:3306)/"
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvMySQL, err)
+	}
+	s := &Stack{Dir: dir}
+	if err := s.resetDatabases(ctx, cfg, dsn, dbs); err != nil {
+		return nil, fmt.Errorf("MySQL at %s (set %s): %w", cfg.Addr, EnvMySQL, err)
+	}
+	if s.etcd, err = etcdnode.Start(filepath.Join(dir, "etcd"), "127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	}
+	s.EtcdHost = s.etcd.Endpoint()
+	if s.Etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{s.EtcdHost}, DialTimeout: 5 * time.Second}); err != nil {
+		return nil, err
+	}
+	root, err := suite.ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	if err := suite.Build(ctx, root, filepath.Join(dir, "bin")); err != nil {
+		return nil, err
+	}
+
+	s.Layout = suite.Layout{
+		MySQL: cfg, DBs: dbs, EtcdHosts: []string{s.EtcdHost},
+		DtmHTTP: suite.FreePort(), DtmGRPC: suite.FreePort(), User: suite.FreePort(), UserScore: suite.FreePort(),
+		API: suite.FreePort(), Console: suite.FreePort(),
+		Dev: map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort()},
+		GatewayEnv: []string{"JWT_SECRET=" + JWTSecret, "MODE=pro", "SAGA_RESULT_TIMEOUT=2000",
+			// The minimum bcrypt cost keeps the tests about sagas, not hashing.
+			"BCRYPT_COST=4"},
+	}
+	var replicas map[string][]string
+	if opts.Replicas {
+		replicas = s.replicaEnv()
+	}
+	s.GatewayEnv = append(s.GatewayEnv, opts.GatewayEnv...)
+	s.APIURL, s.DtmHTTP, s.ConsoleURL = s.Layout.APIURL(), s.DtmURL(), s.Layout.ConsoleURL()
+	s.UserAddr = fmt.Sprintf("127.0.0.1:%d", s.User)
+	s.ScoreAddr = fmt.Sprintf("127.0.0.1:%d", s.UserScore)
+	s.DevURL = map[string]string{}
+	for name := range s.Dev {
+		s.DevURL[name] = s.Layout.DevURL(name)
+	}
+	s.procs = s.Procs(root, filepath.Join(dir, "bin"), dir, nil)
+	for name, env := range replicas {
+		base := s.procs[strings.TrimSuffix(name, "-2")]
+		s.procs[name] = &proc.Proc{
+			Name: name, Bin: base.Bin, Args: base.Args, Dir: base.Dir,
+			Env: append(append([]string{}, base.Env...), env...),
+			Log: filepath.Join(dir, name+".log"),
+		}
+	}
+	for _, p := range s.procs {
+		if err := p.Start(); err != nil {
+			return s, err
+		}
+	}
+	ready, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return s, s.WaitReady(ready, s.Etcd)
+}
+
+func (o Options) withDefaults() Options {
+	if o.DBPrefix == "" {
+		o.DBPrefix = "sagatest"
+	}
+	return o
+}
+
+// replicaEnv allocates the replicas' ports; later variables override the
+// base process's. The gateway learns both DTM HTTP APIs.
+func (s *Stack) replicaEnv() map[string][]string {
+	dtmHTTP, dtmGRPC := suite.FreePort(), suite.FreePort()
+	s.GatewayEnv = append(s.GatewayEnv, fmt.Sprintf("DTM_HTTP=%s,http://127.0.0.1:%d", s.DtmURL(), dtmHTTP))
+	return map[string][]string{
+		"dtm-2": {fmt.Sprintf("HTTP_PORT=%d", dtmHTTP), fmt.Sprintf("GRPC_PORT=%d", dtmGRPC),
+			fmt.Sprintf("MICRO_SERVICE_END_POINT=127.0.0.1:%d", dtmGRPC)},
+		"user-2":       {fmt.Sprintf("LISTEN_ON=127.0.0.1:%d", suite.FreePort()), fmt.Sprintf("DEV_SERVER_PORT=%d", suite.FreePort())},
+		"user-score-2": {fmt.Sprintf("LISTEN_ON=127.0.0.1:%d", suite.FreePort()), fmt.Sprintf("DEV_SERVER_PORT=%d", suite.FreePort())},
+	}
+}
+
+// WaitRegistered waits until some instance is registered under key in etcd.
+func (s *Stack) WaitRegistered(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return suite.WaitFor(ctx, "etcd key "+key, func() bool { return suite.Registered(ctx, s.Etcd, key) })
+}
+
+// WaitDTM waits until the DTM server answers its HTTP API, e.g. after a
+// restart (its etcd key may outlive a killed process, so it proves little).
+func (s *Stack) WaitDTM(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	u := s.DtmHTTP + "/api/dtmsvr/query?gid=ping"
+	return suite.WaitFor(ctx, u, func() bool { return suite.Answers(ctx, u) })
+}
+
+// WaitFor polls cond every 50 ms, up to limit.
+func WaitFor(limit time.Duration, what string, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	return suite.WaitFor(ctx, what, cond)
+}
+
+// Proc returns the named process: dtm, user, user-score, userapi, console,
+// and with replicas dtm-2, user-2, user-score-2.
+func (s *Stack) Proc(name string) *proc.Proc { return s.procs[name] }
+
+// Close stops everything; logs stay in Dir.
+func (s *Stack) Close() {
+	for _, p := range s.procs {
+		p.Kill()
+	}
+	if s.Etcd != nil {
+		s.Etcd.Close()
+	}
+	if s.etcd != nil {
+		s.etcd.Close()
+	}
+	for _, db := range []*sql.DB{s.UserDB, s.ScoreDB, s.DtmDB} {
+		if db != nil {
+			db.Close()
+		}
+	}
+}
+
+// Logs returns the last lines of every process's log, for failure reports.
+func (s *Stack) Logs(lines int) string {
+	var b strings.Builder
+	names := make([]string, 0, len(s.procs))
+	for name := range s.procs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := s.procs[name]
+		data, _ := os.ReadFile(p.Log)
+		all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(all) > lines {
+			all = all[len(all)-lines:]
+		}
+		fmt.Fprintf(&b, "==== %s (%s)\n%s\n", name, p.Log, strings.Join(all, "\n"))
+	}
+	return b.String()
+}
+
+func (s *Stack) resetDatabases(ctx context.Context, cfg *mysql.Config, dsn string, dbs schema.Databases) error {
+	if err := schema.Reset(ctx, dsn, dbs); err != nil {
+		return err
+	}
+	layout := suite.Layout{MySQL: cfg}
+	open := func(name string) *sql.DB {
+		db, _ := sql.Open("mysql", layout.DSN(name))
+		return db
+	}
+	s.UserDB, s.ScoreDB, s.DtmDB = open(dbs.User), open(dbs.UserScore), open(dbs.DTM)
+	return nil
+}
+
+// Main is a test package's TestMain body: it starts the stack into *stack,
+// runs the tests, prints the processes' last log lines if anything failed
+// (keeping the logs), and stops everything. It returns the exit code.
+func Main(m interface{ Run() int }, opts Options, stack **Stack) int {
+	opts = opts.withDefaults()
+	dir, err := os.MkdirTemp("", "sagasuite-"+opts.DBPrefix+"-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	s, err := Start(ctx, dir, opts)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "the test stack did not start: %v\n", err)
+		if s != nil {
+			fmt.Fprintln(os.Stderr, s.Logs(30))
+			s.Close()
+		}
+		return 1
+	}
+	*stack = s
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, s.Logs(40))
+		fmt.Fprintf(os.Stderr, "logs kept in %s\n", dir)
+	}
+	s.Close()
+	if code == 0 {
+		os.RemoveAll(dir)
+	}
+	return code
+}

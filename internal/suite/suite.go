@@ -1,0 +1,194 @@
+// Package suite knows how the suite's processes fit together: which ports
+// they listen on, which databases they use, how each is configured through
+// its environment, and when all of them are ready. The local runner
+// (deploy/run) and the integration tests (internal/stacktest) both start
+// the suite through it.
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sagasuite/deploy/schema"
+	"sagasuite/internal/proc"
+)
+
+// Names of the processes, in start order.
+var Names = []string{"dtm", "user", "user-score", "userapi", "console"}
+
+// Layout says where every process listens and which databases it uses.
+type Layout struct {
+	MySQL     *mysql.Config // server level: address and credentials
+	DBs       schema.Databases
+	EtcdHosts []string
+	DtmHTTP   int
+	DtmGRPC   int
+	User      int
+	UserScore int
+	API       int
+	Console   int
+	// Dev holds the dev-server (health, metrics) port of each go-zero service.
+	Dev map[string]int
+	// GatewayEnv is added to the gateway's environment (JWT_SECRET, MODE…).
+	GatewayEnv []string
+}
+
+// Default is the layout of the shipped configs.
+func Default(mysqlCfg *mysql.Config) Layout {
+	return Layout{
+		MySQL:     mysqlCfg,
+		DBs:       schema.Default,
+		EtcdHosts: []string{"127.0.0.1:2379"},
+		DtmHTTP:   36789,
+		DtmGRPC:   36790,
+		User:      8080,
+		UserScore: 8081,
+		API:       8888,
+		Console:   8890,
+		Dev:       map[string]int{"user": 6470, "user-score": 6471, "userapi": 6472},
+	}
+}
+
+// DSN is a service-level DSN for database db.
+func (l Layout) DSN(db string) string {
+	c := l.MySQL.Clone()
+	c.DBName = db
+	c.ParseTime = true
+	c.Loc = time.UTC
+	return c.FormatDSN()
+}
+
+func local(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+// APIURL is the gateway's base URL.
+func (l Layout) APIURL() string { return "http://" + local(l.API) }
+
+// DtmURL is the base URL of DTM's HTTP API (and dashboard).
+func (l Layout) DtmURL() string { return "http://" + local(l.DtmHTTP) }
+
+// ConsoleURL is the saga console's base URL.
+func (l Layout) ConsoleURL() string { return "http://" + local(l.Console) }
+
+// DevURL is the dev server of a go-zero service.
+func (l Layout) DevURL(name string) string { return "http://" + local(l.Dev[name]) }
+
+// Procs returns the suite's processes, configured for this layout. root is
+// the repository (for the config files), bin holds the built commands,
+// logs receives one log file per process.
+func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*proc.Proc {
+	etcd := strings.Join(l.EtcdHosts, ",")
+	dev := func(name string) string { return "DEV_SERVER_PORT=" + strconv.Itoa(l.Dev[name]) }
+	host, port, _ := strings.Cut(l.MySQL.Addr, ":")
+	env := map[string][]string{
+		"dtm": {
+			"STORE_HOST=" + host, "STORE_PORT=" + port, "STORE_USER=" + l.MySQL.User,
+			"STORE_PASSWORD=" + l.MySQL.Passwd, "STORE_DB=" + l.DBs.DTM,
+			"HTTP_PORT=" + strconv.Itoa(l.DtmHTTP), "GRPC_PORT=" + strconv.Itoa(l.DtmGRPC),
+			"MICRO_SERVICE_TARGET=etcd://" + etcd + "/dtmservice",
+			"MICRO_SERVICE_END_POINT=" + local(l.DtmGRPC),
+		},
+		"user": {
+			"LISTEN_ON=" + local(l.User), "ETCD_HOSTS=" + etcd, dev("user"),
+			"DATA_SOURCE=" + l.DSN(l.DBs.User),
+		},
+		"user-score": {
+			"LISTEN_ON=" + local(l.UserScore), "ETCD_HOSTS=" + etcd, dev("user-score"),
+			"DATA_SOURCE=" + l.DSN(l.DBs.UserScore),
+		},
+		"userapi": append([]string{
+			"LISTEN_ON=" + local(l.API), "ETCD_HOSTS=" + etcd, dev("userapi"), "DTM_HTTP=" + l.DtmURL(),
+		}, l.GatewayEnv...),
+		"console": {
+			"LISTEN_ON=" + local(l.Console), "DTM_HTTP=" + l.DtmURL(),
+			"USER_DSN=" + l.DSN(l.DBs.User), "USER_SCORE_DSN=" + l.DSN(l.DBs.UserScore),
+		},
+	}
+	args := map[string][]string{
+		"dtm":        {"-c", filepath.Join(root, "dtm/conf.yaml")},
+		"user":       {"-f", filepath.Join(root, "user/etc/user.yaml")},
+		"user-score": {"-f", filepath.Join(root, "user-score/etc/user-score.yaml")},
+		"userapi":    {"-f", filepath.Join(root, "userapi/etc/userapi.yaml")},
+	}
+	procs := map[string]*proc.Proc{}
+	for _, name := range Names {
+		procs[name] = &proc.Proc{
+			Name: name,
+			Bin:  filepath.Join(bin, name),
+			Args: args[name],
+			Env:  env[name],
+			Dir:  logs,
+			Log:  filepath.Join(logs, name+".log"),
+			Echo: echo,
+		}
+	}
+	return procs
+}
+
+// Packages are the commands Procs runs, for `go build -o bin/`.
+var Packages = []string{"./dtm", "./user", "./user-score", "./userapi", "./console"}
+
+// WaitReady waits until every service is registered in etcd, every go-zero
+// service answers its health probe, and DTM, the gateway and the console
+// answer HTTP. It gives up when ctx ends, naming what it still waits for.
+func (l Layout) WaitReady(ctx context.Context, etcd *clientv3.Client) error {
+	for _, key := range []string{"dtmservice", "user.rpc", "user-score.rpc"} {
+		if err := WaitFor(ctx, "etcd key "+key, func() bool { return Registered(ctx, etcd, key) }); err != nil {
+			return err
+		}
+	}
+	urls := []string{l.DtmURL() + "/api/dtmsvr/query?gid=ready", l.APIURL() + "/sagas/ready", l.ConsoleURL() + "/api/sagas?limit=1"}
+	for name := range l.Dev {
+		urls = append(urls, l.DevURL(name)+"/healthz")
+	}
+	for _, u := range urls {
+		if err := WaitFor(ctx, u, func() bool { return Answers(ctx, u) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Registered says whether some instance is registered under key in etcd.
+func Registered(ctx context.Context, etcd *clientv3.Client, key string) bool {
+	c, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	resp, err := etcd.Get(c, key, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	return err == nil && resp.Count > 0
+}
+
+// Answers says whether url answers HTTP with a status below 500.
+func Answers(ctx context.Context, url string) bool {
+	c, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(c, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode < http.StatusInternalServerError
+}
+
+// WaitFor polls cond every 50 ms until it holds or ctx ends.
+func WaitFor(ctx context.Context, what string, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return errors.Join(fmt.Errorf("gave up waiting for %s", what), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}

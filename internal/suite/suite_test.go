@@ -1,0 +1,56 @@
+package suite
+
+import (
+	"net"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
+	"github.com/zeromicro/go-zero/core/conf"
+	"gopkg.in/yaml.v3"
+)
+
+// TestDefaultMatchesShippedConfigs: the runner's default layout must be the
+// ports the shipped configs listen on, or `make run` would wait forever.
+func TestDefaultMatchesShippedConfigs(t *testing.T) {
+	l := Default(mysql.NewConfig())
+	type devServer struct{ Port int }
+	var user, score struct {
+		ListenOn  string
+		DevServer devServer
+	}
+	var api struct {
+		Port      int
+		DevServer devServer
+	}
+	require.NoError(t, conf.Load("../../user/etc/user.yaml", &user))
+	require.NoError(t, conf.Load("../../user-score/etc/user-score.yaml", &score))
+	require.NoError(t, conf.Load("../../userapi/etc/userapi.yaml", &api))
+	port := func(hostPort string) int {
+		_, p, err := net.SplitHostPort(hostPort)
+		require.NoError(t, err)
+		n, err := strconv.Atoi(p)
+		require.NoError(t, err)
+		return n
+	}
+	require.Equal(t, port(user.ListenOn), l.User)
+	require.Equal(t, port(score.ListenOn), l.UserScore)
+	require.Equal(t, api.Port, l.API)
+	require.Equal(t, map[string]int{"user": user.DevServer.Port, "user-score": score.DevServer.Port, "userapi": api.DevServer.Port}, l.Dev)
+
+	data, err := os.ReadFile("../../dtm/conf.yaml")
+	require.NoError(t, err)
+	var dtm struct {
+		HTTPPort int `yaml:"HttpPort"`
+		GrpcPort int `yaml:"GrpcPort"`
+		Store    struct {
+			Db string `yaml:"Db"`
+		} `yaml:"Store"`
+	}
+	require.NoError(t, yaml.Unmarshal(data, &dtm))
+	require.Equal(t, dtm.HTTPPort, l.DtmHTTP)
+	require.Equal(t, dtm.GrpcPort, l.DtmGRPC)
+	require.Equal(t, dtm.Store.Db, l.DBs.DTM)
+}
