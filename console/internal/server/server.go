@@ -1,0 +1,139 @@
+// Package server is the console's HTTP face: a read-only JSON API over DTM
+// and the service databases, and the embedded page that polls it. Nothing
+// it answers names an internal address: branches are service key and
+// method, failures are a code and a fixed message (details go to the log).
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/logx"
+	"github.com/zeromicro/go-zero/rest/httpx"
+
+	"sagasuite/console/internal/dtmhttp"
+	"sagasuite/console/internal/sagaview"
+	"sagasuite/console/internal/server/ui"
+)
+
+// The list's limit: the default fills a screen; the cap keeps a listing
+// within the few pages dtmhttp reads from DTM.
+const (
+	defaultLimit = 50
+	maxLimit     = 100
+)
+
+// Error codes of the JSON API, in the gateway's {"code","message"} shape.
+const (
+	codeInvalidArgument = "INVALID_ARGUMENT"
+	codeNotFound        = "NOT_FOUND"
+	codeUnavailable     = "UNAVAILABLE"
+)
+
+// RowFinder reads the business rows of one registration; rows.Reader in
+// production, a fake in tests.
+type RowFinder interface {
+	Find(ctx context.Context, userID string) (sagaview.Rows, error)
+}
+
+type handler struct {
+	dtm  *dtmhttp.Client
+	rows RowFinder
+	now  func() time.Time
+}
+
+// New returns the console's routes:
+//
+//	GET /                 the page (and its console.js, console.css)
+//	GET /api/sagas        recent register sagas, newest first (?limit=1..100)
+//	GET /api/sagas/{gid}  one saga, its branches and business rows
+func New(dtm *dtmhttp.Client, rows RowFinder) http.Handler {
+	return newHandler(dtm, rows, time.Now)
+}
+
+// newHandler lets tests fix the clock that ages are measured against.
+func newHandler(dtm *dtmhttp.Client, rows RowFinder, now func() time.Time) http.Handler {
+	h := &handler{dtm: dtm, rows: rows, now: now}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/sagas", h.list)
+	mux.HandleFunc("GET /api/sagas/{gid}", h.detail)
+	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(r.Context(), w, http.StatusNotFound, codeNotFound, "no such endpoint")
+	})
+	mux.Handle("GET /", http.FileServerFS(ui.Files))
+	return withHeaders(mux)
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	limit := defaultLimit
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			writeError(ctx, w, http.StatusBadRequest, codeInvalidArgument, "limit must be 1.."+strconv.Itoa(maxLimit))
+			return
+		}
+		limit = n
+	}
+	ts, err := h.dtm.RecentSagas(ctx, sagaview.GidPrefix, limit)
+	if err != nil {
+		logx.WithContext(ctx).Errorf("list sagas: %v", err)
+		writeError(ctx, w, http.StatusServiceUnavailable, codeUnavailable, "DTM is unreachable")
+		return
+	}
+	httpx.OkJsonCtx(ctx, w, sagaview.Recent(ts, h.now(), limit))
+}
+
+func (h *handler) detail(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	gid := r.PathValue("gid")
+	userID, ok := sagaview.UserID(gid)
+	if !ok {
+		writeError(ctx, w, http.StatusBadRequest, codeInvalidArgument, "not a register saga gid (register-<user id>)")
+		return
+	}
+	saga, err := h.dtm.Query(ctx, gid)
+	if errors.Is(err, dtmhttp.ErrNotFound) {
+		writeError(ctx, w, http.StatusNotFound, codeNotFound, "DTM knows no saga "+gid)
+		return
+	}
+	if err != nil {
+		logx.WithContext(ctx).Errorf("query saga %s: %v", gid, err)
+		writeError(ctx, w, http.StatusServiceUnavailable, codeUnavailable, "DTM is unreachable")
+		return
+	}
+	// After DTM, never before: see sagaview.Describe.
+	rows, err := h.rows.Find(ctx, userID)
+	if err != nil {
+		logx.WithContext(ctx).Errorf("rows of saga %s: %v", gid, err)
+		writeError(ctx, w, http.StatusServiceUnavailable, codeUnavailable, "a service database is unreachable")
+		return
+	}
+	httpx.OkJsonCtx(ctx, w, sagaview.Describe(saga, rows))
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(ctx context.Context, w http.ResponseWriter, status int, code, msg string) {
+	httpx.WriteJsonCtx(ctx, w, status, apiError{Code: code, Message: msg})
+}
+
+// withHeaders keeps every answer local and fresh: the CSP allows only this
+// origin (the page needs nothing else, and a stray external reference
+// fails loudly), and nothing is cached so a poll always sees DTM's latest.
+func withHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}

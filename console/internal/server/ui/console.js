@@ -1,0 +1,245 @@
+// The saga console's page: polls the JSON API every second and renders the
+// list and the saga named by the URL hash (#<gid>). Everything is built with
+// DOM calls and text nodes, never HTML strings: usernames are user input.
+// Attributes data-gid, data-status, data-method, data-op, data-table and
+// data-exists are a contract with the headless-browser tests.
+"use strict";
+
+(() => {
+  const POLL_MS = 1000;
+  const TABLES = ["user", "user_score"];
+  const FIELDS = {
+    user: [["id", "id"], ["username", "username"], ["gender", "gender"], ["created", "created_at"]],
+    user_score: [["user_id", "user_id"], ["score", "score"], ["created", "created_at"]],
+  };
+
+  const listSection = document.querySelector(".list");
+  const listBody = document.querySelector("#sagas tbody");
+  const listEmpty = document.getElementById("list-empty");
+  const detail = document.getElementById("detail");
+  const feed = document.getElementById("feed");
+  let lastList = "";
+  let lastDetail = "";
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v;
+      else e.setAttribute(k, v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  const badge = (status) => el("span", { class: "badge " + status }, status);
+
+  function selectedGid() {
+    try {
+      return decodeURIComponent(location.hash.slice(1));
+    } catch {
+      return "";
+    }
+  }
+
+  function age(seconds) {
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " h";
+    return Math.floor(seconds / 86400) + " d";
+  }
+
+  function clock(iso) {
+    return iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "";
+  }
+
+  // dateTime is local "YYYY-MM-DD HH:MM:SS", short enough for a row field.
+  function dateTime(iso) {
+    const d = new Date(iso);
+    if (isNaN(d)) return iso;
+    const p = (n) => String(n).padStart(2, "0");
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + clock(iso);
+  }
+
+  // fetchJSON answers {ok, status, text, body}; it throws only when the
+  // console itself cannot be reached.
+  async function fetchJSON(url) {
+    let r;
+    try {
+      r = await fetch(url, { cache: "no-store" });
+    } catch {
+      throw new Error("console unreachable");
+    }
+    const text = await r.text();
+    let body = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { message: "HTTP " + r.status };
+    }
+    return { ok: r.ok, status: r.status, text, body };
+  }
+
+  // ---- list ----
+
+  async function refreshList() {
+    const r = await fetchJSON("api/sagas?limit=50");
+    if (!r.ok) {
+      listSection.classList.add("stale");
+      throw new Error(r.body.message || "HTTP " + r.status);
+    }
+    listSection.classList.remove("stale");
+    if (r.text !== lastList) {
+      lastList = r.text;
+      renderList(r.body);
+    }
+    markSelected();
+  }
+
+  function renderList(sagas) {
+    listEmpty.hidden = sagas.length > 0;
+    listBody.replaceChildren(...sagas.map((s) => {
+      const tr = el("tr", { "data-gid": s.gid, "data-status": s.status },
+        el("td", {}, el("a", { class: "mono", href: "#" + s.gid }, s.gid)),
+        el("td", {}, badge(s.status), s.reason ? el("span", { class: "reason" }, s.reason) : null),
+        el("td", { class: "age", title: s.created_at }, age(s.age_seconds)));
+      tr.addEventListener("click", () => { location.hash = s.gid; });
+      return tr;
+    }));
+  }
+
+  function markSelected() {
+    const gid = selectedGid();
+    for (const tr of listBody.rows) {
+      const on = tr.dataset.gid === gid;
+      tr.classList.toggle("selected", on);
+      tr.setAttribute("aria-selected", on);
+    }
+  }
+
+  // ---- detail ----
+
+  async function refreshDetail() {
+    const gid = selectedGid();
+    if (!gid) {
+      if (lastDetail !== "") showHint();
+      return;
+    }
+    const r = await fetchJSON("api/sagas/" + encodeURIComponent(gid));
+    const key = gid + "\n" + r.status + "\n" + r.text;
+    if (gid !== selectedGid() || key === lastDetail) return;
+    lastDetail = key;
+    if (r.ok) renderDetail(r.body);
+    else renderDetailError(gid, r.body);
+  }
+
+  function showHint() {
+    lastDetail = "";
+    delete detail.dataset.gid;
+    delete detail.dataset.status;
+    delete detail.dataset.error;
+    detail.replaceChildren(el("p", { class: "hint" }, "Select a saga to see its branches and the rows they wrote."));
+  }
+
+  function renderDetailError(gid, body) {
+    detail.dataset.gid = gid;
+    delete detail.dataset.status;
+    detail.dataset.error = body.code || "ERROR";
+    detail.replaceChildren(
+      el("header", { class: "detail-head" }, el("h2", { class: "mono" }, gid)),
+      el("p", { class: "error" }, body.message || "error"));
+  }
+
+  function renderDetail(d) {
+    detail.dataset.gid = d.gid;
+    detail.dataset.status = d.status;
+    delete detail.dataset.error;
+
+    const head = el("header", { class: "detail-head" },
+      el("h2", { class: "mono" }, d.gid),
+      badge(d.status),
+      d.reason ? el("span", { class: "reason" }, d.reason) : null,
+      el("p", { class: "meta", title: d.created_at }, "created " + dateTime(d.created_at)));
+
+    // One section per step: its action and compensation next to the row
+    // they write and remove.
+    const steps = new Map();
+    for (const b of d.branches) {
+      if (!steps.has(b.branch_id)) steps.set(b.branch_id, []);
+      steps.get(b.branch_id).push(b);
+    }
+    const shown = new Set();
+    const sections = [];
+    for (const [id, branches] of steps) {
+      const table = branches.map((b) => b.table).find((t) => t) || "";
+      const service = branches.map((b) => b.service).find((s) => s) || "";
+      const rows = el("table", { class: "branches" }, el("tbody", {},
+        ...branches.map((b) => branchRow(b, d))));
+      const body = el("div", { class: "step-body" }, rows);
+      if (table && !shown.has(table)) {
+        shown.add(table);
+        body.append(rowBlock(table, d.rows[table]));
+      }
+      sections.push(el("section", { class: "step" }, el("h3", {}, "step " + id + " · " + service), body));
+    }
+    // Rows no branch points at still belong on the page.
+    for (const table of TABLES) {
+      if (!shown.has(table)) {
+        sections.push(el("section", { class: "step" }, el("h3", {}, table), rowBlock(table, d.rows[table])));
+      }
+    }
+    detail.replaceChildren(head, ...sections);
+  }
+
+  // branchRow shows when the branch finished as seconds after the saga
+  // started (DTM keeps whole seconds), with the clock time on hover.
+  function branchRow(b, saga) {
+    let when = "—";
+    if (b.finish_time) {
+      const secs = Math.round((Date.parse(b.finish_time) - Date.parse(saga.created_at)) / 1000);
+      when = isNaN(secs) ? clock(b.finish_time) : "+" + secs + " s";
+    }
+    const idle = b.status === "pending" && saga.status !== "pending";
+    return el("tr", {
+      "data-branch-id": b.branch_id, "data-method": b.method, "data-op": b.op, "data-status": b.status,
+    },
+    el("td", {}, el("span", { class: "mono" }, b.method), el("span", { class: "op" }, b.op)),
+    el("td", {}, idle ? el("span", { class: "badge idle", title: "the saga is finished; this will not run" }, b.status) : badge(b.status)),
+    el("td", { class: "time", title: b.finish_time ? "finished " + clock(b.finish_time) + " · " + b.finish_time : "not finished" }, when),
+    el("td", { class: "effect" }, b.effect));
+  }
+
+  function rowBlock(table, row) {
+    const exists = Boolean(row && row.exists);
+    const block = el("div", { class: "row-block", "data-table": table, "data-exists": String(exists) },
+      el("h4", {}, el("span", { class: "mono" }, table), el("span", { class: "state" }, exists ? "row exists" : "no row")));
+    if (exists) {
+      block.append(el("dl", {}, ...FIELDS[table].flatMap(([label, key]) => [
+        el("dt", {}, label),
+        key === "created_at"
+          ? el("dd", { title: row[key] }, dateTime(row[key]))
+          : el("dd", { class: key === "username" ? "" : "mono" }, String(row[key] ?? "")),
+      ])));
+    }
+    return block;
+  }
+
+  // ---- polling ----
+
+  function setFeed(err) {
+    feed.className = err ? "feed down" : "feed live";
+    feed.textContent = err ? err.message : "live · " + new Date().toLocaleTimeString([], { hour12: false });
+  }
+
+  async function tick() {
+    const results = await Promise.allSettled([refreshList(), refreshDetail()]);
+    const failed = results.find((r) => r.status === "rejected");
+    setFeed(failed ? failed.reason : null);
+    setTimeout(tick, POLL_MS);
+  }
+
+  window.addEventListener("hashchange", () => {
+    markSelected();
+    refreshDetail().catch(setFeed);
+  });
+  tick();
+})();

@@ -1,0 +1,124 @@
+// Command console serves the saga console: a small page that lists the
+// recent register sagas live and shows, for one of them, its branches next
+// to the business rows each branch wrote or removed. It only reads: DTM's
+// HTTP API and the user and user_score databases (in read-only
+// transactions, never password_hash). The page, script and style are in
+// the binary; it loads nothing from elsewhere and works offline.
+//
+// Configuration, from the environment (empty means the default):
+//
+//	LISTEN_ON       127.0.0.1:8890   address to serve on; the -listen flag wins
+//	DTM_HTTP        http://127.0.0.1:36789
+//	USER_DSN        root:@tcp(127.0.0.1:3306)/user?parseTime=true&loc=UTC
+//	USER_SCORE_DSN  root:@tcp(127.0.0.1:3306)/user_score?parseTime=true&loc=UTC
+//
+// The console has no authentication and shows usernames, so it listens on
+// localhost unless the operator names another address.
+//
+//	go run ./console                 # then open http://127.0.0.1:8890/
+//	go run ./console -listen :8890   # reachable from the network: say so
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"sagasuite/console/internal/dtmhttp"
+	"sagasuite/console/internal/rows"
+	"sagasuite/console/internal/server"
+)
+
+// config is the process configuration; see the package comment.
+type config struct {
+	ListenOn     string
+	DtmHTTP      string
+	UserDSN      string
+	UserScoreDSN string
+}
+
+func loadConfig(args []string) (config, error) {
+	c := config{
+		ListenOn:     env("LISTEN_ON", "127.0.0.1:8890"),
+		DtmHTTP:      env("DTM_HTTP", "http://127.0.0.1:36789"),
+		UserDSN:      env("USER_DSN", "root:@tcp(127.0.0.1:3306)/user?parseTime=true&loc=UTC"),
+		UserScoreDSN: env("USER_SCORE_DSN", "root:@tcp(127.0.0.1:3306)/user_score?parseTime=true&loc=UTC"),
+	}
+	flags := flag.NewFlagSet("console", flag.ContinueOnError)
+	flags.StringVar(&c.ListenOn, "listen", c.ListenOn, "address to serve on (overrides LISTEN_ON)")
+	return c, flags.Parse(args)
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	logx.MustSetup(logx.LogConf{Encoding: "plain"})
+	c, err := loadConfig(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2) // the flag set has printed the error and the usage
+	}
+	if err := run(c); err != nil {
+		logx.Error(err)
+		logx.Close()
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	rr, err := rows.Open(c.UserDSN, c.UserScoreDSN)
+	if err != nil {
+		return err
+	}
+	defer rr.Close()
+
+	ln, err := net.Listen("tcp", c.ListenOn)
+	if err != nil {
+		return err
+	}
+	if !loopback(ln.Addr()) {
+		logx.Infof("console on %s is reachable beyond localhost and has no authentication", ln.Addr())
+	}
+	srv := &http.Server{
+		Handler:           server.New(dtmhttp.New(c.DtmHTTP), rr),
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       time.Minute,
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logx.Infof("saga console on http://%s/ (DTM %s)", ln.Addr(), c.DtmHTTP)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// loopback reports whether addr only accepts connections from this host.
+func loopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
