@@ -1,0 +1,184 @@
+package test
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"testing"
+
+	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"sagasuite/rpc-common/userpb"
+	"sagasuite/rpc-common/userscorepb"
+)
+
+// branchUnderTest drives one saga branch directly over gRPC, the way DTM
+// calls it: with DTM's transaction metadata in the context.
+type branchUnderTest struct {
+	name       string
+	action     func(ctx context.Context, id string) error
+	compensate func(ctx context.Context, id string) error
+	rows       func(t *testing.T, id string) int
+}
+
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func branchesUnderTest(t *testing.T) []branchUnderTest {
+	users := userpb.NewUserClient(dial(t, stack.UserAddr))
+	scores := userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr))
+	userReq := func(id string) *userpb.CreateUserReq {
+		// The username is derived from the id so every saga gets its own.
+		return &userpb.CreateUserReq{Id: id, Username: "d" + id[len(id)-12:], PasswordHash: "$2a$04$notarealhashnotarealhashnotarealhashnotarealhashnot", Gender: "other"}
+	}
+	return []branchUnderTest{
+		{
+			name: "user",
+			action: func(ctx context.Context, id string) error {
+				_, err := users.CreateUser(ctx, userReq(id))
+				return err
+			},
+			compensate: func(ctx context.Context, id string) error {
+				_, err := users.CreateUserCompensate(ctx, userReq(id))
+				return err
+			},
+			rows: func(t *testing.T, id string) int {
+				return count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ?", id)
+			},
+		},
+		{
+			name: "user-score",
+			action: func(ctx context.Context, id string) error {
+				_, err := scores.InitScore(ctx, &userscorepb.InitScoreReq{UserId: id, Score: 7})
+				return err
+			},
+			compensate: func(ctx context.Context, id string) error {
+				_, err := scores.InitScoreCompensate(ctx, &userscorepb.InitScoreReq{UserId: id, Score: 7})
+				return err
+			},
+			rows: func(t *testing.T, id string) int {
+				return count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ?", id)
+			},
+		},
+	}
+}
+
+// sagaCtx is the metadata DTM sends with the saga gid's branch op.
+func sagaCtx(gid, op string) context.Context {
+	return dtmgimp.TransInfo2Ctx(context.Background(), gid, "saga", "01", op, "test")
+}
+
+// forget removes, when the test ends, the rows and barrier rows a test
+// wrote by calling branches without a saga, so that the package's
+// databases hold only what real sagas wrote (the restart test runs the
+// invariant checker on them).
+func forget(t *testing.T, id, gid string) {
+	t.Cleanup(func() {
+		for _, q := range []struct {
+			db    *sql.DB
+			query string
+			arg   string
+		}{
+			{stack.UserDB, "DELETE FROM `user` WHERE id = ?", id},
+			{stack.ScoreDB, "DELETE FROM user_score WHERE user_id = ?", id},
+			{stack.UserDB, "DELETE FROM barrier WHERE gid = ?", gid},
+			{stack.ScoreDB, "DELETE FROM barrier WHERE gid = ?", gid},
+		} {
+			_, err := q.db.Exec(q.query, q.arg)
+			require.NoError(t, err)
+		}
+	})
+}
+
+// parallel runs f n times at once and returns the errors.
+func parallel(n int, f func() error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = f() }()
+	}
+	wg.Wait()
+	return errs
+}
+
+func TestBranchDisorder(t *testing.T) {
+	for _, b := range branchesUnderTest(t) {
+		t.Run(b.name+"/compensation before action, then the late action", func(t *testing.T) {
+			id := uuid.NewString()
+			gid := "disorder-" + id
+			forget(t, id, gid)
+			require.NoError(t, b.compensate(sagaCtx(gid, "compensate"), id), "a null compensation succeeds")
+			require.NoError(t, b.action(sagaCtx(gid, "action"), id), "a hanging action is acknowledged")
+			require.Zero(t, b.rows(t, id), "and writes nothing")
+		})
+
+		t.Run(b.name+"/the same action many times in parallel", func(t *testing.T) {
+			id := uuid.NewString()
+			gid := "dup-" + id
+			forget(t, id, gid)
+			for _, err := range parallel(16, func() error { return b.action(sagaCtx(gid, "action"), id) }) {
+				require.NoError(t, err)
+			}
+			require.Equal(t, 1, b.rows(t, id))
+		})
+
+		t.Run(b.name+"/duplicate compensations", func(t *testing.T) {
+			id := uuid.NewString()
+			gid := "comp-" + id
+			forget(t, id, gid)
+			require.NoError(t, b.action(sagaCtx(gid, "action"), id))
+			require.Equal(t, 1, b.rows(t, id))
+			for _, err := range parallel(8, func() error { return b.compensate(sagaCtx(gid, "compensate"), id) }) {
+				require.NoError(t, err)
+			}
+			require.Zero(t, b.rows(t, id))
+			// An action redelivered after its compensation writes nothing.
+			require.NoError(t, b.action(sagaCtx(gid, "action"), id))
+			require.Zero(t, b.rows(t, id))
+		})
+
+		t.Run(b.name+"/mutation without DTM metadata", func(t *testing.T) {
+			id := uuid.NewString()
+			require.Equal(t, codes.InvalidArgument, status.Code(b.action(context.Background(), id)))
+			require.Equal(t, codes.InvalidArgument, status.Code(b.compensate(context.Background(), id)))
+			require.Zero(t, b.rows(t, id))
+		})
+	}
+}
+
+// TestRejectedActionThenCompensation: the action is refused (a taken
+// username), DTM then compensates that very branch; the compensation must
+// not remove the user who owns the name.
+func TestRejectedActionThenCompensation(t *testing.T) {
+	users := userpb.NewUserClient(dial(t, stack.UserAddr))
+	owner := &userpb.CreateUserReq{Id: uuid.NewString(), Username: uniqueName("owner"), PasswordHash: "$2a$04$owner", Gender: "male"}
+	forget(t, owner.Id, "owner-"+owner.Id)
+	_, err := users.CreateUser(sagaCtx("owner-"+owner.Id, "action"), owner)
+	require.NoError(t, err)
+
+	intruder := &userpb.CreateUserReq{Id: uuid.NewString(), Username: owner.Username, PasswordHash: "$2a$04$intruder", Gender: "female"}
+	gid := "intruder-" + intruder.Id
+	forget(t, intruder.Id, gid)
+	_, err = users.CreateUser(sagaCtx(gid, "action"), intruder)
+	st, _ := status.FromError(err)
+	require.Equal(t, codes.Aborted, st.Code())
+	require.Equal(t, "USERNAME_TAKEN", st.Message())
+
+	_, err = users.CreateUserCompensate(sagaCtx(gid, "compensate"), intruder)
+	require.NoError(t, err)
+	var id, hash string
+	require.NoError(t, stack.UserDB.QueryRow("SELECT id, password_hash FROM `user` WHERE username = ?", owner.Username).Scan(&id, &hash))
+	require.Equal(t, owner.Id, id)
+	require.Equal(t, owner.PasswordHash, hash)
+}

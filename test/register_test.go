@@ -1,0 +1,142 @@
+package test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"sagasuite/internal/stacktest"
+)
+
+// sagaStatus polls GET /sagas/{gid} until it reports want.
+func waitSagaStatus(t *testing.T, gid, want string, limit time.Duration) answer {
+	t.Helper()
+	var last answer
+	err := stacktest.WaitFor(limit, "saga "+gid+" "+want, func() bool {
+		last = call(t, http.MethodGet, "/sagas/"+gid, nil)
+		return last.Status == http.StatusOK && last.str("status") == want
+	})
+	require.NoError(t, err, "last answer: %d %s", last.Status, last.Raw)
+	return last
+}
+
+// branches returns "method:status" for each branch of a saga answer.
+func branches(a answer) map[string]string {
+	out := map[string]string{}
+	list, _ := a.Body["branches"].([]any)
+	for _, item := range list {
+		b := item.(map[string]any)
+		out[b["method"].(string)] = b["status"].(string)
+	}
+	return out
+}
+
+func TestRegisterSucceeds(t *testing.T) {
+	name := uniqueName("ok")
+	a := register(t, registration{Username: name, Password: "correct horse", Gender: "female", Score: 42})
+	require.Equal(t, http.StatusCreated, a.Status, a.Raw)
+	require.Equal(t, "succeeded", a.str("status"))
+	id, gid := a.str("id"), a.str("gid")
+	require.NotEmpty(t, id)
+	require.Equal(t, "register-"+id, gid)
+
+	// Both rows exist, with the same id.
+	var hash, gender string
+	require.NoError(t, stack.UserDB.QueryRow("SELECT password_hash, gender FROM `user` WHERE id = ? AND username = ?", id, name).Scan(&hash, &gender))
+	require.Equal(t, "female", gender)
+	require.True(t, strings.HasPrefix(hash, "$2"), "password must be stored as a bcrypt hash, got %q", hash)
+	require.NotContains(t, hash, "correct horse")
+	var score int64
+	require.NoError(t, stack.ScoreDB.QueryRow("SELECT score FROM user_score WHERE user_id = ?", id).Scan(&score))
+	require.Equal(t, int64(42), score)
+
+	// DTM agrees, and the status answer shows branches without internal URLs.
+	s := call(t, http.MethodGet, "/sagas/"+gid, nil)
+	require.Equal(t, http.StatusOK, s.Status)
+	require.Equal(t, "succeeded", s.str("status"))
+	require.Equal(t, map[string]string{
+		"CreateUser": "succeeded", "CreateUserCompensate": "pending",
+		"InitScore": "succeeded", "InitScoreCompensate": "pending",
+	}, branches(s))
+	require.NotContains(t, s.Raw, "etcd://")
+	require.NotContains(t, s.Raw, stack.EtcdHost)
+
+	// The plaintext password never reaches DTM's store.
+	require.Zero(t, count(t, stack.DtmDB, "SELECT COUNT(*) FROM trans_branch_op WHERE gid = ? AND INSTR(bin_data, 'correct horse') > 0", gid))
+}
+
+func TestScoreTenIsCompensated(t *testing.T) {
+	name := uniqueName("ten")
+	a := register(t, registration{Username: name, Password: "password-10", Gender: "male", Score: 10})
+	require.Equal(t, http.StatusUnprocessableEntity, a.Status, a.Raw)
+	require.Equal(t, "SCORE_REJECTED", a.str("code"))
+	gid := a.str("gid")
+	require.NotEmpty(t, gid)
+	id := strings.TrimPrefix(gid, "register-")
+
+	// The user row the first branch wrote was removed by its compensation.
+	require.Zero(t, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE username = ? OR id = ?", name, id))
+	require.Zero(t, count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ?", id))
+
+	s := call(t, http.MethodGet, "/sagas/"+gid, nil)
+	require.Equal(t, "failed", s.str("status"))
+	require.Equal(t, "SCORE_REJECTED", s.str("reason"))
+	require.Equal(t, map[string]string{
+		"CreateUser": "succeeded", "CreateUserCompensate": "succeeded",
+		"InitScore": "failed", "InitScoreCompensate": "succeeded",
+	}, branches(s))
+	require.NotContains(t, s.Raw, "etcd://")
+
+	// The username is free again.
+	again := register(t, registration{Username: name, Password: "password-11", Gender: "male", Score: 11})
+	require.Equal(t, http.StatusCreated, again.Status, again.Raw)
+}
+
+func TestDuplicateUsernameKeepsOriginal(t *testing.T) {
+	name := uniqueName("dup")
+	first := register(t, registration{Username: name, Password: "first-password", Gender: "other", Score: 1})
+	require.Equal(t, http.StatusCreated, first.Status, first.Raw)
+	id := first.str("id")
+	var hashBefore string
+	require.NoError(t, stack.UserDB.QueryRow("SELECT password_hash FROM `user` WHERE id = ?", id).Scan(&hashBefore))
+
+	second := register(t, registration{Username: name, Password: "second-password", Gender: "male", Score: 2})
+	require.Equal(t, http.StatusConflict, second.Status, second.Raw)
+	require.Equal(t, "USERNAME_TAKEN", second.str("code"))
+
+	// The saga was compensated, yet the original user is untouched.
+	var gotID, hashAfter, gender string
+	require.NoError(t, stack.UserDB.QueryRow("SELECT id, password_hash, gender FROM `user` WHERE username = ?", name).Scan(&gotID, &hashAfter, &gender))
+	require.Equal(t, id, gotID)
+	require.Equal(t, hashBefore, hashAfter)
+	require.Equal(t, "other", gender)
+	require.Equal(t, 1, count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ?", id))
+	secondID := strings.TrimPrefix(second.str("gid"), "register-")
+	require.Zero(t, count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ?", secondID))
+
+	login := call(t, http.MethodPost, "/login", map[string]string{"username": name, "password": "first-password"})
+	require.Equal(t, http.StatusOK, login.Status, login.Raw)
+	s := call(t, http.MethodGet, "/sagas/"+second.str("gid"), nil)
+	require.Equal(t, "failed", s.str("status"))
+	require.Equal(t, "USERNAME_TAKEN", s.str("reason"))
+}
+
+func TestConcurrentSameUsernameOneWins(t *testing.T) {
+	name := uniqueName("race")
+	const n = 8
+	results := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			results <- register(t, registration{Username: name, Password: "password-race", Gender: "male", Score: 3}).Status
+		}()
+	}
+	byStatus := map[int]int{}
+	for i := 0; i < n; i++ {
+		byStatus[<-results]++
+	}
+	require.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusConflict: n - 1}, byStatus)
+	require.Equal(t, 1, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE username = ?", name))
+}

@@ -1,0 +1,95 @@
+package test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"sagasuite/deploy/sagacheck/check"
+)
+
+// TestPendingWhileBranchDownThenSucceeds: with user-score down the outcome
+// is not final, so the gateway answers 202 pending (never failed); DTM
+// keeps retrying and the saga succeeds once user-score is back.
+func TestPendingWhileBranchDownThenSucceeds(t *testing.T) {
+	score := stack.Proc("user-score")
+	score.Kill()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			require.NoError(t, score.Start())
+		}
+	})
+
+	name := uniqueName("pending")
+	r := registration{Username: name, Password: "password-pending", Gender: "male", Score: 9}
+	key := "pending-" + name
+	a := registerWithKey(t, key, r)
+	require.Equal(t, http.StatusAccepted, a.Status, a.Raw)
+	require.Equal(t, "pending", a.str("status"))
+	gid := a.str("gid")
+	require.Equal(t, "/sagas/"+gid, a.Header.Get("Location"))
+
+	s := call(t, http.MethodGet, "/sagas/"+gid, nil)
+	require.Equal(t, "pending", s.str("status"), s.Raw)
+	// A client retrying meanwhile gets the same pending saga, not a second one.
+	retry := registerWithKey(t, key, r)
+	require.Equal(t, http.StatusAccepted, retry.Status, retry.Raw)
+	require.Equal(t, gid, retry.str("gid"))
+
+	require.NoError(t, score.Start())
+	restarted = true
+	require.NoError(t, stack.WaitRegistered(context.Background(), "user-score.rpc"))
+
+	// DTM retries after its RetryInterval (10 s), doubling after that.
+	waitSagaStatus(t, gid, "succeeded", 60*time.Second)
+	id := strings.TrimPrefix(gid, "register-")
+	done := registerWithKey(t, key, r)
+	require.Equal(t, http.StatusCreated, done.Status, done.Raw)
+	require.Equal(t, id, done.str("id"))
+
+	// And the invariant checker finds everything in order: every test so
+	// far went through sagas, or cleaned up what it wrote without one.
+	report, err := check.Run(context.Background(), check.Sources{DTM: stack.DtmDB, User: stack.UserDB, UserScore: stack.ScoreDB})
+	require.NoError(t, err)
+	var text strings.Builder
+	require.NoError(t, report.WriteText(&text))
+	require.True(t, report.Clean(), text.String())
+	require.Equal(t, 1, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ? AND username = ?", id, name))
+	require.Equal(t, 1, count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ? AND score = 9", id))
+}
+
+// TestDtmDownIsUnavailable: when DTM cannot take the saga the gateway
+// answers 503 at once and nothing is written; once DTM is back,
+// registrations succeed again.
+func TestDtmDownIsUnavailable(t *testing.T) {
+	dtm := stack.Proc("dtm")
+	dtm.Kill()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			require.NoError(t, dtm.Start())
+		}
+	})
+
+	users := count(t, stack.UserDB, "SELECT COUNT(*) FROM `user`")
+	sagas := count(t, stack.DtmDB, "SELECT COUNT(*) FROM trans_global")
+	name := uniqueName("nodtm")
+	start := time.Now()
+	a := register(t, registration{Username: name, Password: "password-nodtm", Gender: "female", Score: 1})
+	require.Equal(t, http.StatusServiceUnavailable, a.Status, a.Raw)
+	require.Equal(t, "UNAVAILABLE", a.str("code"))
+	require.Less(t, time.Since(start), 4*time.Second)
+	require.Equal(t, users, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user`"))
+	require.Equal(t, sagas, count(t, stack.DtmDB, "SELECT COUNT(*) FROM trans_global"))
+
+	require.NoError(t, dtm.Start())
+	restarted = true
+	require.NoError(t, stack.WaitDTM(context.Background()))
+	again := register(t, registration{Username: name, Password: "password-nodtm", Gender: "female", Score: 1})
+	require.Equal(t, http.StatusCreated, again.Status, again.Raw)
+}
