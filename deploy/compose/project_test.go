@@ -1,0 +1,269 @@
+package compose
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+
+	dtmconfig "github.com/dtm-labs/dtm/dtmsvr/config"
+	"github.com/zeromicro/go-zero/core/conf"
+	"github.com/zeromicro/go-zero/rest"
+	"github.com/zeromicro/go-zero/zrpc"
+	"gopkg.in/yaml.v3"
+
+	"sagasuite/deploy/schema"
+)
+
+// What docker-compose.yml must describe. Ports, keys and database names
+// are not repeated here: the checks read them from the code and configs.
+const (
+	composeName = "docker-compose.yml"
+	// mysqlService and etcdService are the names the other services reach
+	// them by; dtmService is the DTM server's.
+	mysqlService = "mysql"
+	etcdService  = "etcd"
+	dtmService   = "dtm"
+	mysqlImage   = "mariadb:10.11"
+	// mysqlPort is what the MariaDB image listens on.
+	mysqlPort = "3306"
+	// etcdImage is followed by the etcd server version in go.mod, the one
+	// the tests run embedded.
+	etcdImage = "quay.io/coreos/etcd:"
+	// probeDir is the health-check probe every image built here carries.
+	probeDir = "deploy/healthcheck"
+	// consoleHealthPath is the console's saga list, its health check.
+	consoleHealthPath = "/api/sagas"
+
+	started   = "service_started"
+	healthy   = "service_healthy"
+	completed = "service_completed_successfully"
+)
+
+// builds maps each service built from our Dockerfile to its SERVICE build
+// argument, the package path of its command.
+var builds = map[string]string{
+	"migrate":    "deploy/migrate",
+	"dtm":        "dtm",
+	"user":       "user",
+	"user-score": "user-score",
+	"userapi":    "userapi",
+	"console":    "console",
+}
+
+// goZero are the go-zero services, with a dev server to probe.
+var goZero = []string{"user", "user-score", "userapi"}
+
+// oneShot services run to completion; every other one is long-running.
+var oneShot = map[string]bool{"migrate": true}
+
+// publishers are the only services with ports on the host.
+var publishers = map[string]bool{"userapi": true, dtmService: true, "console": true}
+
+// startOrder lists the depends_on edges the stack needs.
+var startOrder = []struct{ service, dependency, condition string }{
+	{"migrate", mysqlService, healthy},
+	{dtmService, "migrate", completed},
+	{dtmService, etcdService, healthy},
+	{"user", "migrate", completed},
+	{"user", etcdService, healthy},
+	{"user-score", "migrate", completed},
+	{"user-score", etcdService, healthy},
+	{"userapi", dtmService, healthy},
+	{"userapi", "user", healthy},
+	{"userapi", "user-score", healthy},
+	{"console", "migrate", completed},
+	{"console", dtmService, healthy},
+}
+
+// branchConf is the part of user.yaml / user-score.yaml the checks use,
+// read with go-zero's own loader and types (defaults included).
+type branchConf struct {
+	zrpc.RpcServerConf
+	DataSource string
+}
+
+// gatewayConf is the part of userapi.yaml the checks use.
+type gatewayConf struct {
+	rest.RestConf
+	UserRpc      zrpc.RpcClientConf
+	UserScoreRpc zrpc.RpcClientConf
+}
+
+// project is what the checks compare: the compose file and, from the
+// repository, the Dockerfile and the code and configs of every command.
+type project struct {
+	root        string
+	module      string
+	compose     *composeFile
+	raw         string
+	docker      *dockerfile
+	etcdVersion string
+	cmds        map[string]*command // by service, for the services in builds
+	configs     map[string]string   // repository path of each service's config
+
+	branch  map[string]*branchConf // user and user-score
+	gateway gatewayConf
+	dtm     dtmconfig.Type
+}
+
+// loadProject reads docker-compose.yml in root and everything it refers to.
+func loadProject(root string) (*project, error) {
+	p := &project{root: root, cmds: map[string]*command{}, configs: map[string]string{}, branch: map[string]*branchConf{}}
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return nil, err
+	}
+	if m := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(gomod); m != nil {
+		p.module = string(m[1])
+	}
+	if m := regexp.MustCompile(`go\.etcd\.io/etcd/server/v3\s+(v\S+)`).FindSubmatch(gomod); m != nil {
+		p.etcdVersion = string(m[1])
+	}
+	raw, err := os.ReadFile(filepath.Join(root, composeName))
+	if err != nil {
+		return nil, err
+	}
+	p.raw = string(raw)
+	if p.compose, err = parseCompose(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", composeName, err)
+	}
+	// The Dockerfile of the first service built here; checkFiles makes
+	// sure all of them use the same one.
+	for _, name := range slices.Sorted(maps.Keys(builds)) {
+		if s := p.compose.Services[name]; s != nil && s.Build != nil {
+			text, err := os.ReadFile(filepath.Join(root, s.Build.Context, dockerfileOf(s.Build)))
+			if err != nil {
+				return nil, fmt.Errorf("service %s: %w", name, err)
+			}
+			p.docker = parseDockerfile(string(text))
+			break
+		}
+	}
+	if p.docker == nil {
+		return nil, fmt.Errorf("%s builds none of %v", composeName, slices.Sorted(maps.Keys(builds)))
+	}
+	for name, pkg := range builds {
+		if _, err := os.Stat(filepath.Join(root, pkg)); err != nil {
+			continue // checkFiles reports it
+		}
+		if p.cmds[name], err = readCommand(root, p.module, pkg); err != nil {
+			return nil, fmt.Errorf("service %s: reading ./%s: %w", name, pkg, err)
+		}
+	}
+	for _, name := range []string{"user", "user-score", "userapi", dtmService} {
+		if p.cmds[name] == nil {
+			return nil, fmt.Errorf("service %s: no source in ./%s", name, builds[name])
+		}
+		if p.configs[name], err = p.configFile(name); err != nil {
+			return nil, fmt.Errorf("service %s: %w", name, err)
+		}
+	}
+	for _, name := range []string{"user", "user-score"} {
+		p.branch[name] = &branchConf{}
+		if err := conf.Load(filepath.Join(root, p.configs[name]), p.branch[name]); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.configs[name], err)
+		}
+	}
+	if err := conf.Load(filepath.Join(root, p.configs["userapi"]), &p.gateway); err != nil {
+		return nil, fmt.Errorf("%s: %w", p.configs["userapi"], err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, p.configs[dtmService]))
+	if err != nil {
+		return nil, err
+	}
+	if err := yaml.Unmarshal(data, &p.dtm); err != nil {
+		return nil, fmt.Errorf("%s: %w", p.configs[dtmService], err)
+	}
+	applyDefaults(reflect.ValueOf(&p.dtm).Elem())
+	return p, nil
+}
+
+// configFile is the repository path of the config file service name runs
+// with: the command's config flag (from the compose command, else its
+// default in the source), found in the image through a bind mount or the
+// Dockerfile's COPY from the build context.
+func (p *project) configFile(name string) (string, error) {
+	flagName, file, ok := p.cmds[name].configFlag()
+	if !ok {
+		return "", fmt.Errorf("no flag.String(…, \"….yaml\", …) naming a config file in ./%s", builds[name])
+	}
+	cmd := p.compose.Services[name].Command
+	if i := slices.Index(cmd, "-"+flagName); i >= 0 && i+1 < len(cmd) {
+		file = cmd[i+1]
+	}
+	inImage := file
+	if !path.IsAbs(inImage) {
+		inImage = resolve(p.docker.final().workdir, file)
+	}
+	for _, m := range p.compose.Services[name].Volumes {
+		if m.Type == "bind" && path.Clean(m.Target) == inImage {
+			if !m.ReadOnly {
+				return "", fmt.Errorf("config %s is mounted read-write; mount it :ro", inImage)
+			}
+			return filepath.Clean(m.Source), nil
+		}
+	}
+	src, from, ok := p.docker.copiedFrom(inImage)
+	if !ok {
+		return "", fmt.Errorf("the image has no %s (the Dockerfile does not copy it in and no bind mount provides it)", inImage)
+	}
+	rel, ok := from.fromContext(src)
+	if !ok {
+		return "", fmt.Errorf("the image's %s is %s of stage %q, which is not from the build context", inImage, src, from.name)
+	}
+	return rel, nil
+}
+
+// applyDefaults sets the zero fields of DTM's config to their `default`
+// tags, as DTM's loader does.
+func applyDefaults(v reflect.Value) {
+	for i := range v.NumField() {
+		f, tag := v.Field(i), v.Type().Field(i).Tag.Get("default")
+		switch {
+		case !f.CanSet():
+		case f.Kind() == reflect.Struct:
+			applyDefaults(f)
+		case tag == "" || !f.IsZero():
+		case f.Kind() == reflect.Int64:
+			n, _ := strconv.ParseInt(tag, 10, 64)
+			f.SetInt(n)
+		case f.Kind() == reflect.String:
+			f.SetString(tag)
+		}
+	}
+}
+
+func dockerfileOf(b *buildSpec) string {
+	if b.Dockerfile != "" {
+		return b.Dockerfile
+	}
+	return "Dockerfile"
+}
+
+// env returns service name's environment variable key.
+func (p *project) env(name, key string) (string, bool) {
+	s := p.compose.Services[name]
+	if s == nil {
+		return "", false
+	}
+	v, ok := s.Environment[key]
+	return v, ok
+}
+
+// databases are the names migrate creates: the schema package's defaults
+// unless the compose file overrides them.
+func (p *project) databases() schema.Databases {
+	dbs := schema.Default
+	for key, dst := range map[string]*string{"USER_DB": &dbs.User, "USER_SCORE_DB": &dbs.UserScore, "DTM_DB": &dbs.DTM} {
+		if v, ok := p.env("migrate", key); ok && v != "" {
+			*dst = v
+		}
+	}
+	return dbs
+}
