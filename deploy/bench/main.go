@@ -1,0 +1,568 @@
+// Command bench measures POST /register side by side with its floors, on a
+// private stack it starts itself (databases <prefix>_*, dropped and
+// recreated; embedded etcd and every process on free ports; all load to
+// 127.0.0.1):
+//
+//   - register-mysql: POST /register, DTM on its MySQL store, bcrypt at the
+//     benchmark-mode cost (BCRYPT_COST=4, labelled as such);
+//   - floor-saga-mysql: a two-branch saga through the same DTM server and
+//     store whose branches run only the barrier (what DTM itself costs);
+//   - floor-localtx: both inserts in one MySQL transaction behind the same
+//     HTTP stack, no saga (what distribution costs);
+//   - register-cost10: POST /register at the production bcrypt cost, next to
+//     a pure bcrypt loop on as many goroutines as cores in this process;
+//   - register-redis, floor-saga-redis: the same with DTM's Redis store.
+//
+// Each variant warms up, then sweeps the concurrency (closed-loop clients,
+// fixed duration per level), recording latencies, statuses, and the CPU
+// time and peak RSS of every process. It prints the tables and writes
+// docs/bench.md and docs/bench.svg.
+//
+//	go run ./deploy/bench [-d 10s] [-sweep 1,4,16,64,128] [-store mysql,redis]
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sagasuite/internal/suite"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"golang.org/x/crypto/bcrypt"
+
+	"sagasuite/deploy/bench/load"
+	"sagasuite/deploy/bench/procstat"
+	"sagasuite/deploy/bench/report"
+	"sagasuite/deploy/bench/stack"
+)
+
+type options struct {
+	dur, warmup, profile, timeout time.Duration
+	warmupConc                    int
+	sweep                         load.Sweep
+	stores                        []string
+	cost, prodCost                int
+	prodConc                      []int
+	floorHash, keep               bool
+	out, redisAddr, dbPrefix      string
+	variants                      map[string]bool
+}
+
+func main() {
+	var o options
+	var sweep, stores, prodConc, variants string
+	flag.DurationVar(&o.dur, "d", 10*time.Second, "measured duration of each concurrency level")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up of each variant (not measured)")
+	flag.IntVar(&o.warmupConc, "warmup-conc", 16, "concurrency of the warm-up")
+	flag.StringVar(&sweep, "sweep", "1,4,16,64,128", "concurrency levels, in order")
+	flag.IntVar(&o.sweep.Always, "always", 64, "levels up to this always run; past it, only while throughput still rises")
+	flag.Float64Var(&o.sweep.Gain, "gain", 0.05, "past -always, the next level runs only if the last one beat the best before it by more than this")
+	flag.StringVar(&stores, "store", "mysql,redis", "DTM stores to measure, in order (the floors run on each; localtx and the production cost on the first)")
+	flag.IntVar(&o.cost, "cost", 4, "bcrypt cost of the labelled benchmark mode")
+	flag.IntVar(&o.prodCost, "prod-cost", 10, "production bcrypt cost (0 skips that run)")
+	flag.StringVar(&prodConc, "prod-conc", "2,4", "concurrency levels at the production cost")
+	flag.BoolVar(&o.floorHash, "floor-hash", true, "the floors hash the password at -cost too, as the gateway does")
+	flag.DurationVar(&o.profile, "profile", 5*time.Second, "CPU-profile the gateway, user and user-score this long at register-mysql's best level (0: no)")
+	flag.StringVar(&variants, "variants", "register,floor-saga,floor-localtx,prod", "which variants to run")
+	flag.StringVar(&o.out, "out", "docs", "directory (relative to the repository) for bench.md and bench.svg; empty: write nothing")
+	flag.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "Redis for DTM's Redis store")
+	flag.StringVar(&o.dbPrefix, "db-prefix", "sagabench", "prefix of the run's databases (dropped and recreated)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, logs, profiles) and the databases")
+	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up after this long")
+	flag.Parse()
+	var err error
+	if o.sweep.Levels, err = ints(sweep); err == nil {
+		o.prodConc, err = ints(prodConc)
+	}
+	o.variants = map[string]bool{}
+	for _, v := range strings.Split(variants, ",") {
+		o.variants[strings.TrimSpace(v)] = true
+	}
+	o.stores = strings.Split(stores, ",")
+	for _, s := range o.stores {
+		if s != "mysql" && s != "redis" {
+			err = fmt.Errorf("-store: %q is neither mysql nor redis", s)
+		}
+	}
+	if err == nil {
+		err = run(o)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func ints(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q: not a list of positive numbers", list)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// bench is one run.
+type bench struct {
+	o         options
+	s         *stack.Stack
+	runID     string
+	seq       atomic.Uint64
+	store     string // DTM's current store
+	usedRedis bool
+	results   []report.Variant
+	prod      *prodResult
+	notes     []string // profiles and other remarks for stdout
+}
+
+type prodResult struct {
+	variant   report.Variant
+	loopRate  float64 // hashes/s of the pure loop
+	loopProcs int
+	loopUsage procstat.Usage
+}
+
+func run(o options) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	started := time.Now()
+
+	root, err := suite.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	dsn := os.Getenv("MYSQL_DSN")
+	if dsn == "" {
+		dsn = "root:@tcp(127.0.0.1:3306)/"
+	}
+	myCfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return fmt.Errorf("MYSQL_DSN: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "sagabench-")
+	if err != nil {
+		return err
+	}
+	b := &bench{o: o, runID: randomHex(3), store: "mysql"}
+	env := []string{"MODE=pro", "JWT_SECRET=" + randomHex(32), "BCRYPT_COST=" + strconv.Itoa(o.cost)}
+	var floorsEnv []string
+	if !o.floorHash {
+		floorsEnv = []string{"BCRYPT_COST=0"} // the floors read BCRYPT_COST too; the later one wins
+	}
+	fmt.Printf("bench %s: building and starting the stack in %s …\n", b.runID, dir)
+	machine := describeMachine(ctx, dsn, o.redisAddr)
+	b.s, err = stack.Start(ctx, stack.Options{Root: root, Dir: dir, MySQL: myCfg, DBPrefix: o.dbPrefix, GatewayEnv: env, FloorsEnv: floorsEnv})
+	if err != nil {
+		return fmt.Errorf("%w (logs in %s)", err, dir)
+	}
+	ok := false
+	defer func() {
+		b.s.Close()
+		if !o.keep {
+			dropCtx, c := context.WithTimeout(context.Background(), 30*time.Second)
+			_ = b.s.DropDatabases(dropCtx)
+			c()
+		}
+		if ok && !o.keep {
+			os.RemoveAll(dir)
+		} else {
+			fmt.Printf("binaries, logs and profiles kept in %s\n", dir)
+		}
+	}()
+	fmt.Printf("stack ready in %.1fs: gateway %s, floors %s, DTM %s\n",
+		time.Since(started).Seconds(), b.s.APIURL(), b.s.FloorsURL(), b.s.DtmURL())
+
+	err = b.measure(ctx)
+	if b.usedRedis {
+		if n, err := redisCleanup(o.redisAddr, b.redisPrefix()); err != nil {
+			fmt.Printf("cleaning DTM's Redis keys %s*: %v\n", b.redisPrefix(), err)
+		} else {
+			fmt.Printf("removed DTM's %d Redis keys %s*\n", n, b.redisPrefix())
+		}
+	}
+	if err != nil {
+		return err
+	}
+	machine.loadAfter = loadAvg()
+	machine.took = time.Since(started)
+	doc := b.markdown(machine)
+	fmt.Println()
+	fmt.Print(doc)
+	for _, n := range b.notes {
+		fmt.Println(n)
+	}
+	if o.out != "" {
+		outDir := filepath.Join(root, o.out)
+		svg := report.SVG("POST /register and its floors ("+strconv.Itoa(runtime.NumCPU())+" vCPU, one run)",
+			b.plotted(), report.Targets{RPS: 500, P99: 100 * time.Millisecond})
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(outDir, "bench.md"), []byte(doc), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(outDir, "bench.svg"), []byte(svg), 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s and %s\n", filepath.Join(o.out, "bench.md"), filepath.Join(o.out, "bench.svg"))
+	}
+	ok = true
+	return nil
+}
+
+// measure runs every variant in order.
+func (b *bench) measure(ctx context.Context) error {
+	for i, store := range b.o.stores {
+		if store != b.store {
+			if err := b.switchStore(ctx, store); err != nil {
+				return err
+			}
+		}
+		if b.o.variants["register"] {
+			reg, err := b.variant(ctx, "register-"+store, fmt.Sprintf(
+				"POST /register, DTM %s store, bcrypt cost %d (benchmark mode)", store, b.o.cost), b.s.APIURL()+"/register")
+			if err != nil {
+				return err
+			}
+			if i == 0 && b.o.profile > 0 {
+				if best, ok := reg.Best(); ok {
+					b.profileAt(ctx, best.Conc)
+				}
+			}
+		}
+		if b.o.variants["floor-saga"] {
+			if _, err := b.variant(ctx, "floor-saga-"+store, fmt.Sprintf(
+				"floor (1): two-branch saga, barrier only, DTM %s store%s", store, b.hashNote()), b.s.FloorsURL()+"/floor/saga"); err != nil {
+				return err
+			}
+		}
+		if i > 0 {
+			continue
+		}
+		if b.o.variants["floor-localtx"] {
+			if _, err := b.variant(ctx, "floor-localtx", "floor (2): both inserts in one MySQL transaction, no saga"+b.hashNote(),
+				b.s.FloorsURL()+"/floor/localtx"); err != nil {
+				return err
+			}
+		}
+		if b.o.prodCost > 0 && b.o.variants["prod"] {
+			if err := b.production(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bench) hashNote() string {
+	if b.o.floorHash {
+		return fmt.Sprintf(", bcrypt cost %d as the gateway", b.o.cost)
+	}
+	return ", no hashing"
+}
+
+// switchStore restarts DTM on another store.
+func (b *bench) switchStore(ctx context.Context, store string) error {
+	var extra []string
+	switch store {
+	case "redis":
+		host, port, _ := strings.Cut(b.o.redisAddr, ":")
+		extra = []string{"STORE_DRIVER=redis", "STORE_HOST=" + host, "STORE_PORT=" + port,
+			"STORE_REDIS_PREFIX=" + b.redisPrefix()}
+	case "mysql":
+		extra = []string{"STORE_DRIVER=mysql", "STORE_HOST=" + strings.Split(b.s.MySQL.Addr, ":")[0],
+			"STORE_PORT=" + strings.Split(b.s.MySQL.Addr+":3306", ":")[1]}
+	}
+	fmt.Printf("restarting DTM on its %s store …\n", store)
+	if err := b.s.Restart(ctx, "dtm", extra...); err != nil {
+		return fmt.Errorf("DTM on %s: %w (see %s)", store, err, b.s.Log("dtm"))
+	}
+	b.store = store
+	b.usedRedis = b.usedRedis || store == "redis"
+	return nil
+}
+
+func (b *bench) redisPrefix() string { return "{sagabench-" + b.runID + "}" }
+
+// body is a registration with a username no other request of the run uses.
+func (b *bench) body() []byte {
+	n := b.seq.Add(1)
+	return fmt.Appendf(nil, `{"username":"b%s_%d","password":"bench-password-1","gender":"other","score":1}`, b.runID, n)
+}
+
+func (b *bench) requests(url string) load.NewRequest {
+	return func() (*http.Request, error) {
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b.body()))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		return req, nil
+	}
+}
+
+// targets are the processes measured during a level.
+func (b *bench) targets() []procstat.Target {
+	var ts []procstat.Target
+	for _, name := range []string{"userapi", "user", "user-score", "dtm", "floors"} {
+		if pid := b.s.PID(name); pid > 0 {
+			ts = append(ts, procstat.Target{Name: name, PID: pid, Reset: true})
+		}
+	}
+	for _, comm := range []string{"mariadbd", "mysqld"} {
+		if pids := procstat.FindByName(comm); len(pids) > 0 {
+			ts = append(ts, procstat.Target{Name: "mariadb", PID: pids[0]})
+			break
+		}
+	}
+	if b.store == "redis" {
+		if pids := procstat.FindByName("redis-server"); len(pids) > 0 {
+			ts = append(ts, procstat.Target{Name: "redis", PID: pids[0]})
+		}
+	}
+	return append(ts, procstat.Target{Name: "bench", PID: os.Getpid(), Reset: true})
+}
+
+// level measures one concurrency level.
+func (b *bench) level(ctx context.Context, client *http.Client, c int, d time.Duration, url string) (report.Level, error) {
+	m := procstat.Start(b.targets())
+	r := load.Run(ctx, client, c, d, b.requests(url))
+	usage := m.Stop()
+	if ctx.Err() != nil {
+		return report.Level{}, ctx.Err()
+	}
+	if name, ok := b.s.Running(); !ok {
+		return report.Level{}, fmt.Errorf("%s exited during the run; see %s", name, b.s.Log(name))
+	}
+	return report.Level{Result: r, Usage: usage}, nil
+}
+
+// variant warms up, then sweeps the concurrency levels.
+func (b *bench) variant(ctx context.Context, name, title, url string) (report.Variant, error) {
+	v := report.Variant{Name: name, Title: title}
+	client := load.NewClient(max(slicesMax(b.o.sweep.Levels), b.o.warmupConc))
+	defer client.CloseIdleConnections()
+	fmt.Printf("\n%s — %s\n", name, title)
+	if err := b.prime(ctx, client, url); err != nil {
+		return v, err
+	}
+	fmt.Printf("  warm-up %s at C=%d … ", b.o.warmup, b.o.warmupConc)
+	w := load.Run(ctx, client, b.o.warmupConc, b.o.warmup, b.requests(url))
+	fmt.Printf("%.0f/s, non-2xx %d\n", w.RPS(), w.NotOK())
+	for b.o.sweep.Continue(v.Rates()) {
+		c := b.o.sweep.Levels[len(v.Levels)]
+		l, err := b.level(ctx, client, c, b.o.dur, url)
+		if err != nil {
+			return v, err
+		}
+		v.Levels = append(v.Levels, l)
+		printLevel(l)
+	}
+	b.results = append(b.results, v)
+	return v, nil
+}
+
+// prime sends requests one at a time until one succeeds, so that every
+// process resolves its etcd targets before the concurrent load: DTM's
+// go-zero resolver, asked for a new target by many calls at once right
+// after a start, can keep answering "produced zero addresses".
+func (b *bench) prime(ctx context.Context, client *http.Client, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	last := ""
+	for tries := 1; ; tries++ {
+		req, err := b.requests(url)()
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req.WithContext(ctx))
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				if tries > 1 {
+					fmt.Printf("  first 2xx after %d requests (last: %s)\n", tries, last)
+				}
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s never answered 2xx (last: %s)", url, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func printLevel(l report.Level) {
+	fmt.Printf("  C=%-4d %7.0f/s  p50 %6s  p99 %6s  max %6s ms  non-2xx %d", l.Conc, l.RPS(),
+		report.Ms(l.P(50)), report.Ms(l.P(99)), report.Ms(l.Max()), l.NotOK())
+	if l.ErrText != "" {
+		fmt.Printf("  (%s)", l.ErrText)
+	}
+	fmt.Println()
+}
+
+// production restarts the gateway at the production cost, measures a few
+// levels, runs the pure bcrypt loop, and restores the benchmark cost.
+func (b *bench) production(ctx context.Context) error {
+	fmt.Printf("\nrestarting the gateway with BCRYPT_COST=%d …\n", b.o.prodCost)
+	if err := b.s.Restart(ctx, "userapi", "BCRYPT_COST="+strconv.Itoa(b.o.prodCost)); err != nil {
+		return fmt.Errorf("gateway at cost %d: %w", b.o.prodCost, err)
+	}
+	v := report.Variant{Name: fmt.Sprintf("register-cost%d", b.o.prodCost),
+		Title: fmt.Sprintf("POST /register at the production bcrypt cost %d, DTM %s store", b.o.prodCost, b.store)}
+	url := b.s.APIURL() + "/register"
+	client := load.NewClient(slicesMax(b.o.prodConc))
+	fmt.Printf("%s — %s\n", v.Name, v.Title)
+	if err := b.prime(ctx, client, url); err != nil {
+		return err
+	}
+	fmt.Printf("  warm-up %s at C=%d\n", b.o.warmup, b.o.prodConc[0])
+	load.Run(ctx, client, b.o.prodConc[0], b.o.warmup, b.requests(url))
+	for _, c := range b.o.prodConc {
+		l, err := b.level(ctx, client, c, b.o.dur, url)
+		if err != nil {
+			return err
+		}
+		v.Levels = append(v.Levels, l)
+		printLevel(l)
+	}
+	client.CloseIdleConnections()
+	p := &prodResult{variant: v, loopProcs: runtime.GOMAXPROCS(0)}
+	p.loopRate, p.loopUsage = bcryptLoop(p.loopProcs, b.o.prodCost, b.o.dur)
+	fmt.Printf("  pure bcrypt loop at cost %d on %d goroutines: %.1f hashes/s\n", b.o.prodCost, p.loopProcs, p.loopRate)
+	b.prod = p
+	fmt.Printf("restarting the gateway with BCRYPT_COST=%d …\n", b.o.cost)
+	return b.s.Restart(ctx, "userapi", "BCRYPT_COST="+strconv.Itoa(b.o.cost))
+}
+
+// bcryptLoop hashes on n goroutines for d and returns hashes per second and
+// this process's usage meanwhile.
+func bcryptLoop(n, cost int, d time.Duration) (float64, procstat.Usage) {
+	m := procstat.Start([]procstat.Target{{Name: "bench", PID: os.Getpid(), Reset: true}})
+	var count atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, err := bcrypt.GenerateFromPassword([]byte("bench-password-1"), cost); err == nil {
+					count.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	return float64(count.Load()) / elapsed.Seconds(), m.Stop()["bench"]
+}
+
+// profileAt loads the gateway at concurrency c while it takes CPU profiles
+// of the go-zero services from their dev servers (pprof is on by default),
+// then prints the top of each.
+func (b *bench) profileAt(ctx context.Context, c int) {
+	secs := int(b.o.profile.Seconds())
+	fmt.Printf("  profiling the gateway, user and user-score for %ds at C=%d …\n", secs, c)
+	url := b.s.APIURL() + "/register"
+	client := load.NewClient(c)
+	defer client.CloseIdleConnections()
+	var wg sync.WaitGroup
+	files := map[string]string{}
+	var mu sync.Mutex
+	for _, name := range []string{"userapi", "user", "user-score"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			file := filepath.Join(b.s.Opts.Dir, name+".cpu.pprof")
+			if err := fetch(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.s.DevURL(name), secs), file); err != nil {
+				mu.Lock()
+				b.notes = append(b.notes, fmt.Sprintf("profile of %s: %v", name, err))
+				mu.Unlock()
+				return
+			}
+			mu.Lock()
+			files[name] = file
+			mu.Unlock()
+		}()
+	}
+	load.Run(ctx, client, c, b.o.profile+time.Second, b.requests(url))
+	wg.Wait()
+	for _, name := range []string{"userapi", "user", "user-score"} {
+		file, ok := files[name]
+		if !ok {
+			continue
+		}
+		cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", filepath.Join(b.s.Bin, name), file)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			out = append(out, []byte(err.Error())...)
+		}
+		b.notes = append(b.notes, fmt.Sprintf("\n==== CPU profile of %s at C=%d (%s)\n%s", name, c, file, out))
+	}
+}
+
+func fetch(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
+func slicesMax(xs []int) int {
+	m := 0
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+func randomHex(n int) string {
+	buf := make([]byte, n)
+	if _, err := rand.Read(buf); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(buf)
+}

@@ -1,0 +1,195 @@
+// Package report turns the benchmark's measurements into the markdown
+// table (docs/bench.md) and the plot (docs/bench.svg).
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"sagasuite/deploy/bench/load"
+	"sagasuite/deploy/bench/procstat"
+)
+
+// Level is one concurrency level of a variant, with what each process used.
+type Level struct {
+	load.Result
+	Usage map[string]procstat.Usage
+}
+
+// Variant is one measured path (register, a floor, …) over its sweep.
+type Variant struct {
+	Name   string // short, for tables and the plot legend
+	Title  string // what it is
+	Levels []Level
+}
+
+// Best is the level with the highest rate of 2xx answers.
+func (v Variant) Best() (Level, bool) {
+	var best Level
+	ok := false
+	for _, l := range v.Levels {
+		if !ok || l.RPS() > best.RPS() {
+			best, ok = l, true
+		}
+	}
+	return best, ok
+}
+
+// BestWithin is the fastest level whose p99 is at most p99 with no
+// answer other than 2xx.
+func (v Variant) BestWithin(p99 time.Duration) (Level, bool) {
+	var best Level
+	ok := false
+	for _, l := range v.Levels {
+		if l.NotOK() > 0 || l.P(99) > p99 {
+			continue
+		}
+		if !ok || l.RPS() > best.RPS() {
+			best, ok = l, true
+		}
+	}
+	return best, ok
+}
+
+// At is the level run at concurrency c.
+func (v Variant) At(c int) (Level, bool) {
+	for _, l := range v.Levels {
+		if l.Conc == c {
+			return l, true
+		}
+	}
+	return Level{}, false
+}
+
+// Rates is the throughput per level, in order.
+func (v Variant) Rates() []float64 {
+	out := make([]float64, len(v.Levels))
+	for i, l := range v.Levels {
+		out[i] = l.RPS()
+	}
+	return out
+}
+
+// ProcOrder is the order (and the display names) of the measured processes.
+var ProcOrder = []struct{ Key, Label string }{
+	{"userapi", "gateway"}, {"user", "user"}, {"user-score", "user-score"}, {"dtm", "dtm"},
+	{"floors", "floors"}, {"mariadb", "MariaDB"}, {"redis", "Redis"}, {"bench", "bench (load)"},
+}
+
+// procsOf lists the processes measured in any level of v, in ProcOrder.
+func procsOf(v Variant) []int {
+	var idx []int
+	for i, p := range ProcOrder {
+		for _, l := range v.Levels {
+			if _, ok := l.Usage[p.Key]; ok {
+				idx = append(idx, i)
+				break
+			}
+		}
+	}
+	return idx
+}
+
+// Ms formats a duration in milliseconds with a precision that suits it.
+func Ms(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case ms < 10:
+		return fmt.Sprintf("%.2f", ms)
+	case ms < 100:
+		return fmt.Sprintf("%.1f", ms)
+	default:
+		return fmt.Sprintf("%.0f", ms)
+	}
+}
+
+// statuses formats the answers that were not 2xx: "0", or "12 (503: 10, err: 2)".
+func statuses(r load.Result) string {
+	n := r.NotOK()
+	if n == 0 {
+		return "0"
+	}
+	var codes []int
+	for c := range r.Statuses {
+		if c < 200 || c >= 300 {
+			codes = append(codes, c)
+		}
+	}
+	slices.Sort(codes)
+	var parts []string
+	for _, c := range codes {
+		name := fmt.Sprint(c)
+		if c == 0 {
+			name = "err"
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d", name, r.Statuses[c]))
+	}
+	return fmt.Sprintf("%d (%s)", n, strings.Join(parts, ", "))
+}
+
+// cpuPerReq is all measured processes' CPU time per 2xx answer, in ms.
+func cpuPerReq(l Level) string {
+	if l.OK() == 0 {
+		return "–"
+	}
+	var total time.Duration
+	for key, u := range l.Usage {
+		if key == "bench" {
+			continue
+		}
+		total += u.CPU
+	}
+	return fmt.Sprintf("%.2f", float64(total)/float64(time.Millisecond)/float64(l.OK()))
+}
+
+// Table is a variant's markdown table: one row per level.
+func Table(v Variant) string {
+	var b strings.Builder
+	idx := procsOf(v)
+	b.WriteString("| C | req/s | p50 ms | p95 ms | p99 ms | max ms | non-2xx | CPU ms/req |")
+	for _, i := range idx {
+		b.WriteString(" " + ProcOrder[i].Label + " |")
+	}
+	b.WriteString("\n|" + strings.Repeat(" ---: |", 8+len(idx)) + "\n")
+	for _, l := range v.Levels {
+		fmt.Fprintf(&b, "| %d | %.0f | %s | %s | %s | %s | %s | %s |", l.Conc, l.RPS(),
+			Ms(l.P(50)), Ms(l.P(95)), Ms(l.P(99)), Ms(l.Max()), statuses(l.Result), cpuPerReq(l))
+		for _, i := range idx {
+			u, ok := l.Usage[ProcOrder[i].Key]
+			if !ok {
+				b.WriteString(" – |")
+				continue
+			}
+			mark := ""
+			if u.Sampled {
+				mark = "*"
+			}
+			fmt.Fprintf(&b, " %.0f%% · %.0f%s |", 100*u.Cores, float64(u.PeakKB)/1024, mark)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// PeakRSS is the largest peak RSS (KiB) of process key over every level of
+// the variants.
+func PeakRSS(key string, vs ...Variant) int64 {
+	var peak int64
+	for _, v := range vs {
+		for _, l := range v.Levels {
+			peak = max(peak, l.Usage[key].PeakKB)
+		}
+	}
+	return peak
+}
+
+// Ratio is a/b, or NaN when b is 0.
+func Ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}

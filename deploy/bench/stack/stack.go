@@ -1,0 +1,189 @@
+// Package stack starts the benchmark's private suite, as internal/stacktest
+// does for the tests: databases of its own (dropped and recreated), an
+// embedded etcd on a free port, the suite's commands and the floors
+// command built into a temporary directory and run through internal/suite's
+// Layout on free ports.
+package stack
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sagasuite/deploy/bench/procstat"
+	"sagasuite/deploy/etcdnode"
+	"sagasuite/deploy/schema"
+	"sagasuite/internal/proc"
+	"sagasuite/internal/suite"
+)
+
+// FloorsKey is the etcd key the floors command registers its branch service under.
+const FloorsKey = "bench-floor.rpc"
+
+// Options of a benchmark stack.
+type Options struct {
+	Root     string // the repository
+	Dir      string // binaries, logs, etcd's data
+	MySQL    *mysql.Config
+	DBPrefix string
+	// GatewayEnv is added to the gateway's (and the floors') environment.
+	GatewayEnv []string
+	// FloorsEnv is added to the floors' environment after GatewayEnv.
+	FloorsEnv []string
+}
+
+// Stack is a running benchmark suite.
+type Stack struct {
+	suite.Layout
+	Opts     Options
+	Bin      string
+	EtcdHost string
+	Etcd     *clientv3.Client
+	FloorDBs schema.Databases
+	Floors   int // the floors' HTTP port
+	procs    map[string]*proc.Proc
+	node     *etcdnode.Node
+}
+
+// Start builds and starts everything and waits until it is ready.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	s := &Stack{Opts: o, Bin: filepath.Join(o.Dir, "bin")}
+	dbs := schema.Databases{User: o.DBPrefix + "_user", UserScore: o.DBPrefix + "_user_score", DTM: o.DBPrefix + "_dtm"}
+	// The floors get a pair like user/user_score (each with its barrier
+	// table); schema.Apply also wants a DTM database, which is the suite's.
+	s.FloorDBs = schema.Databases{User: o.DBPrefix + "_floor_a", UserScore: o.DBPrefix + "_floor_b", DTM: dbs.DTM}
+	if err := schema.Reset(ctx, o.MySQL.FormatDSN(), dbs, s.FloorDBs); err != nil {
+		return nil, fmt.Errorf("MySQL at %s: %w", o.MySQL.Addr, err)
+	}
+	if err := suite.Build(ctx, o.Root, s.Bin, "./deploy/bench/floors"); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.node, err = etcdnode.Start(filepath.Join(o.Dir, "etcd"), "127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	}
+	s.EtcdHost = s.node.Endpoint()
+	if s.Etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{s.EtcdHost}, DialTimeout: 5 * time.Second}); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Layout = suite.Layout{
+		MySQL: o.MySQL, DBs: dbs, EtcdHosts: []string{s.EtcdHost},
+		DtmHTTP: suite.FreePort(), DtmGRPC: suite.FreePort(), User: suite.FreePort(), UserScore: suite.FreePort(),
+		API: suite.FreePort(), Console: suite.FreePort(),
+		Dev:        map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort()},
+		GatewayEnv: o.GatewayEnv,
+	}
+	s.Floors = suite.FreePort()
+	s.procs = s.Procs(o.Root, s.Bin, o.Dir, nil)
+	s.procs["floors"] = &proc.Proc{
+		Name: "floors", Bin: filepath.Join(s.Bin, "floors"), Dir: o.Dir, Log: filepath.Join(o.Dir, "floors.log"),
+		Env: append([]string{
+			"LISTEN_ON=127.0.0.1:" + strconv.Itoa(s.Floors),
+			"RPC_LISTEN_ON=127.0.0.1:" + strconv.Itoa(suite.FreePort()),
+			"ETCD_HOSTS=" + s.EtcdHost,
+			"DSN_A=" + s.DSN(s.FloorDBs.User), "DSN_B=" + s.DSN(s.FloorDBs.UserScore),
+			"SCORE_DB=" + s.FloorDBs.UserScore,
+		}, append(append([]string{}, o.GatewayEnv...), o.FloorsEnv...)...),
+	}
+	for _, name := range append(suite.Names, "floors") {
+		if err := s.procs[name].Start(); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	ready, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := s.WaitReady(ready, s.Etcd); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.waitFloors(ready); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// FloorsURL is the floors command's base URL.
+func (s *Stack) FloorsURL() string { return "http://127.0.0.1:" + strconv.Itoa(s.Floors) }
+
+func (s *Stack) waitFloors(ctx context.Context) error {
+	if err := suite.WaitFor(ctx, "etcd key "+FloorsKey, func() bool { return suite.Registered(ctx, s.Etcd, FloorsKey) }); err != nil {
+		return err
+	}
+	u := s.FloorsURL() + "/ready"
+	return suite.WaitFor(ctx, u, func() bool { return suite.Answers(ctx, u) })
+}
+
+// Restart stops the named process and starts it again with extra
+// environment (later variables win), then waits until it answers.
+func (s *Stack) Restart(ctx context.Context, name string, extra ...string) error {
+	old := s.procs[name]
+	old.Stop(10 * time.Second)
+	p := &proc.Proc{Name: old.Name, Bin: old.Bin, Args: old.Args, Dir: old.Dir, Log: old.Log,
+		Env: append(append([]string{}, old.Env...), extra...)}
+	s.procs[name] = p
+	if err := p.Start(); err != nil {
+		return err
+	}
+	ready, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var u string
+	switch name {
+	case "dtm":
+		u = s.DtmURL() + "/api/dtmsvr/query?gid=ready"
+	case "userapi":
+		u = s.APIURL() + "/sagas/ready"
+	case "floors":
+		return s.waitFloors(ready)
+	default:
+		return fmt.Errorf("no readiness probe for %s", name)
+	}
+	return suite.WaitFor(ready, u, func() bool { return suite.Answers(ready, u) })
+}
+
+// Running says whether every process still runs, naming one that does not.
+func (s *Stack) Running() (string, bool) {
+	for name, p := range s.procs {
+		if !p.Running() {
+			return name, false
+		}
+	}
+	return "", true
+}
+
+// PID is the process id of a running process of the stack, 0 if none.
+func (s *Stack) PID(name string) int {
+	pids := procstat.FindByExe(filepath.Join(s.Bin, name))
+	if len(pids) == 0 {
+		return 0
+	}
+	return pids[0]
+}
+
+// Log is the path of a process's log.
+func (s *Stack) Log(name string) string { return s.procs[name].Log }
+
+// Close stops everything.
+func (s *Stack) Close() {
+	for _, p := range s.procs {
+		p.Stop(5 * time.Second)
+	}
+	if s.Etcd != nil {
+		s.Etcd.Close()
+	}
+	if s.node != nil {
+		s.node.Close()
+	}
+}
+
+// DropDatabases removes the run's databases.
+func (s *Stack) DropDatabases(ctx context.Context) error {
+	return schema.Drop(ctx, s.MySQL.FormatDSN(), s.DBs, s.FloorDBs)
+}
