@@ -9,8 +9,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
@@ -38,8 +40,9 @@ func main() {
 	conf := &config.Config
 	applyEnv(conf)
 	logger.InitLog2(conf.LogLevel, conf.Log.Outputs, conf.Log.RotationEnable, conf.Log.RotationConfigJSON)
-	logger.WithLogger(redacting{newZap(conf.LogLevel)})
+	logger.WithLogger(newRedacting(conf.LogLevel))
 	registry.WaitStoreUp()
+	serveDebug(os.Getenv("DEBUG_LISTEN"))
 	addDashboard(dtmsvr.StartSvr())
 	// Without the cron nothing is ever retried and no timeout fires.
 	go dtmsvr.CronExpiredTrans(-1)
@@ -82,33 +85,59 @@ func applyEnv(c *config.Type) {
 	str(&c.LogLevel, "LOG_LEVEL")
 }
 
+// serveDebug serves Go's profiler (/debug/pprof/) on addr, when one is
+// given: off by default, and meant for 127.0.0.1 only (the benchmark
+// profiles DTM through it).
+func serveDebug(addr string) {
+	if addr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "OK") })
+	ln, err := net.Listen("tcp", addr)
+	logger.FatalfIf(err != nil, "DEBUG_LISTEN=%s: %v", addr, err)
+	go func() { logger.Errorf("debug server: %v", http.Serve(ln, mux)) }()
+}
+
 // payload matches the base64 saga payloads DTM prints in its per-call log
 // lines; ours carry password hashes, which do not belong in a log.
 var payload = regexp.MustCompile(`[A-Za-z0-9+/]{32,}={0,2}`)
 
-// redacting is DTM's logger with saga payloads cut out of every line.
-type redacting struct{ *zap.SugaredLogger }
-
-func redact(format string, args []any) string {
-	return payload.ReplaceAllString(fmt.Sprintf(format, args...), "<payload>")
+// redacting is DTM's logger with saga payloads cut out of every line. DTM
+// calls Debugf and Infof on every request whatever the level, so a line is
+// formatted (and searched for payloads) only when its level is enabled.
+type redacting struct {
+	l     *zap.Logger
+	level zap.AtomicLevel
 }
 
-func (r redacting) Debugf(format string, args ...any) { r.Debug(redact(format, args)) }
-func (r redacting) Infof(format string, args ...any)  { r.Info(redact(format, args)) }
-func (r redacting) Warnf(format string, args ...any)  { r.Warn(redact(format, args)) }
-func (r redacting) Errorf(format string, args ...any) { r.Error(redact(format, args)) }
+func (r redacting) log(l zapcore.Level, format string, args []any) {
+	if !r.level.Enabled(l) {
+		return
+	}
+	r.l.Log(l, payload.ReplaceAllString(fmt.Sprintf(format, args...), "<payload>"))
+}
 
-// newZap builds a logger like DTM's own (JSON on stderr at level).
-func newZap(level string) *zap.SugaredLogger {
+func (r redacting) Debugf(format string, args ...any) { r.log(zapcore.DebugLevel, format, args) }
+func (r redacting) Infof(format string, args ...any)  { r.log(zapcore.InfoLevel, format, args) }
+func (r redacting) Warnf(format string, args ...any)  { r.log(zapcore.WarnLevel, format, args) }
+func (r redacting) Errorf(format string, args ...any) { r.log(zapcore.ErrorLevel, format, args) }
+
+// newRedacting builds a logger like DTM's own (JSON on stderr at level).
+func newRedacting(level string) redacting {
 	cfg := zap.NewProductionConfig()
 	if err := cfg.Level.UnmarshalText([]byte(level)); err != nil {
 		logger.FatalIfError(err)
 	}
 	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	cfg.OutputPaths = []string{"stderr"}
-	l, err := cfg.Build(zap.AddCallerSkip(2))
+	l, err := cfg.Build(zap.AddCallerSkip(3))
 	logger.FatalIfError(err)
-	return l.Sugar()
+	return redacting{l: l, level: cfg.Level}
 }
 
 // dashboardSite serves DTM's admin UI to builds, like this one, that do not
