@@ -78,7 +78,7 @@ func main() {
 	flag.IntVar(&o.prodCost, "prod-cost", 10, "production bcrypt cost (0 skips that run)")
 	flag.StringVar(&prodConc, "prod-conc", "2,4", "concurrency levels at the production cost")
 	flag.BoolVar(&o.floorHash, "floor-hash", true, "the floors hash the password at -cost too, as the gateway does")
-	flag.DurationVar(&o.profile, "profile", 5*time.Second, "CPU-profile the gateway, user and user-score this long at register-mysql's best level (0: no)")
+	flag.DurationVar(&o.profile, "profile", 5*time.Second, "CPU-profile the gateway, user, user-score and DTM this long at register-mysql's best level (0: no)")
 	flag.StringVar(&variants, "variants", "register,floor-saga,floor-localtx,prod", "which variants to run")
 	flag.StringVar(&o.out, "out", "docs", "directory (relative to the repository) for bench.md and bench.svg; empty: write nothing")
 	flag.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "Redis for DTM's Redis store")
@@ -485,19 +485,22 @@ func bcryptLoop(n, cost int, d time.Duration) (float64, procstat.Usage) {
 	return float64(count.Load()) / elapsed.Seconds(), m.Stop()["bench"]
 }
 
+// profiled are the processes profileAt profiles.
+var profiled = []string{"userapi", "user", "user-score", "dtm"}
+
 // profileAt loads the gateway at concurrency c while it takes CPU profiles
-// of the go-zero services from their dev servers (pprof is on by default),
-// then prints the top of each.
+// of the go-zero services from their dev servers (pprof is on by default)
+// and of DTM from its DEBUG_LISTEN server, then prints the top of each.
 func (b *bench) profileAt(ctx context.Context, c int) {
 	secs := int(b.o.profile.Seconds())
-	fmt.Printf("  profiling the gateway, user and user-score for %ds at C=%d …\n", secs, c)
+	fmt.Printf("  profiling the gateway, user, user-score and DTM for %ds at C=%d …\n", secs, c)
 	url := b.s.APIURL() + "/register"
 	client := load.NewClient(c)
 	defer client.CloseIdleConnections()
 	var wg sync.WaitGroup
 	files := map[string]string{}
 	var mu sync.Mutex
-	for _, name := range []string{"userapi", "user", "user-score"} {
+	for _, name := range profiled {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -515,7 +518,7 @@ func (b *bench) profileAt(ctx context.Context, c int) {
 	}
 	load.Run(ctx, client, c, b.o.profile+time.Second, b.requests(url))
 	wg.Wait()
-	for _, name := range []string{"userapi", "user", "user-score"} {
+	for _, name := range profiled {
 		file, ok := files[name]
 		if !ok {
 			continue

@@ -36,7 +36,8 @@ type Layout struct {
 	UserScore int
 	API       int
 	Console   int
-	// Dev holds the dev-server (health, metrics) port of each go-zero service.
+	// Dev holds the dev-server (health, metrics, pprof) port of each go-zero
+	// service and, when it has a "dtm" entry, of DTM's profiler (DEBUG_LISTEN).
 	Dev map[string]int
 	// GatewayEnv is added to the gateway's environment (JWT_SECRET, MODE…).
 	GatewayEnv []string
@@ -111,6 +112,9 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 			"LISTEN_ON=" + local(l.Console), "DTM_HTTP=" + l.DtmURL(),
 			"USER_DSN=" + l.DSN(l.DBs.User), "USER_SCORE_DSN=" + l.DSN(l.DBs.UserScore),
 		},
+	}
+	if p, ok := l.Dev["dtm"]; ok { // DTM's profiler, when the layout asks for it
+		env["dtm"] = append(env["dtm"], "DEBUG_LISTEN="+local(p))
 	}
 	args := map[string][]string{
 		"dtm":        {"-c", filepath.Join(root, "dtm/conf.yaml")},

@@ -76,7 +76,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		MySQL: o.MySQL, DBs: dbs, EtcdHosts: []string{s.EtcdHost},
 		DtmHTTP: suite.FreePort(), DtmGRPC: suite.FreePort(), User: suite.FreePort(), UserScore: suite.FreePort(),
 		API: suite.FreePort(), Console: suite.FreePort(),
-		Dev:        map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort()},
+		Dev:        map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort(), "dtm": suite.FreePort()},
 		GatewayEnv: o.GatewayEnv,
 	}
 	s.Floors = suite.FreePort()
