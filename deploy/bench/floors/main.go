@@ -182,11 +182,11 @@ func configure() (*floors, rest.RestConf, zrpc.RpcServerConf, error) {
 	etcd := strings.Split(env("ETCD_HOSTS", "127.0.0.1:2379"), ",")
 	hosts, _ := json.Marshal(etcd)
 	restJSON := fmt.Sprintf(`{"Name": "floors", "Host": %q, "Port": %s, "Mode": "pro", "Timeout": 10000,
-		"DevServer": {"Enabled": false}, "Log": {"Encoding": "plain", "Stat": false}}`, host, port)
+		"CpuThreshold": 0, "MaxConns": 1000, "DevServer": {"Enabled": false}, "Log": {"Encoding": "plain", "Stat": false}}`, host, port)
 	if err := conf.LoadFromJsonBytes([]byte(restJSON), &rc); err != nil {
 		return nil, rc, zc, err
 	}
-	rpcJSON := fmt.Sprintf(`{"Name": %q, "ListenOn": %q, "Mode": "pro", "Timeout": 5000,
+	rpcJSON := fmt.Sprintf(`{"Name": %q, "ListenOn": %q, "Mode": "pro", "Timeout": 5000, "CpuThreshold": 0,
 		"Etcd": {"Hosts": %s, "Key": %q},
 		"DevServer": {"Enabled": false}, "Log": {"Encoding": "plain", "Stat": false}}`,
 		RPCKey, env("RPC_LISTEN_ON", "127.0.0.1:8899"), hosts, RPCKey)
