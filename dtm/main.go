@@ -83,6 +83,7 @@ func applyEnv(c *config.Type) {
 	str(&c.MicroService.Target, "MICRO_SERVICE_TARGET")
 	str(&c.MicroService.EndPoint, "MICRO_SERVICE_END_POINT")
 	str(&c.LogLevel, "LOG_LEVEL")
+	num(&c.UpdateBranchSync, "UPDATE_BRANCH_SYNC")
 }
 
 // serveDebug serves Go's profiler (/debug/pprof/) on addr, when one is

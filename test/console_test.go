@@ -87,6 +87,16 @@ func TestConsoleShowsACompensatedSaga(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, a.Status, a.Raw)
 	gid := a.str("gid")
 	page := stack.ConsoleURL + "/#" + gid
+	// The console shows what DTM's store holds; its branch statuses are
+	// written in batches, so wait until they are there.
+	waitBranches(t, gid, map[string]string{
+		"CreateUser": "succeeded", "CreateUserCompensate": "succeeded",
+		"InitScore": "failed", "InitScoreCompensate": "succeeded",
+	})
+	waitBranches(t, ok.str("gid"), map[string]string{
+		"CreateUser": "succeeded", "CreateUserCompensate": "pending",
+		"InitScore": "succeeded", "InitScoreCompensate": "pending",
+	})
 
 	dom, err := html.Parse(bytes.NewReader(headless(t, browser, page, "--dump-dom")))
 	require.NoError(t, err)

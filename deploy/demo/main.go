@@ -93,22 +93,59 @@ func (d *demo) register(username, password, gender string, score int, want int) 
 	return id
 }
 
-func (d *demo) saga(gid string) {
-	_, body, err := d.call(http.MethodGet, "/sagas/"+gid, nil, "")
-	if err != nil {
-		fmt.Printf("   saga %s: %v\n", gid, err)
-		return
+type sagaAnswer struct {
+	Status, Reason string
+	Branches       []struct {
+		BranchID string `json:"branch_id"`
+		Op       string
+		Method   string
+		Status   string
 	}
-	var s struct {
-		Status, Reason string
-		Branches       []struct {
-			BranchID string `json:"branch_id"`
-			Op       string
-			Method   string
-			Status   string
+}
+
+// settled says whether DTM has written the branch statuses that a finished
+// saga implies; it writes them in batches, shortly after the saga's status.
+func (s sagaAnswer) settled() bool {
+	if s.Status != "succeeded" && s.Status != "failed" {
+		return false
+	}
+	compensated := map[string]bool{}
+	failedAction := false
+	for _, b := range s.Branches {
+		if b.Op == "compensate" && b.Status == "succeeded" {
+			compensated[b.BranchID] = true
+		}
+		failedAction = failedAction || b.Op == "action" && b.Status == "failed"
+	}
+	if s.Status == "failed" && !failedAction { // the action that failed it
+		return false
+	}
+	for _, b := range s.Branches {
+		switch {
+		case b.Op != "action":
+		case s.Status == "succeeded" && b.Status != "succeeded":
+			return false
+		case s.Status == "failed" && b.Status != "pending" && !compensated[b.BranchID]:
+			return false
 		}
 	}
-	_ = json.Unmarshal(body, &s)
+	return true
+}
+
+func (d *demo) saga(gid string) {
+	var s sagaAnswer
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, body, err := d.call(http.MethodGet, "/sagas/"+gid, nil, "")
+		if err != nil {
+			fmt.Printf("   saga %s: %v\n", gid, err)
+			return
+		}
+		s = sagaAnswer{}
+		_ = json.Unmarshal(body, &s)
+		if s.settled() || time.Now().After(deadline) {
+			break
+		}
+	}
 	fmt.Printf("   saga %s: %s %s\n", gid, s.Status, s.Reason)
 	for _, b := range s.Branches {
 		fmt.Printf("     branch %s %-10s %-22s %s\n", b.BranchID, b.Op, b.Method, b.Status)
