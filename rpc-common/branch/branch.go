@@ -19,7 +19,7 @@ import (
 
 	"github.com/dtm-labs/dtm/client/dtmcli"
 	"github.com/dtm-labs/dtm/client/dtmgrpc"
-	_ "github.com/go-sql-driver/mysql" // the "mysql" database/sql driver
+	"github.com/go-sql-driver/mysql"
 	"github.com/zeromicro/go-zero/core/logx"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -82,11 +82,24 @@ func run(ctx context.Context, db *sql.DB, write func(tx *sql.Tx) error, mayAbort
 // OpenDB opens a branch service's pool without connecting, so the service
 // starts while MySQL is still down (DTM retries its branches meanwhile).
 // The barrier opens its local transactions on this pool.
+//
+// It interpolates statement arguments in the client (the driver's
+// interpolateParams): each barrier and business statement is then one round
+// trip instead of a prepare, an execute and a close, and MySQL prepares
+// nothing (docs/perf-log.md: ~15% less CPU per registration in the branch
+// services and MySQL). The driver escapes the arguments for the
+// connection's character set, and refuses the charsets it cannot escape.
 func OpenDB(dsn string, maxOpen int) (*sql.DB, error) {
-	db, err := sql.Open("mysql", dsn)
+	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
+	cfg.InterpolateParams = true
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(maxOpen)
 	db.SetMaxIdleConns(maxOpen)
 	db.SetConnMaxLifetime(5 * time.Minute)
