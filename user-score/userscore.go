@@ -28,6 +28,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "user-score: %v\n", err)
 		os.Exit(1)
 	}
+	// go-zero logs every call with its request at info. The saga branches
+	// are recorded by DTM and each registration by the gateway's access log,
+	// so here only their slow calls are logged (as user does).
+	c.Middlewares.StatConf.IgnoreContentMethods = append(c.Middlewares.StatConf.IgnoreContentMethods,
+		userscorepb.UserScore_InitScore_FullMethodName, userscorepb.UserScore_InitScoreCompensate_FullMethodName)
 	ctx, err := svc.NewServiceContext(c)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "user-score: %v\n", err)
