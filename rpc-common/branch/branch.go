@@ -101,7 +101,9 @@ func OpenDB(dsn string, maxOpen int) (*sql.DB, error) {
 	}
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(maxOpen)
-	db.SetMaxIdleConns(maxOpen)
+	// Half the pool stays open between bursts; the rest is returned to
+	// MySQL, whose max_connections every process of the suite shares.
+	db.SetMaxIdleConns(max(maxOpen/2, 2))
 	db.SetConnMaxLifetime(5 * time.Minute)
 	return db, nil
 }

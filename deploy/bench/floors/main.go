@@ -201,11 +201,11 @@ func configure() (*floors, rest.RestConf, zrpc.RpcServerConf, error) {
 	if err != nil {
 		return nil, rc, zc, fmt.Errorf("SAGA_RESULT_TIMEOUT: %w", err)
 	}
-	a, err := branch.OpenDB(os.Getenv("DSN_A"), 64)
+	a, err := branch.OpenDB(os.Getenv("DSN_A"), 32)
 	if err != nil {
 		return nil, rc, zc, err
 	}
-	b, err := branch.OpenDB(os.Getenv("DSN_B"), 64)
+	b, err := branch.OpenDB(os.Getenv("DSN_B"), 32)
 	if err != nil {
 		return nil, rc, zc, err
 	}

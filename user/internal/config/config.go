@@ -13,8 +13,12 @@ type Config struct {
 	// DataSource is the DSN of the user database, which also holds the
 	// barrier table of this branch.
 	DataSource string `json:",env=DATA_SOURCE"`
-	// MaxOpenConns bounds the pool (and so the concurrent branch transactions).
-	MaxOpenConns int `json:",default=64"`
+	// MaxOpenConns bounds the pool (and so the concurrent branch
+	// transactions; more wait for a connection). Every pool of the suite
+	// together must stay below MySQL's max_connections (151 by default):
+	// beyond it MySQL refuses connections and DTM retries the branch only
+	// after RetryInterval.
+	MaxOpenConns int `json:",default=32"`
 }
 
 // ApplyEnv lets the environment override go-zero's own settings.
