@@ -1,6 +1,7 @@
 package test
 
 import (
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -31,22 +32,10 @@ func waitBranches(t *testing.T, gid string, want map[string]string) answer {
 	var last answer
 	err := stacktest.WaitFor(5*time.Second, "branches of saga "+gid, func() bool {
 		last = call(t, http.MethodGet, "/sagas/"+gid, nil)
-		return last.Status == http.StatusOK && equalMaps(branches(last), want)
+		return last.Status == http.StatusOK && maps.Equal(branches(last), want)
 	})
 	require.NoError(t, err, "last answer: %d %s", last.Status, last.Raw)
 	return last
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // branches returns "method:status" for each branch of a saga answer.
