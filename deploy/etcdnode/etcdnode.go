@@ -4,6 +4,7 @@ package etcdnode
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"time"
 
@@ -17,7 +18,11 @@ type Node struct {
 }
 
 // Start runs etcd with its data in dir, serving clients on listen
-// (host:port) and peers on an address the OS picks on the same host.
+// (host:port) and peers on an address the OS picks on the same host. A
+// client port of 0 is replaced by a free port before etcd starts: etcd
+// advertises its client URL to every client, and clients that sync their
+// endpoints (go-zero's do, every minute) would otherwise switch to port 0
+// and lose etcd for good.
 func Start(dir, listen string) (*Node, error) {
 	cfg := embed.NewConfig()
 	cfg.Dir = dir
@@ -25,6 +30,13 @@ func Start(dir, listen string) (*Node, error) {
 	client, err := url.Parse("http://" + listen)
 	if err != nil {
 		return nil, err
+	}
+	if client.Port() == "0" {
+		port, err := freePort(client.Hostname())
+		if err != nil {
+			return nil, err
+		}
+		client.Host = net.JoinHostPort(client.Hostname(), port)
 	}
 	peer, _ := url.Parse("http://" + client.Hostname() + ":0")
 	cfg.ListenClientUrls = []url.URL{*client}
@@ -44,6 +56,17 @@ func Start(dir, listen string) (*Node, error) {
 		return nil, fmt.Errorf("etcd did not become ready in 30s")
 	}
 	return &Node{etcd: e, endpoint: e.Clients[0].Addr().String()}, nil
+}
+
+// freePort asks the OS for a port that is free on host now.
+func freePort(host string) (string, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	return port, err
 }
 
 // Endpoint is the client address, host:port (the port is real even when
