@@ -29,6 +29,8 @@ import (
 	"github.com/dtm-labs/dtm/dtmsvr/storage/registry"
 	"github.com/dtm-labs/logger"
 	"github.com/gin-gonic/gin"
+
+	"sagasuite/rpc-common/memtrim"
 )
 
 func main() {
@@ -46,7 +48,8 @@ func main() {
 	addDashboard(dtmsvr.StartSvr())
 	// Without the cron nothing is ever retried and no timeout fires.
 	go dtmsvr.CronExpiredTrans(-1)
-	logger.Infof("dtm ready: http :%d grpc :%d, registered as %s", conf.HTTPPort, conf.GrpcPort, conf.MicroService.Target)
+	fmt.Printf("dtm ready: http :%d grpc :%d, registered as %s; %s\n",
+		conf.HTTPPort, conf.GrpcPort, conf.MicroService.Target, memtrim.Run())
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)

@@ -11,6 +11,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 	"google.golang.org/grpc"
 
+	"sagasuite/rpc-common/memtrim"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/user-score/internal/config"
 	"sagasuite/user-score/internal/server"
@@ -44,6 +45,6 @@ func main() {
 	})
 	defer s.Stop()
 
-	fmt.Printf("user-score.rpc listening on %s\n", c.ListenOn)
+	fmt.Printf("user-score.rpc listening on %s; %s\n", c.ListenOn, memtrim.Run())
 	s.Start()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 	"google.golang.org/grpc"
 
+	"sagasuite/rpc-common/memtrim"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/user/internal/config"
 	"sagasuite/user/internal/server"
@@ -43,6 +44,6 @@ func main() {
 	})
 	defer s.Stop()
 
-	fmt.Printf("user.rpc listening on %s\n", c.ListenOn)
+	fmt.Printf("user.rpc listening on %s; %s\n", c.ListenOn, memtrim.Run())
 	s.Start()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/zeromicro/go-zero/rest/httpx"
 
 	"sagasuite/rpc-common/httplog"
+	"sagasuite/rpc-common/memtrim"
 	"sagasuite/userapi/internal/config"
 	"sagasuite/userapi/internal/handler"
 	"sagasuite/userapi/internal/svc"
@@ -52,6 +53,6 @@ func main() {
 	httpx.SetErrorHandlerCtx(handler.ErrorAnswer)
 	handler.RegisterHandlers(server, ctx)
 
-	fmt.Printf("userapi listening on %s:%d\n", c.Host, c.Port)
+	fmt.Printf("userapi listening on %s:%d; %s\n", c.Host, c.Port, memtrim.Run())
 	server.Start()
 }
