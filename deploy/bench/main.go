@@ -43,9 +43,14 @@ import (
 	"syscall"
 	"time"
 
+	_ "github.com/dtm-labs/driver-gozero" // resolves etcd:// URLs for DTM (floor 0)
+	"github.com/dtm-labs/dtm/client/dtmgrpc"
+	dtmlogger "github.com/dtm-labs/logger"
 	"github.com/go-sql-driver/mysql"
 	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/protobuf/types/known/emptypb"
 
+	"sagasuite/deploy/bench/floorrpc"
 	"sagasuite/deploy/bench/load"
 	"sagasuite/deploy/bench/procstat"
 	"sagasuite/deploy/bench/report"
@@ -65,6 +70,10 @@ type options struct {
 }
 
 func main() {
+	// DTM's client logs every submit at info, and a failed one with its
+	// payload and a stack trace (floor 0 submits from here); the level's
+	// table counts failures and quotes one.
+	dtmlogger.InitLog("fatal")
 	var o options
 	var sweep, stores, prodConc, variants string
 	flag.DurationVar(&o.dur, "d", 10*time.Second, "measured duration of each concurrency level")
@@ -76,10 +85,10 @@ func main() {
 	flag.StringVar(&stores, "store", "mysql,redis", "DTM stores to measure, in order (the floors run on each; localtx and the production cost on the first)")
 	flag.IntVar(&o.cost, "cost", 4, "bcrypt cost of the labelled benchmark mode")
 	flag.IntVar(&o.prodCost, "prod-cost", 10, "production bcrypt cost (0 skips that run)")
-	flag.StringVar(&prodConc, "prod-conc", "2,4", "concurrency levels at the production cost")
+	flag.StringVar(&prodConc, "prod-conc", "2,4,8,16", "concurrency levels at the production cost")
 	flag.BoolVar(&o.floorHash, "floor-hash", true, "the floors hash the password at -cost too, as the gateway does")
 	flag.DurationVar(&o.profile, "profile", 5*time.Second, "CPU-profile the gateway, user, user-score and DTM this long at register-mysql's best level (0: no)")
-	flag.StringVar(&variants, "variants", "register,floor-saga,floor-localtx,prod", "which variants to run")
+	flag.StringVar(&variants, "variants", "register,floor-saga,floor-dtm,floor-localtx,prod", "which variants to run")
 	flag.StringVar(&o.out, "out", "docs", "directory (relative to the repository) for bench.md and bench.svg; empty: write nothing")
 	flag.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "Redis for DTM's Redis store")
 	flag.StringVar(&o.dbPrefix, "db-prefix", "sagabench", "prefix of the run's databases (dropped and recreated)")
@@ -242,9 +251,11 @@ func (b *bench) measure(ctx context.Context) error {
 		if err := b.primeAll(ctx, i == 0); err != nil {
 			return err
 		}
+		conc := max(slicesMax(b.o.sweep.Levels), b.o.warmupConc)
 		if b.o.variants["register"] {
 			reg, err := b.variant(ctx, "register-"+store, fmt.Sprintf(
-				"POST /register, DTM %s store, bcrypt cost %d (benchmark mode)", store, b.o.cost), b.s.APIURL()+"/register")
+				"POST /register, DTM %s store, bcrypt cost %d (benchmark mode)", store, b.o.cost),
+				b.httpTarget(b.s.APIURL()+"/register", conc))
 			if err != nil {
 				return err
 			}
@@ -256,7 +267,15 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 		if b.o.variants["floor-saga"] {
 			if _, err := b.variant(ctx, "floor-saga-"+store, fmt.Sprintf(
-				"floor (1): two-branch saga, barrier only, DTM %s store%s", store, b.hashNote()), b.s.FloorsURL()+"/floor/saga"); err != nil {
+				"floor (1): two-branch saga, barrier only, DTM %s store%s", store, b.hashNote()),
+				b.httpTarget(b.s.FloorsURL()+"/floor/saga", conc)); err != nil {
+				return err
+			}
+		}
+		if b.o.variants["floor-dtm"] {
+			if _, err := b.variant(ctx, "floor-dtm-"+store, fmt.Sprintf(
+				"floor (0): floor (1)'s saga submitted by the load generator straight to DTM over gRPC, DTM %s store; no HTTP, no hashing", store),
+				b.dtmTarget()); err != nil {
 				return err
 			}
 		}
@@ -265,7 +284,7 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 		if b.o.variants["floor-localtx"] {
 			if _, err := b.variant(ctx, "floor-localtx", "floor (2): both inserts in one MySQL transaction, no saga"+b.hashNote(),
-				b.s.FloorsURL()+"/floor/localtx"); err != nil {
+				b.httpTarget(b.s.FloorsURL()+"/floor/localtx", conc)); err != nil {
 				return err
 			}
 		}
@@ -325,6 +344,49 @@ func (b *bench) requests(url string) load.NewRequest {
 	}
 }
 
+// target is what a variant loads: do sends one request and waits for its
+// answer; close releases what do holds.
+type target struct {
+	do    load.Do
+	close func()
+}
+
+// httpTarget posts registrations to url on a keep-alive client sized for
+// the largest level.
+func (b *bench) httpTarget(url string, conc int) target {
+	client := load.NewClient(conc)
+	return target{do: load.HTTP(client, b.requests(url)), close: client.CloseIdleConnections}
+}
+
+// dtmTarget is floor (0): the floor saga of floor (1), submitted by this
+// process straight to DTM over gRPC with WaitResult, as the gateway and
+// the floors command submit theirs, but with no HTTP in front and no
+// hashing: what DTM alone, with its store and two barrier-only branches,
+// can do on this machine.
+func (b *bench) dtmTarget() target {
+	etcd := []string{b.s.EtcdHost}
+	server := "etcd://" + b.s.EtcdHost + "/dtmservice"
+	actionA, actionB := floorrpc.URL(etcd, "ActionA"), floorrpc.URL(etcd, "ActionB")
+	compensate := floorrpc.URL(etcd, "Compensate")
+	return target{do: func(ctx context.Context) (int, error) {
+		wait, cancel := context.WithTimeout(ctx, resultTimeout)
+		defer cancel()
+		gid := fmt.Sprintf("floor0-%s-%d", b.runID, b.seq.Add(1))
+		s := dtmgrpc.NewSagaGrpcWithContext(wait, server, gid).
+			Add(actionA, compensate, &emptypb.Empty{}).
+			Add(actionB, compensate, &emptypb.Empty{})
+		s.WaitResult = true
+		if err := s.Submit(); err != nil {
+			return http.StatusServiceUnavailable, err
+		}
+		return http.StatusCreated, nil
+	}, close: func() {}}
+}
+
+// resultTimeout is how long floor (0) waits for a saga's outcome, as the
+// gateway's Saga.ResultTimeout.
+const resultTimeout = 5 * time.Second
+
 // targets are the processes measured during a level.
 func (b *bench) targets() []procstat.Target {
 	var ts []procstat.Target
@@ -348,9 +410,9 @@ func (b *bench) targets() []procstat.Target {
 }
 
 // level measures one concurrency level.
-func (b *bench) level(ctx context.Context, client *http.Client, c int, d time.Duration, url string) (report.Level, error) {
+func (b *bench) level(ctx context.Context, c int, d time.Duration, do load.Do) (report.Level, error) {
 	m := procstat.Start(b.targets())
-	r := load.Run(ctx, client, c, d, b.requests(url))
+	r := load.Run(ctx, c, d, do)
 	usage := m.Stop()
 	if ctx.Err() != nil {
 		return report.Level{}, ctx.Err()
@@ -362,20 +424,19 @@ func (b *bench) level(ctx context.Context, client *http.Client, c int, d time.Du
 }
 
 // variant warms up, then sweeps the concurrency levels.
-func (b *bench) variant(ctx context.Context, name, title, url string) (report.Variant, error) {
+func (b *bench) variant(ctx context.Context, name, title string, t target) (report.Variant, error) {
 	v := report.Variant{Name: name, Title: title}
-	client := load.NewClient(max(slicesMax(b.o.sweep.Levels), b.o.warmupConc))
-	defer client.CloseIdleConnections()
+	defer t.close()
 	fmt.Printf("\n%s — %s\n", name, title)
-	if err := b.prime(ctx, client, url); err != nil {
+	if err := b.prime(ctx, t.do); err != nil {
 		return v, err
 	}
 	fmt.Printf("  warm-up %s at C=%d … ", b.o.warmup, b.o.warmupConc)
-	w := load.Run(ctx, client, b.o.warmupConc, b.o.warmup, b.requests(url))
+	w := load.Run(ctx, b.o.warmupConc, b.o.warmup, t.do)
 	fmt.Printf("%.0f/s, non-2xx %d\n", w.RPS(), w.NotOK())
 	for b.o.sweep.Continue(v.Rates()) {
 		c := b.o.sweep.Levels[len(v.Levels)]
-		l, err := b.level(ctx, client, c, b.o.dur, url)
+		l, err := b.level(ctx, c, b.o.dur, t.do)
 		if err != nil {
 			return v, err
 		}
@@ -392,20 +453,23 @@ func (b *bench) variant(ctx context.Context, name, title, url string) (report.Va
 // right after the loaded register levels), keeps answering "produced zero
 // addresses" until the key changes in etcd.
 func (b *bench) primeAll(ctx context.Context, first bool) error {
-	client := load.NewClient(1)
-	defer client.CloseIdleConnections()
-	urls := []string{}
+	var targets []target
 	if b.o.variants["register"] {
-		urls = append(urls, b.s.APIURL()+"/register")
+		targets = append(targets, b.httpTarget(b.s.APIURL()+"/register", 1))
 	}
 	if b.o.variants["floor-saga"] {
-		urls = append(urls, b.s.FloorsURL()+"/floor/saga")
+		targets = append(targets, b.httpTarget(b.s.FloorsURL()+"/floor/saga", 1))
+	}
+	if b.o.variants["floor-dtm"] {
+		targets = append(targets, b.dtmTarget())
 	}
 	if first && b.o.variants["floor-localtx"] {
-		urls = append(urls, b.s.FloorsURL()+"/floor/localtx")
+		targets = append(targets, b.httpTarget(b.s.FloorsURL()+"/floor/localtx", 1))
 	}
-	for _, url := range urls {
-		if err := b.prime(ctx, client, url); err != nil {
+	for _, t := range targets {
+		err := b.prime(ctx, t.do)
+		t.close()
+		if err != nil {
 			return err
 		}
 	}
@@ -416,32 +480,26 @@ func (b *bench) primeAll(ctx context.Context, first bool) error {
 // process resolves its etcd targets before the concurrent load: DTM's
 // go-zero resolver, asked for a new target by many calls at once right
 // after a start, can keep answering "produced zero addresses".
-func (b *bench) prime(ctx context.Context, client *http.Client, url string) error {
+func (b *bench) prime(ctx context.Context, do load.Do) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	last := ""
 	for tries := 1; ; tries++ {
-		req, err := b.requests(url)()
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req.WithContext(ctx))
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				if tries > 1 {
-					fmt.Printf("  first 2xx after %d requests (last: %s)\n", tries, last)
-				}
-				return nil
+		code, err := do(ctx)
+		switch {
+		case err == nil && code/100 == 2:
+			if tries > 1 {
+				fmt.Printf("  first 2xx after %d requests (last: %s)\n", tries, last)
 			}
-			last = resp.Status
-		} else {
+			return nil
+		case err != nil:
 			last = err.Error()
+		default:
+			last = http.StatusText(code)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s never answered 2xx (last: %s)", url, last)
+			return fmt.Errorf("never answered 2xx (last: %s)", last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -465,23 +523,22 @@ func (b *bench) production(ctx context.Context) error {
 	}
 	v := report.Variant{Name: fmt.Sprintf("register-cost%d", b.o.prodCost),
 		Title: fmt.Sprintf("POST /register at the production bcrypt cost %d, DTM %s store", b.o.prodCost, b.store)}
-	url := b.s.APIURL() + "/register"
-	client := load.NewClient(slicesMax(b.o.prodConc))
+	t := b.httpTarget(b.s.APIURL()+"/register", slicesMax(b.o.prodConc))
 	fmt.Printf("%s — %s\n", v.Name, v.Title)
-	if err := b.prime(ctx, client, url); err != nil {
+	if err := b.prime(ctx, t.do); err != nil {
 		return err
 	}
 	fmt.Printf("  warm-up %s at C=%d\n", b.o.warmup, b.o.prodConc[0])
-	load.Run(ctx, client, b.o.prodConc[0], b.o.warmup, b.requests(url))
+	load.Run(ctx, b.o.prodConc[0], b.o.warmup, t.do)
 	for _, c := range b.o.prodConc {
-		l, err := b.level(ctx, client, c, b.o.dur, url)
+		l, err := b.level(ctx, c, b.o.dur, t.do)
 		if err != nil {
 			return err
 		}
 		v.Levels = append(v.Levels, l)
 		printLevel(l)
 	}
-	client.CloseIdleConnections()
+	t.close()
 	p := &prodResult{variant: v, loopProcs: runtime.GOMAXPROCS(0)}
 	p.loopRate, p.loopUsage = bcryptLoop(p.loopProcs, b.o.prodCost, b.o.dur)
 	fmt.Printf("  pure bcrypt loop at cost %d on %d goroutines: %.1f hashes/s\n", b.o.prodCost, p.loopProcs, p.loopRate)
@@ -523,9 +580,8 @@ var profiled = []string{"userapi", "user", "user-score", "dtm"}
 func (b *bench) profileAt(ctx context.Context, c int) {
 	secs := int(b.o.profile.Seconds())
 	fmt.Printf("  profiling the gateway, user, user-score and DTM for %ds at C=%d …\n", secs, c)
-	url := b.s.APIURL() + "/register"
-	client := load.NewClient(c)
-	defer client.CloseIdleConnections()
+	t := b.httpTarget(b.s.APIURL()+"/register", c)
+	defer t.close()
 	var wg sync.WaitGroup
 	files := map[string]string{}
 	var mu sync.Mutex
@@ -545,7 +601,7 @@ func (b *bench) profileAt(ctx context.Context, c int) {
 			mu.Unlock()
 		}()
 	}
-	load.Run(ctx, client, c, b.o.profile+time.Second, b.requests(url))
+	load.Run(ctx, c, b.o.profile+time.Second, t.do)
 	wg.Wait()
 	for _, name := range profiled {
 		file, ok := files[name]

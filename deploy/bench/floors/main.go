@@ -49,17 +49,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"sagasuite/deploy/bench/floorrpc"
 	"sagasuite/rpc-common/branch"
 	"sagasuite/rpc-common/dtmconn"
 	"sagasuite/rpc-common/httplog"
 )
-
-// RPCKey is the etcd key of the floor's branch service.
-const RPCKey = "bench-floor.rpc"
-
-// The floor's hand-registered gRPC service: no protoc step, Empty in and
-// out (DTM sends the payload bytes; an empty payload is fine).
-const serviceName = "benchfloor.Floor"
 
 type floorServer interface {
 	ActionA(context.Context, *emptypb.Empty) (*emptypb.Empty, error)
@@ -78,7 +72,7 @@ func unary(name string, call func(floorServer, context.Context, *emptypb.Empty) 
 			if interceptor == nil {
 				return call(srv.(floorServer), ctx, in)
 			}
-			info := &grpc.UnaryServerInfo{Server: srv, FullMethod: "/" + serviceName + "/" + name}
+			info := &grpc.UnaryServerInfo{Server: srv, FullMethod: "/" + floorrpc.Service + "/" + name}
 			return interceptor(ctx, in, info, func(ctx context.Context, req any) (any, error) {
 				return call(srv.(floorServer), ctx, req.(*emptypb.Empty))
 			})
@@ -87,7 +81,7 @@ func unary(name string, call func(floorServer, context.Context, *emptypb.Empty) 
 }
 
 var serviceDesc = grpc.ServiceDesc{
-	ServiceName: serviceName,
+	ServiceName: floorrpc.Service,
 	HandlerType: (*floorServer)(nil),
 	Methods: []grpc.MethodDesc{
 		unary("ActionA", floorServer.ActionA),
@@ -162,7 +156,7 @@ func main() {
 	group.Add(rpc)
 	group.Add(server)
 	defer group.Stop()
-	fmt.Printf("floors: HTTP %s:%d, %s on %s\n", restConf.Host, restConf.Port, RPCKey, rpcConf.ListenOn)
+	fmt.Printf("floors: HTTP %s:%d, %s on %s\n", restConf.Host, restConf.Port, floorrpc.Key, rpcConf.ListenOn)
 	group.Start()
 }
 
@@ -189,7 +183,7 @@ func configure() (*floors, rest.RestConf, zrpc.RpcServerConf, error) {
 	rpcJSON := fmt.Sprintf(`{"Name": %q, "ListenOn": %q, "Mode": "pro", "Timeout": 5000, "CpuThreshold": 0,
 		"Etcd": {"Hosts": %s, "Key": %q},
 		"DevServer": {"Enabled": false}, "Log": {"Encoding": "plain", "Stat": false}}`,
-		RPCKey, env("RPC_LISTEN_ON", "127.0.0.1:8899"), hosts, RPCKey)
+		floorrpc.Key, env("RPC_LISTEN_ON", "127.0.0.1:8899"), hosts, floorrpc.Key)
 	if err := conf.LoadFromJsonBytes([]byte(rpcJSON), &zc); err != nil {
 		return nil, rc, zc, err
 	}
@@ -209,7 +203,6 @@ func configure() (*floors, rest.RestConf, zrpc.RpcServerConf, error) {
 	if err != nil {
 		return nil, rc, zc, err
 	}
-	base := "etcd://" + strings.Join(etcd, ",") + "/" + RPCKey + "/" + serviceName + "/"
 	scoreDB := os.Getenv("SCORE_DB")
 	dtmServer := env("DTM_SERVER", "etcd://"+strings.Join(etcd, ",")+"/dtmservice")
 	// As the gateway does: one connection made up front, since DTM's client
@@ -223,7 +216,8 @@ func configure() (*floors, rest.RestConf, zrpc.RpcServerConf, error) {
 		a: a, b: b, scoreDB: scoreDB, cost: cost, dtm: dtmConn,
 		dtmServer: dtmServer,
 		wait:      time.Duration(waitMS) * time.Millisecond,
-		actionA:   base + "ActionA", actionB: base + "ActionB", compensate: base + "Compensate",
+		actionA:   floorrpc.URL(etcd, "ActionA"), actionB: floorrpc.URL(etcd, "ActionB"),
+		compensate:  floorrpc.URL(etcd, "Compensate"),
 		insertScore: "INSERT INTO `" + scoreDB + "`.user_score (user_id, score) VALUES (?, ?)",
 	}, rc, zc, nil
 }

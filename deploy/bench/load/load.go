@@ -17,6 +17,29 @@ import (
 // every worker at once.
 type NewRequest func() (*http.Request, error)
 
+// Do sends one request of any kind and waits for its answer. It returns the
+// answer's status in HTTP terms (2xx counts as success) and a transport
+// error, if any (status 0). It is called from every worker at once.
+type Do func(ctx context.Context) (int, error)
+
+// HTTP is the Do that sends the requests next builds through client and
+// drains every answer, so that the connection is reused.
+func HTTP(client *http.Client, next NewRequest) Do {
+	return func(ctx context.Context) (int, error) {
+		req, err := next()
+		if err != nil {
+			return 0, err
+		}
+		resp, err := client.Do(req.WithContext(ctx))
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+}
+
 // Result is what one concurrency level measured.
 type Result struct {
 	Conc     int
@@ -99,9 +122,9 @@ func NewClient(conc int) *http.Client {
 }
 
 // Run drives conc closed-loop workers for d: each one sends a request,
-// reads the whole answer and sends the next, until d has passed; requests
-// under way at the deadline are waited for and counted.
-func Run(ctx context.Context, client *http.Client, conc int, d time.Duration, next NewRequest) Result {
+// waits for the whole answer and sends the next, until d has passed;
+// requests under way at the deadline are waited for and counted.
+func Run(ctx context.Context, conc int, d time.Duration, do Do) Result {
 	var (
 		mu       sync.Mutex
 		lat      []time.Duration
@@ -123,13 +146,8 @@ func Run(ctx context.Context, client *http.Client, conc int, d time.Duration, ne
 			codes := map[int]int{}
 			var firstErr string
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				req, err := next()
-				if err != nil {
-					firstErr = err.Error()
-					break
-				}
 				t0 := time.Now()
-				code, err := do(client, req.WithContext(ctx))
+				code, err := do(ctx)
 				took := time.Since(t0)
 				mine = append(mine, took)
 				if code/100 == 2 {
@@ -157,18 +175,6 @@ func Run(ctx context.Context, client *http.Client, conc int, d time.Duration, ne
 	slices.Sort(lat)
 	slices.Sort(okLat)
 	return Result{Conc: conc, Elapsed: elapsed, Lat: lat, OKLat: okLat, Statuses: statuses, ErrText: errText}
-}
-
-// do sends req and drains the answer so the connection is reused; a
-// transport error is status 0.
-func do(client *http.Client, req *http.Request) (int, error) {
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }
 
 // Sweep decides which concurrency levels run: every level up to always

@@ -67,9 +67,9 @@ func TestRunCountsStatusesAndLatencies(t *testing.T) {
 	}))
 	defer srv.Close()
 	client := NewClient(4)
-	r := Run(context.Background(), client, 4, 200*time.Millisecond, func() (*http.Request, error) {
+	r := Run(context.Background(), 4, 200*time.Millisecond, HTTP(client, func() (*http.Request, error) {
 		return http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
-	})
+	}))
 	if r.Count() == 0 || int64(r.Count()) != n.Load() {
 		t.Fatalf("count %d, server saw %d", r.Count(), n.Load())
 	}

@@ -15,15 +15,13 @@ import (
 	"github.com/go-sql-driver/mysql"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"sagasuite/deploy/bench/floorrpc"
 	"sagasuite/deploy/bench/procstat"
 	"sagasuite/deploy/etcdnode"
 	"sagasuite/deploy/schema"
 	"sagasuite/internal/proc"
 	"sagasuite/internal/suite"
 )
-
-// FloorsKey is the etcd key the floors command registers its branch service under.
-const FloorsKey = "bench-floor.rpc"
 
 // Options of a benchmark stack.
 type Options struct {
@@ -114,7 +112,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 func (s *Stack) FloorsURL() string { return "http://127.0.0.1:" + strconv.Itoa(s.Floors) }
 
 func (s *Stack) waitFloors(ctx context.Context) error {
-	if err := suite.WaitFor(ctx, "etcd key "+FloorsKey, func() bool { return suite.Registered(ctx, s.Etcd, FloorsKey) }); err != nil {
+	if err := suite.WaitFor(ctx, "etcd key "+floorrpc.Key, func() bool { return suite.Registered(ctx, s.Etcd, floorrpc.Key) }); err != nil {
 		return err
 	}
 	u := s.FloorsURL() + "/ready"
