@@ -145,9 +145,14 @@ type bench struct {
 
 type prodResult struct {
 	variant   report.Variant
-	loopRate  float64 // hashes/s of the pure loop
 	loopProcs int
-	loopUsage procstat.Usage
+	// loops[i] is the pure hashing loop measured right before level i.
+	loops []loopResult
+}
+
+type loopResult struct {
+	rate  float64 // hashes/s
+	usage procstat.Usage
 }
 
 func run(o options) error {
@@ -240,7 +245,7 @@ func run(o options) error {
 	return nil
 }
 
-// measure runs every variant in order.
+// measure runs every variant, store after store.
 func (b *bench) measure(ctx context.Context) error {
 	for i, store := range b.o.stores {
 		if store != b.store {
@@ -252,47 +257,87 @@ func (b *bench) measure(ctx context.Context) error {
 			return err
 		}
 		conc := max(slicesMax(b.o.sweep.Levels), b.o.warmupConc)
+		var plans []*plan
+		add := func(name, title string, t target) {
+			plans = append(plans, &plan{v: report.Variant{Name: name, Title: title}, t: t})
+		}
 		if b.o.variants["register"] {
-			reg, err := b.variant(ctx, "register-"+store, fmt.Sprintf(
-				"POST /register, DTM %s store, bcrypt cost %d (benchmark mode)", store, b.o.cost),
+			add("register-"+store, fmt.Sprintf("POST /register, DTM %s store, bcrypt cost %d (benchmark mode)", store, b.o.cost),
 				b.httpTarget(b.s.APIURL()+"/register", conc))
-			if err != nil {
-				return err
-			}
-			if i == 0 && b.o.profile > 0 {
-				if best, ok := reg.Best(); ok {
-					b.profileAt(ctx, best.Conc)
-				}
-			}
 		}
 		if b.o.variants["floor-saga"] {
-			if _, err := b.variant(ctx, "floor-saga-"+store, fmt.Sprintf(
-				"floor (1): two-branch saga, barrier only, DTM %s store%s", store, b.hashNote()),
-				b.httpTarget(b.s.FloorsURL()+"/floor/saga", conc)); err != nil {
-				return err
-			}
+			add("floor-saga-"+store, fmt.Sprintf("floor (1): two-branch saga, barrier only, DTM %s store%s", store, b.hashNote()),
+				b.httpTarget(b.s.FloorsURL()+"/floor/saga", conc))
 		}
 		if b.o.variants["floor-dtm"] {
-			if _, err := b.variant(ctx, "floor-dtm-"+store, fmt.Sprintf(
+			add("floor-dtm-"+store, fmt.Sprintf(
 				"floor (0): floor (1)'s saga submitted by the load generator straight to DTM over gRPC, DTM %s store; no HTTP, no hashing", store),
-				b.dtmTarget()); err != nil {
-				return err
+				b.dtmTarget())
+		}
+		if i == 0 && b.o.variants["floor-localtx"] {
+			add("floor-localtx", "floor (2): both inserts in one MySQL transaction, no saga"+b.hashNote(),
+				b.httpTarget(b.s.FloorsURL()+"/floor/localtx", conc))
+		}
+		if err := b.sweep(ctx, plans); err != nil {
+			return err
+		}
+		if reg, ok := b.variantNamed("register-" + store); ok && i == 0 && b.o.profile > 0 {
+			if best, ok := reg.Best(); ok {
+				b.profileAt(ctx, best.Conc)
 			}
 		}
-		if i > 0 {
-			continue
-		}
-		if b.o.variants["floor-localtx"] {
-			if _, err := b.variant(ctx, "floor-localtx", "floor (2): both inserts in one MySQL transaction, no saga"+b.hashNote(),
-				b.httpTarget(b.s.FloorsURL()+"/floor/localtx", conc)); err != nil {
-				return err
-			}
-		}
-		if b.o.prodCost > 0 && b.o.variants["prod"] {
+		if i == 0 && b.o.prodCost > 0 && b.o.variants["prod"] {
 			if err := b.production(ctx); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// plan is a variant being swept and what it loads.
+type plan struct {
+	v report.Variant
+	t target
+}
+
+// sweep warms every variant up, then runs the concurrency levels in step:
+// at each level, every variant whose sweep goes on runs once, one after
+// the other. Variants compared at a level are then measured within a
+// minute of each other, not several minutes apart, so that a change in
+// what else runs on this shared machine shifts them alike and the ratios
+// between them hold.
+func (b *bench) sweep(ctx context.Context, plans []*plan) error {
+	defer func() {
+		for _, p := range plans {
+			p.t.close()
+		}
+	}()
+	for _, p := range plans {
+		fmt.Printf("\n%s — %s\n", p.v.Name, p.v.Title)
+		if err := b.prime(ctx, p.t.do); err != nil {
+			return fmt.Errorf("%s: %w", p.v.Name, err)
+		}
+		w := load.Run(ctx, b.o.warmupConc, b.o.warmup, p.t.do)
+		fmt.Printf("  warm-up %s at C=%d: %.0f/s, non-2xx %d\n", b.o.warmup, b.o.warmupConc, w.RPS(), w.NotOK())
+	}
+	fmt.Println()
+	for i, c := range b.o.sweep.Levels {
+		for _, p := range plans {
+			if len(p.v.Levels) != i || !b.o.sweep.Continue(p.v.Rates()) {
+				continue
+			}
+			l, err := b.level(ctx, c, b.o.dur, p.t.do)
+			if err != nil {
+				return err
+			}
+			p.v.Levels = append(p.v.Levels, l)
+			fmt.Printf("  %-18s", p.v.Name)
+			printLevel(l)
+		}
+	}
+	for _, p := range plans {
+		b.results = append(b.results, p.v)
 	}
 	return nil
 }
@@ -423,30 +468,6 @@ func (b *bench) level(ctx context.Context, c int, d time.Duration, do load.Do) (
 	return report.Level{Result: r, Usage: usage}, nil
 }
 
-// variant warms up, then sweeps the concurrency levels.
-func (b *bench) variant(ctx context.Context, name, title string, t target) (report.Variant, error) {
-	v := report.Variant{Name: name, Title: title}
-	defer t.close()
-	fmt.Printf("\n%s — %s\n", name, title)
-	if err := b.prime(ctx, t.do); err != nil {
-		return v, err
-	}
-	fmt.Printf("  warm-up %s at C=%d … ", b.o.warmup, b.o.warmupConc)
-	w := load.Run(ctx, b.o.warmupConc, b.o.warmup, t.do)
-	fmt.Printf("%.0f/s, non-2xx %d\n", w.RPS(), w.NotOK())
-	for b.o.sweep.Continue(v.Rates()) {
-		c := b.o.sweep.Levels[len(v.Levels)]
-		l, err := b.level(ctx, c, b.o.dur, t.do)
-		if err != nil {
-			return v, err
-		}
-		v.Levels = append(v.Levels, l)
-		printLevel(l)
-	}
-	b.results = append(b.results, v)
-	return v, nil
-}
-
 // primeAll primes every target the store's variants will load, one after
 // the other, while the box is idle: DTM resolves an etcd key when it first
 // calls it, and go-zero's resolver, if that lookup times out (as it did
@@ -524,24 +545,30 @@ func (b *bench) production(ctx context.Context) error {
 	v := report.Variant{Name: fmt.Sprintf("register-cost%d", b.o.prodCost),
 		Title: fmt.Sprintf("POST /register at the production bcrypt cost %d, DTM %s store", b.o.prodCost, b.store)}
 	t := b.httpTarget(b.s.APIURL()+"/register", slicesMax(b.o.prodConc))
+	defer t.close()
 	fmt.Printf("%s — %s\n", v.Name, v.Title)
 	if err := b.prime(ctx, t.do); err != nil {
 		return err
 	}
 	fmt.Printf("  warm-up %s at C=%d\n", b.o.warmup, b.o.prodConc[0])
 	load.Run(ctx, b.o.prodConc[0], b.o.warmup, t.do)
+	// Each level is compared with the pure loop run right before it, on
+	// the same cores within seconds: the loop's own rate moved by 10%
+	// between runs minutes apart on this shared machine.
+	p := &prodResult{loopProcs: runtime.GOMAXPROCS(0)}
 	for _, c := range b.o.prodConc {
+		var loop loopResult
+		loop.rate, loop.usage = bcryptLoop(p.loopProcs, b.o.prodCost, b.o.dur)
+		p.loops = append(p.loops, loop)
 		l, err := b.level(ctx, c, b.o.dur, t.do)
 		if err != nil {
 			return err
 		}
 		v.Levels = append(v.Levels, l)
+		fmt.Printf("  pure loop %.1f hashes/s, then", loop.rate)
 		printLevel(l)
 	}
-	t.close()
-	p := &prodResult{variant: v, loopProcs: runtime.GOMAXPROCS(0)}
-	p.loopRate, p.loopUsage = bcryptLoop(p.loopProcs, b.o.prodCost, b.o.dur)
-	fmt.Printf("  pure bcrypt loop at cost %d on %d goroutines: %.1f hashes/s\n", b.o.prodCost, p.loopProcs, p.loopRate)
+	p.variant = v
 	b.prod = p
 	fmt.Printf("restarting the gateway with BCRYPT_COST=%d …\n", b.o.cost)
 	return b.s.Restart(ctx, "userapi", "BCRYPT_COST="+strconv.Itoa(b.o.cost))
