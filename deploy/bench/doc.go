@@ -204,7 +204,7 @@ func (b *bench) markdown(m machineInfo) string {
 		b.o.warmup, b.o.warmupConc, b.o.dur, b.o.sweep.Levels, b.o.sweep.Always, 100*b.o.sweep.Gain)
 	p("- The floors run in one go-zero process (`deploy/bench/floors`): its REST server is configured like the gateway's " +
 		"(pro mode, go-zero's CPU load shedding off and MaxConns 1000 as in the gateway, the same middlewares off, a one-line access log per request, " +
-		"the branch pools of 32 connections that user and user-score have); " +
+		"the branch pools of 16 connections that user and user-score have); " +
 		"its branch service is a zrpc server registered in etcd as `bench-floor.rpc`, and DTM reaches it through " +
 		"`etcd://…/bench-floor.rpc/benchfloor.Floor/ActionA` URLs as it reaches user and user-score. ")
 	if b.o.floorHash {

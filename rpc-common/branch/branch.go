@@ -102,13 +102,8 @@ func OpenDB(dsn string, maxOpen int) (*sql.DB, error) {
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(maxOpen)
 	// Half the pool stays open between bursts; the rest is returned to
-	// MySQL, whose max_connections every process of the suite shares. A
-	// service that has been quiet for half a minute gives the idle half
-	// back too: the pools of all processes add up to more than MySQL's
-	// default limit, and a busy DTM with busy branch services of another
-	// saga hit Error 1040 while these idle connections were held.
+	// MySQL, whose max_connections every process of the suite shares.
 	db.SetMaxIdleConns(max(maxOpen/2, 2))
-	db.SetConnMaxIdleTime(30 * time.Second)
 	db.SetConnMaxLifetime(5 * time.Minute)
 	return db, nil
 }

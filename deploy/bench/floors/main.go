@@ -119,6 +119,10 @@ type registerReq struct {
 	Score    int64  `json:"score"`
 }
 
+// branchPool is the pool of each floor database: user's and user-score's
+// default MaxOpenConns.
+const branchPool = 16
+
 type floors struct {
 	a, b        *sql.DB
 	scoreDB     string
@@ -195,11 +199,11 @@ func configure() (*floors, rest.RestConf, zrpc.RpcServerConf, error) {
 	if err != nil {
 		return nil, rc, zc, fmt.Errorf("SAGA_RESULT_TIMEOUT: %w", err)
 	}
-	a, err := branch.OpenDB(os.Getenv("DSN_A"), 32)
+	a, err := branch.OpenDB(os.Getenv("DSN_A"), branchPool)
 	if err != nil {
 		return nil, rc, zc, err
 	}
-	b, err := branch.OpenDB(os.Getenv("DSN_B"), 32)
+	b, err := branch.OpenDB(os.Getenv("DSN_B"), branchPool)
 	if err != nil {
 		return nil, rc, zc, err
 	}

@@ -17,8 +17,9 @@ type Config struct {
 	// transactions; more wait for a connection). Every pool of the suite
 	// together must stay below MySQL's max_connections (151 by default):
 	// beyond it MySQL refuses connections and DTM retries the branch only
-	// after RetryInterval.
-	MaxOpenConns int `json:",default=32"`
+	// after RetryInterval. 16 serve a branch's short transactions on a
+	// 2-core MySQL as fast as 32 did (docs/perf-log.md).
+	MaxOpenConns int `json:",default=16"`
 	// RejectScore, when set, is an initial score InitScore refuses.
 	RejectScore *int64 `json:",optional,env=REJECT_SCORE"`
 }
