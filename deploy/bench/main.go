@@ -253,9 +253,6 @@ func (b *bench) measure(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := b.primeAll(ctx, i == 0); err != nil {
-			return err
-		}
 		conc := max(slicesMax(b.o.sweep.Levels), b.o.warmupConc)
 		var plans []*plan
 		add := func(name, title string, t target) {
@@ -301,12 +298,17 @@ type plan struct {
 	t target
 }
 
-// sweep warms every variant up, then runs the concurrency levels in step:
-// at each level, every variant whose sweep goes on runs once, one after
-// the other. Variants compared at a level are then measured within a
-// minute of each other, not several minutes apart, so that a change in
-// what else runs on this shared machine shifts them alike and the ratios
-// between them hold.
+// sweep primes every variant, warms each up, then runs the concurrency
+// levels in step: at each level, every variant whose sweep goes on runs
+// once, one after the other. Variants compared at a level are then
+// measured within a minute of each other, not several minutes apart, so
+// that a change in what else runs on this shared machine shifts them
+// alike and the ratios between them hold.
+//
+// All are primed before any is loaded: DTM resolves an etcd key when it
+// first calls it, and go-zero's resolver, if that lookup times out (as it
+// did right after loaded levels), keeps answering "produced zero
+// addresses" until the key changes in etcd.
 func (b *bench) sweep(ctx context.Context, plans []*plan) error {
 	defer func() {
 		for _, p := range plans {
@@ -314,10 +316,12 @@ func (b *bench) sweep(ctx context.Context, plans []*plan) error {
 		}
 	}()
 	for _, p := range plans {
-		fmt.Printf("\n%s — %s\n", p.v.Name, p.v.Title)
 		if err := b.prime(ctx, p.t.do); err != nil {
 			return fmt.Errorf("%s: %w", p.v.Name, err)
 		}
+	}
+	for _, p := range plans {
+		fmt.Printf("\n%s — %s\n", p.v.Name, p.v.Title)
 		w := load.Run(ctx, b.o.warmupConc, b.o.warmup, p.t.do)
 		fmt.Printf("  warm-up %s at C=%d: %.0f/s, non-2xx %d\n", b.o.warmup, b.o.warmupConc, w.RPS(), w.NotOK())
 	}
@@ -466,35 +470,6 @@ func (b *bench) level(ctx context.Context, c int, d time.Duration, do load.Do) (
 		return report.Level{}, fmt.Errorf("%s exited during the run; see %s", name, b.s.Log(name))
 	}
 	return report.Level{Result: r, Usage: usage}, nil
-}
-
-// primeAll primes every target the store's variants will load, one after
-// the other, while the box is idle: DTM resolves an etcd key when it first
-// calls it, and go-zero's resolver, if that lookup times out (as it did
-// right after the loaded register levels), keeps answering "produced zero
-// addresses" until the key changes in etcd.
-func (b *bench) primeAll(ctx context.Context, first bool) error {
-	var targets []target
-	if b.o.variants["register"] {
-		targets = append(targets, b.httpTarget(b.s.APIURL()+"/register", 1))
-	}
-	if b.o.variants["floor-saga"] {
-		targets = append(targets, b.httpTarget(b.s.FloorsURL()+"/floor/saga", 1))
-	}
-	if b.o.variants["floor-dtm"] {
-		targets = append(targets, b.dtmTarget())
-	}
-	if first && b.o.variants["floor-localtx"] {
-		targets = append(targets, b.httpTarget(b.s.FloorsURL()+"/floor/localtx", 1))
-	}
-	for _, t := range targets {
-		err := b.prime(ctx, t.do)
-		t.close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // prime sends requests one at a time until one succeeds, so that every
