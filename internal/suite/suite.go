@@ -41,6 +41,11 @@ type Layout struct {
 	Dev map[string]int
 	// GatewayEnv is added to the gateway's environment (JWT_SECRET, MODE…).
 	GatewayEnv []string
+	// TLSDir, when set, holds the suite's certificates (internal/devcerts):
+	// DTM, the gateway and the branch services then speak mutual TLS, and
+	// each process reaches etcd (started by StartEtcd) over TLS with its
+	// certificate as its account. Empty runs everything in plain text.
+	TLSDir string
 }
 
 // Default is the layout of the shipped configs.
@@ -128,7 +133,7 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 			Name: name,
 			Bin:  filepath.Join(bin, name),
 			Args: args[name],
-			Env:  env[name],
+			Env:  append(env[name], l.secureEnv(name)...),
 			Dir:  logs,
 			Log:  filepath.Join(logs, name+".log"),
 			Echo: echo,

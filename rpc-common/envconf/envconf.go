@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zeromicro/go-zero/core/discov"
 	"github.com/zeromicro/go-zero/core/service"
 )
 
@@ -54,4 +55,22 @@ func Int(dst *int, name string) error {
 func DevServer(c *service.DevServerConfig) error {
 	String(&c.Host, "DEV_SERVER_HOST")
 	return Int(&c.Port, "DEV_SERVER_PORT")
+}
+
+// Etcd applies the etcd settings every process shares: ETCD_HOSTS, the
+// account (ETCD_USER, ETCD_PASS) when etcd has authentication on, and the
+// client certificate and CA (ETCD_CERT, ETCD_KEY, ETCD_CA) when etcd
+// serves TLS.
+func Etcd(c *discov.EtcdConf) {
+	List(&c.Hosts, "ETCD_HOSTS")
+	EtcdAccess(c)
+}
+
+// EtcdAccess applies Etcd's settings but the hosts.
+func EtcdAccess(c *discov.EtcdConf) {
+	String(&c.User, "ETCD_USER")
+	String(&c.Pass, "ETCD_PASS")
+	String(&c.CertFile, "ETCD_CERT")
+	String(&c.CertKeyFile, "ETCD_KEY")
+	String(&c.CACertFile, "ETCD_CA")
 }
