@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,18 +21,33 @@ import (
 // ErrNotFound: DTM holds no transaction with that gid.
 var ErrNotFound = errors.New("dtm: no such transaction")
 
+// ErrIncomplete: a listing ended (its time budget ran out, or DTM failed
+// on a later page) before it found all it was asked for or reached DTM's
+// last page. The transactions returned with it are the newest found, but
+// older ones it was asked for may be missing: say so to the reader.
+var ErrIncomplete = errors.New("dtm: listing incomplete")
+
+// DefaultBudget bounds a listing whose context has no deadline of its own.
+const DefaultBudget = 2 * time.Second
+
 const (
-	// pageSize and maxPages bound one listing to a few small requests even
-	// when DTM also holds many transactions the console does not show.
-	pageSize = 100
-	maxPages = 3
+	// pageSize is the number of transactions asked for per request. DTM
+	// itself takes any limit (v1.19.0's /api/dtmsvr/all passes it to the
+	// store as is: SQL LIMIT, Redis SCAN COUNT), so the bound is ours: a
+	// register saga is ~420 bytes of JSON, a page ~0.4 MB, a few ms for
+	// MySQL to read by primary key; saga rows are bounded (ext_data, the
+	// one TEXT column, is workflow-only), so a page stays well within
+	// maxBody, and its request within the client's timeout.
+	pageSize = 1000
 	// maxBody guards the decoder against an endless or hostile answer.
-	maxBody = 4 << 20
+	maxBody = 16 << 20
 )
 
 // Transaction is the part of DTM's global transaction (TransGlobalStore)
 // the console reads. DTM emits times as RFC 3339 in its own time zone.
 type Transaction struct {
+	// ID is the store's row id: DTM's MySQL store lists by it, newest first.
+	ID             int64      `json:"id"`
 	Gid            string     `json:"gid"`
 	Status         string     `json:"status"`
 	RollbackReason string     `json:"rollback_reason"`
@@ -85,33 +101,59 @@ func (c *Client) Query(ctx context.Context, gid string) (*Saga, error) {
 	return &Saga{Transaction: *out.Transaction, Branches: out.Branches}, nil
 }
 
-// RecentSagas returns at least n of the newest sagas whose gid starts with
-// gidPrefix, fewer when DTM has fewer within maxPages pages. DTM's MySQL
-// store lists by id descending, newest first, and pages by the last id
-// seen (next_position), so the first pages hold the newest sagas; other
-// stores do not order, so callers sort what they get.
+// RecentSagas returns the n newest sagas whose gid starts with gidPrefix,
+// or all of them when DTM holds fewer, however many sagas of other
+// applications share the DTM server. DTM filters by transaction type but
+// not by gid prefix, so it reads page after page until it has n or DTM has
+// no more. DTM's MySQL store lists by id descending, newest first, and
+// pages by the last id seen (next_position), so the first n found are the
+// newest, in order; pages in no such order (the Redis and BoltDB stores)
+// are read to the end and all matches returned, for the caller to sort.
+//
+// ctx's deadline (DefaultBudget when it has none) bounds the whole listing.
+// When it ends, or DTM fails, after at least one page, RecentSagas returns
+// what it found with an error wrapping ErrIncomplete, never a silently
+// short list; before any page, just the error.
 func (c *Client) RecentSagas(ctx context.Context, gidPrefix string, n int) ([]Transaction, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultBudget)
+		defer cancel()
+	}
 	var found []Transaction
 	q := url.Values{"limit": {strconv.Itoa(pageSize)}, "transType": {"saga"}}
-	for page := 0; page < maxPages && len(found) < n; page++ {
+	ordered := true              // every id so far below the one before it
+	last := int64(math.MaxInt64) // the lowest id seen
+	pages, scanned := 0, 0
+	for {
 		var out struct {
 			Transactions []Transaction `json:"transactions"`
 			NextPosition string        `json:"next_position"`
 		}
 		if err := c.get(ctx, "/api/dtmsvr/all", q, &out); err != nil {
-			return nil, err
+			if pages == 0 {
+				return nil, err
+			}
+			return found, fmt.Errorf("%w: %d of %d found in %d transactions (%d pages): %w",
+				ErrIncomplete, len(found), n, scanned, pages, err)
 		}
+		pages++
+		scanned += len(out.Transactions)
 		for _, t := range out.Transactions {
+			ordered = ordered && t.ID > 0 && t.ID < last
+			last = min(last, t.ID)
 			if strings.HasPrefix(t.Gid, gidPrefix) {
 				found = append(found, t)
 			}
 		}
+		if ordered && len(found) >= n {
+			return found[:n], nil
+		}
 		if out.NextPosition == "" {
-			break
+			return found, nil
 		}
 		q.Set("position", out.NextPosition)
 	}
-	return found, nil
 }
 
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {

@@ -19,12 +19,23 @@ import (
 	"sagasuite/console/internal/server/ui"
 )
 
-// The list's limit: the default fills a screen; the cap keeps a listing
-// within the few pages dtmhttp reads from DTM.
+// The list's limit: the default fills a screen; the cap keeps the answer
+// small.
 const (
 	defaultLimit = 50
 	maxLimit     = 100
 )
+
+// listBudget bounds one listing's paging through DTM (dtmhttp reads until
+// it has the limit): the page polls every second, so a listing that would
+// take longer answers what it found so far, marked incomplete.
+const listBudget = 2 * time.Second
+
+// IncompleteHeader is set (to "true") on a /api/sagas answer that may miss
+// older register sagas: DTM holds so many other transactions that the
+// listing's time budget ran out, or DTM failed part way. The body keeps
+// its shape, a JSON array of what was found; the page shows a note.
+const IncompleteHeader = "Sagas-Incomplete"
 
 // Error codes of the JSON API, in the gateway's {"code","message"} shape.
 const (
@@ -40,23 +51,26 @@ type RowFinder interface {
 }
 
 type handler struct {
-	dtm  *dtmhttp.Client
-	rows RowFinder
-	now  func() time.Time
+	dtm    *dtmhttp.Client
+	rows   RowFinder
+	now    func() time.Time
+	budget time.Duration // listBudget; shorter in tests
 }
 
 // New returns the console's routes:
 //
 //	GET /                 the page (and its console.js, console.css)
-//	GET /api/sagas        recent register sagas, newest first (?limit=1..100)
+//	GET /api/sagas        recent register sagas, newest first (?limit=1..100);
+//	                      IncompleteHeader when the list may miss some
 //	GET /api/sagas/{gid}  one saga, its branches and business rows
 func New(dtm *dtmhttp.Client, rows RowFinder) http.Handler {
-	return newHandler(dtm, rows, time.Now)
+	return newHandler(dtm, rows, time.Now, listBudget)
 }
 
-// newHandler lets tests fix the clock that ages are measured against.
-func newHandler(dtm *dtmhttp.Client, rows RowFinder, now func() time.Time) http.Handler {
-	h := &handler{dtm: dtm, rows: rows, now: now}
+// newHandler lets tests fix the clock that ages are measured against and
+// the listing's budget.
+func newHandler(dtm *dtmhttp.Client, rows RowFinder, now func() time.Time, budget time.Duration) http.Handler {
+	h := &handler{dtm: dtm, rows: rows, now: now, budget: budget}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/sagas", h.list)
 	mux.HandleFunc("GET /api/sagas/{gid}", h.detail)
@@ -78,8 +92,14 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	ts, err := h.dtm.RecentSagas(ctx, sagaview.GidPrefix, limit)
-	if err != nil {
+	listing, cancel := context.WithTimeout(ctx, h.budget)
+	ts, err := h.dtm.RecentSagas(listing, sagaview.GidPrefix, limit)
+	cancel()
+	switch {
+	case errors.Is(err, dtmhttp.ErrIncomplete):
+		logx.WithContext(ctx).Infof("list sagas: answered incomplete: %v", err)
+		w.Header().Set(IncompleteHeader, "true")
+	case err != nil:
 		logx.WithContext(ctx).Errorf("list sagas: %v", err)
 		writeError(ctx, w, http.StatusServiceUnavailable, codeUnavailable, "DTM is unreachable")
 		return

@@ -55,6 +55,8 @@ type fakeTxn struct {
 type fakeDTM struct {
 	txns      []fakeTxn // by id ascending
 	listCalls atomic.Int32
+	// slow, when set, delays every listing page after the first.
+	slow time.Duration
 }
 
 func (f *fakeDTM) txnJSON(t fakeTxn) map[string]any {
@@ -70,7 +72,13 @@ func (f *fakeDTM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	switch r.URL.Path {
 	case "/api/dtmsvr/all":
-		f.listCalls.Add(1)
+		if f.listCalls.Add(1) > 1 && f.slow > 0 {
+			select {
+			case <-time.After(f.slow):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if q.Get("transType") != "saga" {
 			http.Error(w, "the console lists sagas only", http.StatusBadRequest)
 			return
@@ -145,9 +153,14 @@ func serve(t *testing.T, h http.Handler) string {
 // newConsole serves the console over the DTM at dtmURL; its clock stands
 // 1000 s after epoch.
 func newConsole(t *testing.T, dtmURL string, rows RowFinder) *httptest.Server {
+	return newConsoleBudget(t, dtmURL, rows, listBudget)
+}
+
+// newConsoleBudget is newConsole with another listing budget.
+func newConsoleBudget(t *testing.T, dtmURL string, rows RowFinder, budget time.Duration) *httptest.Server {
 	t.Helper()
 	now := func() time.Time { return epoch.Add(1000 * time.Second) }
-	console := httptest.NewServer(newHandler(dtmhttp.New(dtmURL), rows, now))
+	console := httptest.NewServer(newHandler(dtmhttp.New(dtmURL), rows, now, budget))
 	t.Cleanup(console.Close)
 	return console
 }
@@ -174,7 +187,7 @@ func requireNoInternals(t *testing.T, body string) {
 const scoreRejected = "url:etcd://127.0.0.1:2379/user-score.rpc/userscore.UserScore/InitScore return failed: SCORE_REJECTED FAILURE"
 
 func TestListSagas(t *testing.T) {
-	// 250 sagas, one in five a register saga; 20 register sagas per page.
+	// 250 sagas, one in five a register saga.
 	mixed := func() *fakeDTM {
 		f := &fakeDTM{}
 		for id := 1; id <= 250; id++ {
@@ -189,13 +202,17 @@ func TestListSagas(t *testing.T) {
 		}
 		return f
 	}
-	// 400 sagas of other kinds stand before the only register saga.
-	buried := func() *fakeDTM {
+	// others sagas of other kinds stand before the only register saga.
+	buried := func(others int) *fakeDTM {
 		f := &fakeDTM{txns: []fakeTxn{{id: 1, gid: registerGid(1), status: "succeed"}}}
-		for id := 2; id <= 401; id++ {
+		for id := 2; id <= others+1; id++ {
 			f.txns = append(f.txns, fakeTxn{id: id, gid: fmt.Sprintf("order-%d", id), status: "succeed"})
 		}
 		return f
+	}
+	mixedFirst := sagaview.Summary{
+		Gid: registerGid(250), Status: "failed", Reason: "SCORE_REJECTED",
+		CreatedAt: "2025-03-01T10:04:10Z", AgeSeconds: 750,
 	}
 
 	for _, tc := range []struct {
@@ -207,10 +224,12 @@ func TestListSagas(t *testing.T) {
 		wantLen   int
 		wantCalls int32
 	}{
-		{"default limit reads three pages", mixed(), "", http.StatusOK, []string{registerGid(250), registerGid(5)}, 50, 3},
-		{"a smaller limit reads fewer pages", mixed(), "?limit=25", http.StatusOK, []string{registerGid(250), registerGid(130)}, 25, 2},
-		{"one page is enough", mixed(), "?limit=3", http.StatusOK, []string{registerGid(250), registerGid(240)}, 3, 1},
-		{"at most three pages", buried(), "", http.StatusOK, nil, 0, 3},
+		{"default limit", mixed(), "", http.StatusOK, []string{registerGid(250), registerGid(5)}, 50, 1},
+		{"a smaller limit", mixed(), "?limit=25", http.StatusOK, []string{registerGid(250), registerGid(130)}, 25, 1},
+		{"a limit of 3", mixed(), "?limit=3", http.StatusOK, []string{registerGid(250), registerGid(240)}, 3, 1},
+		{"behind 400 other sagas", buried(400), "", http.StatusOK, []string{registerGid(1), registerGid(1)}, 1, 1},
+		{"behind 2,500 other sagas", buried(2500), "", http.StatusOK, []string{registerGid(1), registerGid(1)}, 1, 3},
+		{"no register saga", &fakeDTM{txns: buried(1500).txns[1:]}, "", http.StatusOK, nil, 0, 2},
 		{"limit zero", mixed(), "?limit=0", http.StatusBadRequest, nil, 0, 0},
 		{"limit too large", mixed(), "?limit=101", http.StatusBadRequest, nil, 0, 0},
 		{"limit not a number", mixed(), "?limit=ten", http.StatusBadRequest, nil, 0, 0},
@@ -221,6 +240,7 @@ func TestListSagas(t *testing.T) {
 			require.Equal(t, tc.wantCode, code, body)
 			require.Equal(t, tc.wantCalls, tc.dtm.listCalls.Load())
 			require.Contains(t, header.Get("Content-Type"), "application/json")
+			require.Empty(t, header.Get(IncompleteHeader))
 			requireNoInternals(t, body)
 			if code != http.StatusOK {
 				require.JSONEq(t, `{"code":"INVALID_ARGUMENT","message":"limit must be 1..100"}`, body)
@@ -240,14 +260,34 @@ func TestListSagas(t *testing.T) {
 					require.Greater(t, got[i-1].Gid, s.Gid, "newest first")
 				}
 			}
-			require.Equal(t, sagaview.Summary{
-				Gid: registerGid(250), Status: "failed", Reason: "SCORE_REJECTED",
-				CreatedAt: "2025-03-01T10:04:10Z", AgeSeconds: 750,
-			}, got[0])
-			require.Equal(t, "succeeded", got[1].Status)
-			require.Empty(t, got[1].Reason)
+			if got[0].Gid == mixedFirst.Gid {
+				require.Equal(t, mixedFirst, got[0])
+				require.Equal(t, "succeeded", got[1].Status)
+				require.Empty(t, got[1].Reason)
+			}
 		})
 	}
+}
+
+// A listing that runs out of time answers what it found, flagged.
+func TestListSagasIncomplete(t *testing.T) {
+	dtm := &fakeDTM{slow: time.Minute}
+	for id := 1; id <= 1500; id++ {
+		txn := fakeTxn{id: id, gid: fmt.Sprintf("order-%d", id), status: "succeed"}
+		if id <= 3 || id == 1500 {
+			txn.gid = registerGid(id)
+		}
+		dtm.txns = append(dtm.txns, txn)
+	}
+	console := newConsoleBudget(t, serve(t, dtm), fakeRows{}, 200*time.Millisecond)
+	code, header, body := get(t, console.URL+"/api/sagas")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, "true", header.Get(IncompleteHeader))
+	var got []sagaview.Summary
+	require.NoError(t, json.Unmarshal([]byte(body), &got))
+	require.Len(t, got, 1, "the first page's register saga; the three behind the slow page are missing")
+	require.Equal(t, registerGid(1500), got[0].Gid)
+	require.Equal(t, int32(2), dtm.listCalls.Load())
 }
 
 func TestDTMFailureIsUnavailable(t *testing.T) {

@@ -16,6 +16,7 @@
   const listSection = document.querySelector(".list");
   const listBody = document.querySelector("#sagas tbody");
   const listEmpty = document.getElementById("list-empty");
+  const listIncomplete = document.getElementById("list-incomplete");
   const detail = document.getElementById("detail");
   const feed = document.getElementById("feed");
   let lastList = "";
@@ -60,8 +61,9 @@
     return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + clock(iso);
   }
 
-  // fetchJSON answers {ok, status, text, body}; it throws only when the
-  // console itself cannot be reached.
+  // fetchJSON answers {ok, status, text, body, incomplete}; it throws only
+  // when the console itself cannot be reached. incomplete: the server's
+  // Sagas-Incomplete header, a list that may miss older sagas.
   async function fetchJSON(url) {
     let r;
     try {
@@ -76,7 +78,7 @@
     } catch {
       body = { message: "HTTP " + r.status };
     }
-    return { ok: r.ok, status: r.status, text, body };
+    return { ok: r.ok, status: r.status, text, body, incomplete: r.headers.get("Sagas-Incomplete") === "true" };
   }
 
   // ---- list ----
@@ -88,15 +90,17 @@
       throw new Error(r.body.message || "HTTP " + r.status);
     }
     listSection.classList.remove("stale");
-    if (r.text !== lastList) {
-      lastList = r.text;
-      renderList(r.body);
+    const key = r.incomplete + "\n" + r.text;
+    if (key !== lastList) {
+      lastList = key;
+      renderList(r.body, r.incomplete);
     }
     markSelected();
   }
 
-  function renderList(sagas) {
-    listEmpty.hidden = sagas.length > 0;
+  function renderList(sagas, incomplete) {
+    listEmpty.hidden = sagas.length > 0 || incomplete;
+    listIncomplete.hidden = !incomplete;
     listBody.replaceChildren(...sagas.map((s) => {
       const tr = el("tr", { "data-gid": s.gid, "data-status": s.status },
         el("td", {}, el("a", { class: "mono", href: "#" + s.gid }, s.gid)),
