@@ -1,21 +1,28 @@
 // Command demo tells the register saga's story against a running suite
 // (`make run` in another terminal, then `make demo`): a registration that
 // succeeds, one that is compensated, a duplicate username, then login and
-// /user/info. After each step it prints the saga's status and branches as
-// the gateway reports them and the rows in both service databases.
+// /user/info, and last a registration while user-score is down: it kills
+// user-score (the runner restarts it), the gateway answers 202 pending, and
+// DTM's retry finishes the saga. After each step it prints the saga's
+// status and branches as the gateway reports them and the rows in both
+// service databases.
 //
-// Settings: API_URL (default http://127.0.0.1:8888) and MYSQL_DSN (default
-// root with no password on 127.0.0.1:3306; databases user and user_score).
+// Settings: API_URL (default http://127.0.0.1:8888), CONSOLE_URL (default
+// http://127.0.0.1:8890), MYSQL_DSN (default root with no password on
+// 127.0.0.1:3306; databases user and user_score), and -data, the runner's
+// data directory (default .data), where it keeps the pid files.
 package main
 
 import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,20 +30,25 @@ import (
 )
 
 type demo struct {
-	api    string
-	users  *sql.DB
-	scores *sql.DB
-	failed bool
+	api     string
+	console string
+	users   *sql.DB
+	scores  *sql.DB
+	failed  bool
+	skipped []string // steps that could not be shown, and why
 }
 
 func main() {
+	data := flag.String("data", ".data", "the runner's data directory (pid files in <data>/run)")
+	flag.Parse()
 	api := envOr("API_URL", "http://127.0.0.1:8888")
+	console := strings.TrimSuffix(envOr("CONSOLE_URL", "http://127.0.0.1:8890"), "/")
 	cfg, err := mysql.ParseDSN(envOr("MYSQL_DSN", "root:@tcp(127.0.0.1:3306)/"))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "MYSQL_DSN: %v\n", err)
 		os.Exit(2)
 	}
-	d := &demo{api: api, users: open(cfg, "user"), scores: open(cfg, "user_score")}
+	d := &demo{api: api, console: console, users: open(cfg, "user"), scores: open(cfg, "user_score")}
 	if code, _, err := d.call(http.MethodGet, "/sagas/ping", nil, ""); err != nil || code != http.StatusNotFound {
 		fmt.Fprintf(os.Stderr, "the gateway at %s does not answer (%v): start the suite with `make run` first\n", api, err)
 		os.Exit(2)
@@ -62,11 +74,17 @@ func main() {
 	code, body, _ := d.call(http.MethodGet, "/user/info", nil, login.Token)
 	d.expect("GET /user/info", code, http.StatusOK, body)
 
+	d.step("5. user-score down: 202, DTM retries, the console shows it succeed after the restart")
+	d.userScoreDown(filepath.Join(*data, "run", "user-score.pid"), "carol_"+suffix)
+
 	if d.failed {
 		fmt.Println("\nThe demo did not go as told: see the lines marked UNEXPECTED.")
 		os.Exit(1)
 	}
-	fmt.Println("\nDone. The saga console shows the same sagas: http://127.0.0.1:8890")
+	for _, s := range d.skipped {
+		fmt.Println("\nSkipped: " + s)
+	}
+	fmt.Println("\nDone. The saga console shows the same sagas: " + d.console + "/")
 }
 
 func (d *demo) step(title string) { fmt.Printf("\n\033[1m%s\033[0m\n", title) }

@@ -10,8 +10,15 @@
 //     as separate processes, streams their logs here with a prefix and to
 //     .data/logs/<name>.log, waits until every one is healthy and
 //     registered, and prints the URLs and two curl lines to try;
-//   - on Ctrl-C stops everything. Data stays in MySQL and .data, so the
-//     next run keeps it, and DTM finishes any saga left unfinished.
+//   - once all are ready, restarts a child that exits (a crash, `kill -9`)
+//     with a growing delay (0.5 s doubling up to 10 s, back to 0.5 s after
+//     30 s up), saying so on one "run: " line per exit and restart, and
+//     keeps each child's pid in .data/run/<name>.pid while it runs (the
+//     demo's crash step reads it); during start-up a child that exits
+//     still fails the start;
+//   - on Ctrl-C (or SIGTERM) stops everything. Data stays in MySQL and
+//     .data, so the next run keeps it, and DTM finishes any saga left
+//     unfinished.
 package main
 
 import (
@@ -22,12 +29,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"sagasuite/deploy/etcdnode"
 	"sagasuite/deploy/schema"
 	"sagasuite/internal/proc"
 	"sagasuite/internal/suite"
@@ -77,23 +84,37 @@ func run(dataDir, binDir string) error {
 	}
 
 	if hosts := os.Getenv("ETCD_HOSTS"); hosts != "" {
+		// Your etcd, reached as ETCD_* say; the services speak plain gRPC.
 		layout.EtcdHosts = strings.Split(hosts, ",")
 	} else {
-		node, err := etcdnode.Start(filepath.Join(dataDir, "etcd"), layout.EtcdHosts[0])
+		// The embedded etcd and the services run as in production: etcd
+		// over TLS with an account per process, mutual TLS between DTM,
+		// the gateway and the branch services, all with the certificates
+		// made once into .data/tls.
+		layout.TLSDir = suite.DefaultTLSDir(dataDir)
+		node, err := suite.StartEtcd(ctx, filepath.Join(dataDir, "etcd"), layout.EtcdHosts[0], layout.TLSDir)
 		if err != nil {
 			return fmt.Errorf("embedded etcd on %s: %w (is another etcd or `make run` running?)", layout.EtcdHosts[0], err)
 		}
 		defer node.Close()
 	}
-	etcd, err := clientv3.New(clientv3.Config{Endpoints: layout.EtcdHosts, DialTimeout: 5 * time.Second})
+	etcdCfg, err := layout.EtcdConfig("root")
+	if err != nil {
+		return err
+	}
+	etcd, err := clientv3.New(etcdCfg)
 	if err != nil {
 		return err
 	}
 	defer etcd.Close()
 
-	procs := layout.Procs(root, binDir, logs, proc.NewStream(os.Stdout))
+	out := proc.NewStream(os.Stdout)
+	procs := layout.Procs(root, binDir, logs, out)
+	for name, p := range procs {
+		p.PidFile = filepath.Join(dataDir, "run", name+".pid")
+	}
 	defer func() {
-		fmt.Println("stopping…")
+		out.Println("stopping…")
 		for i := len(suite.Names) - 1; i >= 0; i-- {
 			procs[suite.Names[i]].Stop(5 * time.Second)
 		}
@@ -118,18 +139,24 @@ func run(dataDir, binDir string) error {
 	if err != nil {
 		return fmt.Errorf("the suite did not become ready: %w", err)
 	}
-	printReady(layout, time.Since(started))
+	out.Println(readyText(layout, time.Since(started), procs["user-score"].PidFile))
 
-	select {
-	case <-ctx.Done():
-		return nil
-	case name := <-exited:
-		return fmt.Errorf("%s exited; see %s", name, procs[name].Log)
+	// From now on a child that dies is restarted, until Ctrl-C: the
+	// supervisors end first, so that stopping the children is not mistaken
+	// for a crash.
+	var kept sync.WaitGroup
+	for _, name := range suite.Names {
+		kept.Go(func() {
+			procs[name].Keep(ctx, proc.Backoff{}, func(e proc.Event) { out.Println("run: " + e.String()) })
+		})
 	}
+	kept.Wait()
+	return nil
 }
 
-func printReady(l suite.Layout, took time.Duration) {
-	fmt.Printf(`
+// readyText is what the runner says once the suite is up.
+func readyText(l suite.Layout, took time.Duration, pidFile string) string {
+	return fmt.Sprintf(`
 The suite is up (ready in %.1fs).
   gateway        %s   POST /register, POST /login, GET /user/info, GET /sagas/{gid}
   saga console   %s
@@ -140,7 +167,7 @@ A registration that succeeds:
 One that user-score rejects, so DTM compensates the user branch:
   curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"bob","password":"s3cret-pass","gender":"male","score":10}'
 Then watch both in the console, or run: make demo
-Ctrl-C stops everything.
-`, took.Seconds(), l.APIURL(), l.ConsoleURL(), l.DtmURL(),
-		l.DevURL("user"), l.DevURL("user-score"), l.DevURL("userapi"), l.APIURL(), l.APIURL())
+A service that dies is restarted (try: kill -9 $(cat %s)).
+Ctrl-C stops everything.`, took.Seconds(), l.APIURL(), l.ConsoleURL(), l.DtmURL(),
+		l.DevURL("user"), l.DevURL("user-score"), l.DevURL("userapi"), l.APIURL(), l.APIURL(), pidFile)
 }
