@@ -1,6 +1,9 @@
 // Package schema creates the suite's databases and tables. Every statement
 // is CREATE … IF NOT EXISTS, so applying it again is harmless and never
 // drops data (unlike DTM's stock scripts, which start with DROP TABLE).
+// Columns added after a table first shipped are added to existing tables
+// by the steps in columns, which check information_schema first (MySQL 8
+// has no ADD COLUMN IF NOT EXISTS) and fill the new column in old rows.
 package schema
 
 import (
@@ -86,8 +89,59 @@ func applyDatabase(ctx context.Context, cfg *mysql.Config, name string, fileName
 				return fmt.Errorf("%s: %w", f, err)
 			}
 		}
+		for _, c := range columns[f] {
+			if err := c.ensure(ctx, db, name); err != nil {
+				return fmt.Errorf("%s: column %s.%s: %w", f, c.table, c.name, err)
+			}
+		}
 	}
 	return nil
+}
+
+// column is a column added to a table after the table first shipped.
+type column struct {
+	table, name string
+	// add is the ALTER TABLE clause that adds it.
+	add string
+	// fill, when set, gives the rows that predate the column their value.
+	fill string
+}
+
+// columns are the added columns, by the file that creates their table.
+// Every register saga's gid is register-<user id>, so the rows written
+// before the gid column get exactly the gid that wrote them.
+var columns = map[string][]column{
+	"user.sql": {{
+		table: "user", name: "gid",
+		add:  "ADD COLUMN `gid` varchar(128) CHARACTER SET ascii NOT NULL DEFAULT '' AFTER `id`",
+		fill: "UPDATE `user` SET gid = CONCAT('register-', id) WHERE gid = ''",
+	}},
+	"user_score.sql": {{
+		table: "user_score", name: "gid",
+		add:  "ADD COLUMN `gid` varchar(128) CHARACTER SET ascii NOT NULL DEFAULT '' AFTER `user_id`",
+		fill: "UPDATE user_score SET gid = CONCAT('register-', user_id) WHERE gid = ''",
+	}},
+}
+
+func (c column) ensure(ctx context.Context, db *sql.DB, database string) error {
+	var n int
+	err := db.QueryRowContext(ctx,
+		"SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+		database, c.table, c.name).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := db.ExecContext(ctx, "ALTER TABLE `"+c.table+"` "+c.add); err != nil {
+			return err
+		}
+	}
+	// Every time, not only after the ALTER: a migration interrupted between
+	// the two must not leave rows that no compensation can match.
+	if c.fill != "" {
+		_, err = db.ExecContext(ctx, c.fill)
+	}
+	return err
 }
 
 func openConfig(cfg *mysql.Config) (*sql.DB, error) {

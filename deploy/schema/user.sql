@@ -1,7 +1,11 @@
 -- The user service's business table. Ids are allocated by the gateway
--- (UUIDv7, time-ordered, so inserts append to the primary key).
+-- (UUIDv7, time-ordered, so inserts append to the primary key). gid is the
+-- register saga that wrote the row: its compensation deletes only a row
+-- with its own gid. The unique key on username is case-insensitive (two
+-- users never differ by case alone); login compares names exactly.
 CREATE TABLE IF NOT EXISTS `user` (
   `id` char(36) CHARACTER SET ascii NOT NULL,
+  `gid` varchar(128) CHARACTER SET ascii NOT NULL DEFAULT '',
   `username` varchar(32) NOT NULL,
   `password_hash` varchar(100) CHARACTER SET ascii NOT NULL,
   `gender` varchar(16) NOT NULL,

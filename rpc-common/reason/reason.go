@@ -11,13 +11,20 @@ const (
 	UsernameTaken = "USERNAME_TAKEN"
 	// ScoreRejected: the user-score branch refused the initial score by rule.
 	ScoreRejected = "SCORE_REJECTED"
-	// InvalidPayload: a branch received a payload the gateway should never
-	// have sent. Aborting (instead of retrying forever) lets DTM compensate.
+	// InvalidPayload: a branch received a payload the gateway would never
+	// send (a field outside the rules of package register, a gid that does
+	// not name the payload's user, a compensation called as an action), or
+	// the database refused the write for good. Aborting, instead of
+	// retrying forever, lets DTM compensate.
 	InvalidPayload = "INVALID_PAYLOAD"
+	// IDTaken: the user id already has a row, written by another saga.
+	// Through the gateway this means an Idempotency-Key replayed after
+	// retention deleted the saga that first used it.
+	IDTaken = "ID_TAKEN"
 )
 
 // known lists every code a branch may abort with, for Find.
-var known = []string{UsernameTaken, ScoreRejected, InvalidPayload}
+var known = []string{UsernameTaken, ScoreRejected, InvalidPayload, IDTaken}
 
 // Find returns the first known reason code inside text, such as DTM's
 // rollback_reason ("url:etcd://…/CreateUser return failed: USERNAME_TAKEN").

@@ -5,6 +5,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 
 	"sagasuite/rpc-common/envconf"
+	"sagasuite/rpc-common/peertls"
 )
 
 // Config of the user-score service.
@@ -20,6 +21,9 @@ type Config struct {
 	// after RetryInterval. 16 serve a branch's short transactions on a
 	// 2-core MySQL as fast as 32 did (docs/perf-log.md).
 	MaxOpenConns int `json:",default=16"`
+	// TLS turns on mutual TLS: callers must show a certificate of the
+	// suite's CA whose name the method allows (TLS_CERT, TLS_KEY, TLS_CA).
+	TLS peertls.Conf `json:",optional"`
 	// RejectScore, when set, is an initial score InitScore refuses.
 	RejectScore *int64 `json:",optional,env=REJECT_SCORE"`
 }
@@ -27,6 +31,10 @@ type Config struct {
 // ApplyEnv lets the environment override go-zero's own settings.
 func (c *Config) ApplyEnv() error {
 	envconf.String(&c.ListenOn, "LISTEN_ON")
-	envconf.List(&c.Etcd.Hosts, "ETCD_HOSTS")
+	envconf.Etcd(&c.Etcd)
+	c.TLS.ApplyEnv()
+	if _, err := c.TLS.Enabled(); err != nil {
+		return err
+	}
 	return envconf.DevServer(&c.DevServer)
 }

@@ -12,6 +12,7 @@ import (
 
 	"sagasuite/rpc-common/branch"
 	"sagasuite/rpc-common/reason"
+	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/user-score/internal/model"
 	"sagasuite/user-score/internal/svc"
@@ -20,26 +21,40 @@ import (
 // InitScore is the register saga's second action. It answers:
 //   - nil: the score row is written (or the barrier skipped a duplicate or
 //     an action that arrived after its compensation);
-//   - Aborted SCORE_REJECTED (the configured RejectScore) or
+//   - Aborted SCORE_REJECTED (the configured RejectScore), ID_TAKEN or
 //     INVALID_PAYLOAD: DTM compensates the user branch;
 //   - Unavailable (database errors): DTM retries.
+//
+// The payload is checked here whoever built the saga (DTM has no
+// authentication): the user id must be the one the saga's gid names, the
+// score within the rules of package register.
 func InitScore(ctx context.Context, svcCtx *svc.ServiceContext, in *userscorepb.InitScoreReq) error {
 	return branch.Action(ctx, svcCtx.DB, func(tx *sql.Tx) error {
-		if in.UserId == "" || in.Score < 0 {
+		gid, _, _ := branch.FromSaga(ctx)
+		if id, ok := register.UserID(gid); !ok || in.UserId != id || !register.ValidScore(in.Score) {
 			return branch.Reject(reason.InvalidPayload)
 		}
 		if reject := svcCtx.Config.RejectScore; reject != nil && in.Score == *reject {
 			return branch.Reject(reason.ScoreRejected)
 		}
-		return svcCtx.Scores.WithTx(tx).Insert(ctx, &model.Score{UserID: in.UserId, Score: in.Score})
+		err := svcCtx.Scores.WithTx(tx).Insert(ctx, &model.Score{UserID: in.UserId, Gid: gid, Score: in.Score})
+		if errors.Is(err, model.ErrIDTaken) {
+			return branch.Reject(reason.IDTaken)
+		}
+		return err
 	})
 }
 
 // InitScoreCompensate deletes the row InitScore wrote; the barrier skips it
-// when InitScore never committed. Errors are retryable, never Aborted.
+// when InitScore never committed, and it deletes only a row of the saga's
+// own id written by the saga's own gid. Errors are retryable, never Aborted.
 func InitScoreCompensate(ctx context.Context, svcCtx *svc.ServiceContext, in *userscorepb.InitScoreReq) error {
 	return branch.Compensate(ctx, svcCtx.DB, func(tx *sql.Tx) error {
-		return svcCtx.Scores.WithTx(tx).Delete(ctx, in.UserId)
+		gid, _, _ := branch.FromSaga(ctx)
+		if id, ok := register.UserID(gid); !ok || id != in.UserId {
+			return nil // its action refused such a payload: nothing to undo
+		}
+		return svcCtx.Scores.WithTx(tx).Delete(ctx, in.UserId, gid)
 	})
 }
 

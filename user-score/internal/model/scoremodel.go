@@ -7,16 +7,24 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 )
 
 // ErrNotFound: the user has no score row.
 var ErrNotFound = errors.New("score not found")
 
+// ErrIDTaken: the user already has a score row.
+var ErrIDTaken = errors.New("score row exists")
+
+const errDuplicateEntry = 1062
+
 // Score is one row of the user_score table.
 type Score struct {
 	UserID string `db:"user_id"`
-	Score  int64  `db:"score"`
+	// Gid is the register saga that wrote the row.
+	Gid   string `db:"gid"`
+	Score int64  `db:"score"`
 }
 
 // ScoreModel is the user_score table's repository.
@@ -32,22 +40,26 @@ func (m *ScoreModel) WithTx(tx *sql.Tx) *ScoreModel {
 	return &ScoreModel{conn: sqlx.NewSqlConnFromSession(sqlx.NewSessionFromTx(tx))}
 }
 
-// Insert adds a user's score row.
+// Insert adds a user's score row; ErrIDTaken when the user has one.
 func (m *ScoreModel) Insert(ctx context.Context, s *Score) error {
-	_, err := m.conn.ExecCtx(ctx, "INSERT INTO user_score (user_id, score) VALUES (?, ?)", s.UserID, s.Score)
+	_, err := m.conn.ExecCtx(ctx, "INSERT INTO user_score (user_id, gid, score) VALUES (?, ?, ?)", s.UserID, s.Gid, s.Score)
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) && myErr.Number == errDuplicateEntry {
+		return ErrIDTaken
+	}
 	return err
 }
 
-// Delete removes the score row of userID, if any.
-func (m *ScoreModel) Delete(ctx context.Context, userID string) error {
-	_, err := m.conn.ExecCtx(ctx, "DELETE FROM user_score WHERE user_id = ?", userID)
+// Delete removes the score row of userID if the saga gid wrote it.
+func (m *ScoreModel) Delete(ctx context.Context, userID, gid string) error {
+	_, err := m.conn.ExecCtx(ctx, "DELETE FROM user_score WHERE user_id = ? AND gid = ?", userID, gid)
 	return err
 }
 
 // FindOne reads the score row of userID.
 func (m *ScoreModel) FindOne(ctx context.Context, userID string) (*Score, error) {
 	var s Score
-	err := m.conn.QueryRowCtx(ctx, &s, "SELECT user_id, score FROM user_score WHERE user_id = ? LIMIT 1", userID)
+	err := m.conn.QueryRowCtx(ctx, &s, "SELECT user_id, gid, score FROM user_score WHERE user_id = ? LIMIT 1", userID)
 	if errors.Is(err, sqlx.ErrNotFound) {
 		return nil, ErrNotFound
 	}

@@ -7,6 +7,7 @@ import (
 
 	"sagasuite/rpc-common/branch"
 	"sagasuite/rpc-common/reason"
+	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/user/internal/model"
 	"sagasuite/user/internal/svc"
@@ -15,34 +16,58 @@ import (
 // CreateUser is the register saga's first action. It answers:
 //   - nil: the row is written (or this was a duplicate / a late action
 //     after its compensation, which the barrier skips);
-//   - Aborted USERNAME_TAKEN or INVALID_PAYLOAD: DTM compensates the saga,
-//     and the barrier rolls back with the rejection, so this branch's own
-//     compensation is a no-op and the existing user stays untouched;
+//   - Aborted USERNAME_TAKEN, ID_TAKEN or INVALID_PAYLOAD: DTM compensates
+//     the saga, and the barrier rolls back with the rejection, so this
+//     branch's own compensation is a no-op and the existing user stays
+//     untouched;
 //   - Unavailable (database errors): DTM retries.
+//
+// DTM has no authentication, so the payload is checked here against the
+// rules the gateway applies (package register), whoever built the saga: a
+// well-formed id that the saga's gid names, a username registration would
+// accept, a bcrypt hash of an accepted cost, a known gender.
 func CreateUser(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.CreateUserReq) error {
 	return branch.Action(ctx, svcCtx.DB, func(tx *sql.Tx) error {
-		if in.Id == "" || in.Username == "" || in.PasswordHash == "" || in.Gender == "" {
+		gid, _, _ := branch.FromSaga(ctx)
+		if !validUser(in, gid, svcCtx.Config.BcryptCost) {
 			return branch.Reject(reason.InvalidPayload)
 		}
 		err := svcCtx.Users.WithTx(tx).Insert(ctx, &model.User{
 			ID:           in.Id,
+			Gid:          gid,
 			Username:     in.Username,
 			PasswordHash: in.PasswordHash,
 			Gender:       in.Gender,
 		})
-		if errors.Is(err, model.ErrUsernameTaken) {
+		switch {
+		case errors.Is(err, model.ErrUsernameTaken):
 			return branch.Reject(reason.UsernameTaken)
+		case errors.Is(err, model.ErrIDTaken):
+			return branch.Reject(reason.IDTaken)
 		}
 		return err
 	})
 }
 
+func validUser(in *userpb.CreateUserReq, gid string, maxCost int) bool {
+	id, ok := register.UserID(gid)
+	return ok && in.Id == id &&
+		register.ValidUsername(in.Username) &&
+		register.CheckHash(in.PasswordHash, maxCost) == nil &&
+		register.ValidGender(in.Gender)
+}
+
 // CreateUserCompensate deletes the row CreateUser wrote. The barrier skips it
-// when CreateUser never committed (null compensation), so it deletes by the
-// saga's own id and can never remove another registration's user. Errors
-// are retryable: a compensation never aborts.
+// when CreateUser never committed (null compensation), and it deletes only
+// the row of the saga's own id written by the saga's own gid, so it can
+// never remove another registration's user, whatever its payload names.
+// Errors are retryable: a compensation never aborts.
 func CreateUserCompensate(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.CreateUserReq) error {
 	return branch.Compensate(ctx, svcCtx.DB, func(tx *sql.Tx) error {
-		return svcCtx.Users.WithTx(tx).Delete(ctx, in.Id)
+		gid, _, _ := branch.FromSaga(ctx)
+		if id, ok := register.UserID(gid); !ok || id != in.Id {
+			return nil // its action refused such a payload: nothing to undo
+		}
+		return svcCtx.Users.WithTx(tx).Delete(ctx, in.Id, gid)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/user/internal/model"
 	"sagasuite/user/internal/svc"
@@ -20,8 +21,15 @@ import (
 var errInvalidCredentials = status.Error(codes.Unauthenticated, "invalid credentials")
 
 // VerifyCredentials checks a login. An unknown username still costs one
-// bcrypt comparison, against a dummy hash, to keep both failures alike.
+// bcrypt comparison, against a dummy hash of the configured cost, to keep
+// both failures alike. A name registration would refuse names no account
+// (it is not even looked up), and only an exact match of the name counts.
+// A stored hash outside [4, BcryptCost] is never compared against: it was
+// not written by this suite, and comparing could cost hours of CPU.
 func VerifyCredentials(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.VerifyCredentialsReq) (*userpb.UserInfo, error) {
+	if !register.ValidUsername(in.Username) || len(in.Password) > register.MaxPassword {
+		return nil, errInvalidCredentials
+	}
 	u, err := svcCtx.Users.FindByUsername(ctx, in.Username)
 	if errors.Is(err, model.ErrNotFound) {
 		_ = bcrypt.CompareHashAndPassword(svcCtx.DummyHash, []byte(in.Password))
@@ -29,6 +37,11 @@ func VerifyCredentials(ctx context.Context, svcCtx *svc.ServiceContext, in *user
 	}
 	if err != nil {
 		return nil, internal(ctx, err)
+	}
+	if register.CheckHash(u.PasswordHash, svcCtx.Config.BcryptCost) != nil {
+		logx.WithContext(ctx).Errorf("user %s: stored password hash refused (not bcrypt of cost 4 to %d)", u.ID, svcCtx.Config.BcryptCost)
+		_ = bcrypt.CompareHashAndPassword(svcCtx.DummyHash, []byte(in.Password))
+		return nil, errInvalidCredentials
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(in.Password)) != nil {
 		return nil, errInvalidCredentials

@@ -18,11 +18,16 @@ var ErrNotFound = errors.New("user not found")
 // ErrUsernameTaken: the unique username key refused the insert.
 var ErrUsernameTaken = errors.New("username taken")
 
+// ErrIDTaken: another row already has this id.
+var ErrIDTaken = errors.New("user id taken")
+
 const errDuplicateEntry = 1062
 
 // User is one row of the user table.
 type User struct {
-	ID           string `db:"id"`
+	ID string `db:"id"`
+	// Gid is the register saga that wrote the row.
+	Gid          string `db:"gid"`
 	Username     string `db:"username"`
 	PasswordHash string `db:"password_hash"`
 	Gender       string `db:"gender"`
@@ -41,21 +46,28 @@ func (m *UserModel) WithTx(tx *sql.Tx) *UserModel {
 	return &UserModel{conn: sqlx.NewSqlConnFromSession(sqlx.NewSessionFromTx(tx))}
 }
 
-// Insert adds a user; a duplicate username gives ErrUsernameTaken.
+// Insert adds a user; a duplicate username gives ErrUsernameTaken, a
+// duplicate id ErrIDTaken.
 func (m *UserModel) Insert(ctx context.Context, u *User) error {
 	_, err := m.conn.ExecCtx(ctx,
-		"INSERT INTO `user` (id, username, password_hash, gender) VALUES (?, ?, ?, ?)",
-		u.ID, u.Username, u.PasswordHash, u.Gender)
+		"INSERT INTO `user` (id, gid, username, password_hash, gender) VALUES (?, ?, ?, ?, ?)",
+		u.ID, u.Gid, u.Username, u.PasswordHash, u.Gender)
 	var myErr *mysql.MySQLError
-	if errors.As(err, &myErr) && myErr.Number == errDuplicateEntry && strings.Contains(myErr.Message, "uniq_username") {
-		return ErrUsernameTaken
+	if errors.As(err, &myErr) && myErr.Number == errDuplicateEntry {
+		switch {
+		case strings.Contains(myErr.Message, "uniq_username"):
+			return ErrUsernameTaken
+		case strings.Contains(myErr.Message, "PRIMARY"):
+			return ErrIDTaken
+		}
 	}
 	return err
 }
 
-// Delete removes the user with id, if any.
-func (m *UserModel) Delete(ctx context.Context, id string) error {
-	_, err := m.conn.ExecCtx(ctx, "DELETE FROM `user` WHERE id = ?", id)
+// Delete removes the user with id if the saga gid wrote it: a row of any
+// other saga stays, whatever a compensation's payload says.
+func (m *UserModel) Delete(ctx context.Context, id, gid string) error {
+	_, err := m.conn.ExecCtx(ctx, "DELETE FROM `user` WHERE id = ? AND gid = ?", id, gid)
 	return err
 }
 
@@ -64,15 +76,22 @@ func (m *UserModel) FindOne(ctx context.Context, id string) (*User, error) {
 	return m.findBy(ctx, "id", id)
 }
 
-// FindByUsername reads the user registered under username.
+// FindByUsername reads the user registered under exactly username. The
+// column's collation matches names case- and accent-insensitively and
+// ignores trailing spaces (so that two users never differ by case alone);
+// a login must name the account exactly, so any other match is not found.
 func (m *UserModel) FindByUsername(ctx context.Context, username string) (*User, error) {
-	return m.findBy(ctx, "username", username)
+	u, err := m.findBy(ctx, "username", username)
+	if err == nil && u.Username != username {
+		return nil, ErrNotFound
+	}
+	return u, err
 }
 
 func (m *UserModel) findBy(ctx context.Context, column, value string) (*User, error) {
 	var u User
 	err := m.conn.QueryRowCtx(ctx, &u,
-		"SELECT id, username, password_hash, gender FROM `user` WHERE "+column+" = ? LIMIT 1", value)
+		"SELECT id, gid, username, password_hash, gender FROM `user` WHERE "+column+" = ? LIMIT 1", value)
 	if errors.Is(err, sqlx.ErrNotFound) {
 		return nil, ErrNotFound
 	}

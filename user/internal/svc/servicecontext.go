@@ -5,8 +5,8 @@ import (
 	"database/sql"
 
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
-
 	"golang.org/x/crypto/bcrypt"
+
 	"sagasuite/rpc-common/branch"
 	"sagasuite/user/internal/config"
 	"sagasuite/user/internal/model"
@@ -33,7 +33,9 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 	if err != nil {
 		return nil, err
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("not anyone's password"), bcrypt.DefaultCost)
+	// At the configured cost, so that an unknown user costs a login what a
+	// known one does.
+	dummy, err := bcrypt.GenerateFromPassword([]byte("not anyone's password"), c.BcryptCost)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,70 @@
+package register
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestUserIDFromGid(t *testing.T) {
+	const id = "0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e7f"
+	got, ok := UserID(Gid(id))
+	require.True(t, ok)
+	require.Equal(t, id, got)
+
+	for _, gid := range []string{
+		"", "register-", id, "register-" + strings.ToUpper(id), "register-" + id + " ",
+		"register-" + id[:35], "Register-" + id, "register-" + id + "-x", "other-" + id,
+		"register-0190f5d27b8a7c3e9d1f2a3b4c5d6e7f", "register-{" + id + "}",
+	} {
+		_, ok := UserID(gid)
+		require.False(t, ok, "%q", gid)
+	}
+}
+
+func TestFieldRules(t *testing.T) {
+	require.True(t, ValidUsername("alice_1.x-y"))
+	for _, name := range []string{"", "ab", strings.Repeat("a", 33), "a b", "ålice", "<b>x</b>", "uni ", "a\x00b"} {
+		require.False(t, ValidUsername(name), "%q", name)
+	}
+	require.True(t, ValidUsername(strings.Repeat("a", 32)))
+	for _, g := range Genders {
+		require.True(t, ValidGender(g))
+	}
+	require.False(t, ValidGender("Female"))
+	require.True(t, ValidScore(0))
+	require.True(t, ValidScore(MaxScore))
+	require.False(t, ValidScore(-1))
+	require.False(t, ValidScore(MaxScore+1))
+	require.False(t, ValidScore(123_456_789_012))
+}
+
+func TestCheckHash(t *testing.T) {
+	four, err := bcrypt.GenerateFromPassword([]byte("password"), 4)
+	require.NoError(t, err)
+	six, err := bcrypt.GenerateFromPassword([]byte("password"), 6)
+	require.NoError(t, err)
+	require.NoError(t, CheckHash(string(four), 4))
+	require.NoError(t, CheckHash(string(six), 10))
+	require.ErrorIs(t, CheckHash(string(six), 5), ErrBadHash, "cost above the configured one")
+
+	valid := string(four)
+	for name, h := range map[string]string{
+		"empty":        "",
+		"plain text":   "password",
+		"cost 16":      "$2a$16$" + valid[7:],
+		"cost 31":      "$2b$31$" + valid[7:],
+		"cost 03":      "$2a$03$" + valid[7:],
+		"one digit":    "$2a$4$" + valid[7:],
+		"unknown kind": "$2x$04$" + valid[7:],
+		"too short":    valid[:59],
+		"too long":     valid + "a",
+		"bad alphabet": valid[:59] + "+",
+		"sha-crypt":    "$6$rounds=5000$salt$hash",
+		"html":         "<script>alert(1)</script>",
+	} {
+		require.ErrorIs(t, CheckHash(h, 10), ErrBadHash, name)
+	}
+}
