@@ -1,7 +1,8 @@
-// Package orphans undoes register-saga branches that ran for a saga DTM
-// never recorded.
+// Package orphans undoes what register sagas left behind where DTM will
+// not: branches that ran for a saga DTM never recorded, sagas marked failed
+// without compensation, and sagas prepared but never submitted.
 //
-// DTM v1.19.0 saves a submitted saga and then runs its branches, but its
+// Unrecorded sagas. DTM v1.19.0 saves a submitted saga and then runs its branches, but its
 // submit handler ignores an error from that save other than a duplicate
 // gid: when the store's COMMIT fails (MySQL going away at that moment),
 // DTM runs the branches of a saga that is in no store, and no one will ever
@@ -12,23 +13,38 @@
 // come from this. For each, orphans runs both compensations through the
 // barrier, exactly as DTM would have, and then deletes the gid's barrier
 // rows, since no DTM server can call its branches any more.
+//
+// Stopped sagas. DTM's forceStop (one click in its dashboard) marks a saga
+// failed without compensating it, even halfway through its compensation:
+// its user row stays, the name is taken for good. A failed register saga
+// whose rows are still there can only come from that (DTM marks a saga
+// failed itself only once every compensation succeeded), and it is
+// compensated through the barrier as DTM would have; a branch call still
+// in flight from before the stop is then skipped by the barrier.
+//
+// Abandoned sagas. The gateway stores a keyed registration as a prepared
+// saga before submitting it (see userapi/internal/logic); a prepared saga
+// runs nothing until submitted, and one whose gateway died before it
+// submitted waits for a retry with the same key. Past the grace period it
+// is stopped through DTM's forceStop: its branches never ran, so there is
+// nothing to undo, and a late submit is refused by DTM.
 package orphans
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
 
+	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )
 
 // GidPrefix starts the gid of every register saga (register-<user id>).
-const GidPrefix = "register-"
+const GidPrefix = register.GidPrefix
 
 // Options says where to look and whom to call.
 type Options struct {
@@ -42,16 +58,43 @@ type Options struct {
 	DryRun bool
 	// Now is the clock (zero means time.Now), in the databases' time zone.
 	Now time.Time
+	// DTMHTTP is the base URL of DTM's HTTP API (http://host:36789), through
+	// which abandoned sagas are stopped; empty leaves them alone.
+	DTMHTTP string
 }
 
 // Result lists the gids found, and repaired unless DryRun.
 type Result struct {
+	// Found are the register gids with branch writes but no record in DTM;
+	// Repaired counts those compensated.
 	Found    []string
 	Repaired int
+	// Stopped are the failed register sagas whose rows are still there;
+	// Compensated counts those compensated.
+	Stopped     []string
+	Compensated int
+	// Abandoned are the register sagas prepared longer than Grace ago and
+	// never submitted; Ended counts those stopped through DTM.
+	Abandoned []string
+	Ended     int
 }
 
-// Run finds orphaned register gids and, unless DryRun, compensates them.
+// Run finds what register sagas left behind and, unless DryRun, undoes it:
+// unrecorded sagas first, then stopped ones, then abandoned ones.
 func Run(ctx context.Context, o Options) (Result, error) {
+	res, err := unrecorded(ctx, o)
+	if err != nil {
+		return res, err
+	}
+	if err := stopped(ctx, o, &res); err != nil {
+		return res, err
+	}
+	return res, abandoned(ctx, o, &res)
+}
+
+// unrecorded finds register gids with barrier rows but no saga in DTM and,
+// unless DryRun, compensates them and drops their barrier rows.
+func unrecorded(ctx context.Context, o Options) (Result, error) {
 	now := o.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -60,7 +103,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	candidates := map[string]bool{}
 	for _, db := range []*sql.DB{o.User, o.UserScore} {
 		rows, err := db.QueryContext(ctx,
-			"SELECT DISTINCT gid FROM barrier WHERE gid LIKE 'register-%' AND create_time < ?", cutoff)
+			"SELECT DISTINCT gid FROM barrier WHERE gid LIKE ? AND create_time < ?", GidPrefix+"%", cutoff)
 		if err != nil {
 			return Result{}, err
 		}
@@ -101,20 +144,34 @@ func Run(ctx context.Context, o Options) (Result, error) {
 // repair compensates both branches of gid through the barrier, then drops
 // its barrier rows.
 func repair(ctx context.Context, o Options, gid string) error {
-	id := strings.TrimPrefix(gid, GidPrefix)
-	compensate := func(branchID string) context.Context {
-		return dtmgimp.TransInfo2Ctx(ctx, gid, "saga", branchID, "compensate", "")
-	}
-	if _, err := o.Users.CreateUserCompensate(compensate("01"), &userpb.CreateUserReq{Id: id}); err != nil {
-		return fmt.Errorf("CreateUserCompensate: %w", err)
-	}
-	if _, err := o.Scores.InitScoreCompensate(compensate("02"), &userscorepb.InitScoreReq{UserId: id}); err != nil {
-		return fmt.Errorf("InitScoreCompensate: %w", err)
+	if err := compensate(ctx, o, gid); err != nil {
+		return err
 	}
 	for _, db := range []*sql.DB{o.User, o.UserScore} {
 		if _, err := db.ExecContext(ctx, "DELETE FROM barrier WHERE gid = ?", gid); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// compensate runs both compensations of the register saga gid through the
+// services' barriers, as DTM calls them: the barrier skips one whose action
+// never ran (and then refuses that action should it still arrive) and one
+// that already ran.
+func compensate(ctx context.Context, o Options, gid string) error {
+	id, ok := register.UserID(gid)
+	if !ok {
+		return fmt.Errorf("%q is not a register gid", gid)
+	}
+	meta := func(branchID string) context.Context {
+		return dtmgimp.TransInfo2Ctx(ctx, gid, "saga", branchID, "compensate", "")
+	}
+	if _, err := o.Users.CreateUserCompensate(meta("01"), &userpb.CreateUserReq{Id: id}); err != nil {
+		return fmt.Errorf("CreateUserCompensate: %w", err)
+	}
+	if _, err := o.Scores.InitScoreCompensate(meta("02"), &userscorepb.InitScoreReq{UserId: id}); err != nil {
+		return fmt.Errorf("InitScoreCompensate: %w", err)
 	}
 	return nil
 }

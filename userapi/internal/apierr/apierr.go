@@ -15,6 +15,11 @@ const (
 	NotFound             = "NOT_FOUND"
 	MethodNotAllowed     = "METHOD_NOT_ALLOWED"
 	RegistrationFailed   = "REGISTRATION_FAILED"
+	// RegistrationStopped: DTM reports the saga failed but its writes are
+	// still there (an operator stopped it before it compensated).
+	RegistrationStopped = "REGISTRATION_STOPPED"
+	// IdempotencyKeyReused: the key names a registration with another body.
+	IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 	Internal             = "INTERNAL"
 )
 

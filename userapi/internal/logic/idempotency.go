@@ -4,14 +4,13 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
-	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/proto"
 
+	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/apierr"
 	"sagasuite/userapi/internal/sagastatus"
-	"sagasuite/userapi/internal/types"
 )
 
 // IdempotencyHeader lets a client repeat POST /register safely.
@@ -19,11 +18,8 @@ const IdempotencyHeader = "Idempotency-Key"
 
 const maxIdempotencyKey = 128
 
-// idempotencySpace namespaces the user ids derived from idempotency keys.
-var idempotencySpace = uuid.MustParse("f844f7f4-8c6b-43eb-9ae3-37dd0cf71c75")
-
 // errKeyReused: the key already named a registration with another body.
-var errKeyReused = apierr.New(http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
+var errKeyReused = apierr.New(http.StatusUnprocessableEntity, apierr.IdempotencyKeyReused,
 	"this Idempotency-Key was used for a different registration")
 
 // allocateID returns the new user's id. Without a key it is a UUIDv7:
@@ -45,18 +41,15 @@ func allocateID(key string) (string, error) {
 			return "", apierr.BadField(IdempotencyHeader, "Idempotency-Key must be printable ASCII without spaces")
 		}
 	}
-	return uuid.NewSHA1(idempotencySpace, []byte(key)).String(), nil
+	return register.KeyID(key), nil
 }
 
-// sameRegistration says whether the saga a key already started carries this
-// request: the same username, gender and score, and a password matching the
-// stored hash (the hash differs per attempt: bcrypt salts each one).
-func sameRegistration(s *sagastatus.Saga, req *types.RegisterReq) bool {
+// payloads decodes the two action payloads DTM holds for a register saga.
+func payloads(s *sagastatus.Saga) (*userpb.CreateUserReq, *userscorepb.InitScoreReq, bool) {
 	var user userpb.CreateUserReq
 	var score userscorepb.InitScoreReq
 	if proto.Unmarshal(s.ActionPayloads["01"], &user) != nil || proto.Unmarshal(s.ActionPayloads["02"], &score) != nil {
-		return false
+		return nil, nil, false
 	}
-	return user.Username == req.Username && user.Gender == req.Gender && score.Score == req.Score &&
-		bcrypt.CompareHashAndPassword([]byte(user.PasswordHash), []byte(req.Password)) == nil
+	return &user, &score, true
 }

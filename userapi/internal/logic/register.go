@@ -8,14 +8,18 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dtm-labs/dtm/client/dtmcli"
 	"github.com/dtm-labs/dtm/client/dtmgrpc"
+	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
 	"github.com/zeromicro/go-zero/core/logx"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"sagasuite/rpc-common/dtmconn"
 	"sagasuite/rpc-common/reason"
+	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/apierr"
@@ -24,17 +28,14 @@ import (
 	"sagasuite/userapi/internal/types"
 )
 
-// GidPrefix starts every register saga's gid; the rest is the user id, so a
-// saga and the rows it wrote can be matched without a lookup table.
-const GidPrefix = "register-"
-
 // dtmConnectWait bounds the wait for a connection to DTM before a submit.
 const dtmConnectWait = time.Second
 
 // Register submits the register saga and answers with its real outcome:
-// succeeded, failed with a reason, or still pending when the outcome is not
-// final within Saga.ResultTimeout. With an idempotency key, a repeated
-// request gets the outcome of the saga the first one started.
+// succeeded, failed with a reason (checked against the rows), or pending
+// when the outcome is not known within Saga.ResultTimeout. With an
+// idempotency key, a repeated request gets the outcome of the saga the
+// first one started, and a request with another body is refused.
 func Register(ctx context.Context, svcCtx *svc.ServiceContext, req *types.RegisterReq, key string) (*types.RegisterResp, error) {
 	if err := validateRegister(req); err != nil {
 		return nil, err
@@ -44,107 +45,255 @@ func Register(ctx context.Context, svcCtx *svc.ServiceContext, req *types.Regist
 	if err != nil {
 		return nil, err
 	}
-	gid := GidPrefix + id
-
 	// A client that hangs up must not cancel a submit DTM may already hold.
 	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx),
 		time.Duration(svcCtx.Config.Saga.ResultTimeout)*time.Millisecond)
 	defer cancel()
-
+	a := &attempt{svcCtx: svcCtx, ctx: wait, id: id, gid: register.Gid(id), req: req}
 	if key != "" {
-		s, err := svcCtx.Sagas.Query(wait, gid)
-		switch {
-		case err == nil && !sameRegistration(s, req):
-			return nil, errKeyReused
-		case err == nil:
-			// A retry: never submit twice, answer with the first saga.
-			return settle(wait, svcCtx, id, gid, nil)
-		case !errors.Is(err, sagastatus.ErrNotFound):
-			return nil, upstream(ctx, "dtm", err)
-		}
+		return a.withKey()
 	}
+	return a.fresh()
+}
 
-	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), svcCtx.Config.BcryptCost)
+// attempt is one POST /register on its way to an answer.
+type attempt struct {
+	svcCtx  *svc.ServiceContext
+	ctx     context.Context // the answer's budget, not cancelled by the client
+	id, gid string
+	req     *types.RegisterReq
+}
+
+// fresh registers without a key: the id is new, so no other request can
+// name this saga.
+func (a *attempt) fresh() (*types.RegisterResp, error) {
+	saga, err := a.newSaga()
 	if err != nil {
 		return nil, err
 	}
-
-	// If DTM is unreachable now, say so before anything is sent.
-	ready, cancelReady := context.WithTimeout(wait, dtmConnectWait)
-	defer cancelReady()
-	if !dtmconn.Ready(ready, svcCtx.Dtm) {
-		logx.WithContext(ctx).Errorf("saga %s not submitted: DTM %s unreachable", gid, svcCtx.Config.Saga.DtmServer)
-		return nil, unavailable(gid)
-	}
-
-	b := svcCtx.Branches
-	saga := dtmgrpc.NewSagaGrpcWithContext(wait, svcCtx.Config.Saga.DtmServer, gid).
-		Add(b.CreateUser, b.CreateUserCompensate, &userpb.CreateUserReq{
-			Id: id, Username: req.Username, PasswordHash: string(hash), Gender: req.Gender,
-		}).
-		Add(b.InitScore, b.InitScoreCompensate, &userscorepb.InitScoreReq{UserId: id, Score: req.Score})
-	saga.WaitResult = true
-	submitErr := saga.Submit()
-	if submitErr == nil { // the only conclusive answer of WaitResult
-		return &types.RegisterResp{ID: id, Gid: gid, Status: types.StatusSucceeded}, nil
-	}
-	// Two attempts with one key can both get here; DTM keeps one saga per
-	// gid and the barrier one write per branch, and settle reads its state.
-	return settle(wait, svcCtx, id, gid, submitErr)
+	return a.submit(saga)
 }
 
-// settle finds the outcome after Submit returned an error. That error alone
-// says little: DTM answers Aborted both for a failed saga and for one whose
-// branch is merely unreachable and will be retried, and Unavailable both
-// when DTM is down and when a branch is. DTM's status query decides.
-func settle(ctx context.Context, svcCtx *svc.ServiceContext, id, gid string, submitErr error) (*types.RegisterResp, error) {
+// withKey registers under an idempotency key, whose saga other requests,
+// on this gateway or another, may be racing for. DTM v1.19.0, handed a
+// second submit of a gid it holds as submitted, runs that request's own
+// payloads, and the barrier keeps whichever call of each branch comes
+// first: submitting straight away could mix two bodies into one user. So
+// the saga is first stored as prepared (DTM keeps the first of racing
+// prepares and runs nothing of a prepared saga), then read back, and only
+// the request whose body it holds submits it, with exactly the stored
+// payloads; every other body is refused.
+func (a *attempt) withKey() (*types.RegisterResp, error) {
+	s, err := a.svcCtx.Sagas.Query(a.ctx, a.gid)
+	switch {
+	case err == nil:
+		return a.existing(s)
+	case !errors.Is(err, sagastatus.ErrNotFound):
+		return nil, upstream(a.ctx, "dtm", err)
+	}
+	saga, err := a.newSaga()
+	if err != nil {
+		return nil, err
+	}
+	saga.BuildCustomOptions()
+	if err := dtmgimp.DtmGrpcCall(&saga.TransBase, "Prepare"); err != nil && status.Code(err) != codes.Aborted {
+		// Aborted: DTM holds the gid already, past prepared; read it below.
+		logx.WithContext(a.ctx).Infof("saga %s: prepare: %v", a.gid, err)
+	}
+	if s, err = a.svcCtx.Sagas.Query(a.ctx, a.gid); err != nil {
+		// Whether DTM stored the prepared saga is unknown, but a prepared
+		// saga runs nothing until a request with this key submits it.
+		logx.WithContext(a.ctx).Errorf("saga %s: not started: %v", a.gid, err)
+		return nil, notStarted(a.gid)
+	}
+	return a.existing(s)
+}
+
+// existing answers from the saga DTM holds for the key: another body is
+// refused; a prepared saga of this body is submitted as stored (its
+// preparer may have died); any other is settled.
+func (a *attempt) existing(s *sagastatus.Saga) (*types.RegisterResp, error) {
+	user, score, ok := payloads(s)
+	if !ok || !a.sameAs(user, score) {
+		return nil, errKeyReused
+	}
+	if s.DTMStatus != dtmcli.StatusPrepared {
+		return a.settle(s, nil)
+	}
+	saga := a.sagaTo()
+	b := a.svcCtx.Branches
+	saga.Steps = []map[string]string{
+		{"action": b.CreateUser, "compensate": b.CreateUserCompensate},
+		{"action": b.InitScore, "compensate": b.InitScoreCompensate},
+	}
+	saga.BinPayloads = [][]byte{s.ActionPayloads["01"], s.ActionPayloads["02"]}
+	return a.submit(saga)
+}
+
+// sameAs says whether the stored payloads are this request's registration:
+// the same id, username, gender and score, and a password matching the
+// stored hash (the hash differs per attempt: bcrypt salts each one). A
+// hash of a cost this gateway would not write is not compared against.
+func (a *attempt) sameAs(user *userpb.CreateUserReq, score *userscorepb.InitScoreReq) bool {
+	r := a.req
+	return user.Id == a.id && score.UserId == a.id &&
+		user.Username == r.Username && user.Gender == r.Gender && score.Score == r.Score &&
+		register.CheckHash(user.PasswordHash, a.svcCtx.Config.BcryptCost) == nil &&
+		bcrypt.CompareHashAndPassword([]byte(user.PasswordHash), []byte(r.Password)) == nil
+}
+
+// newSaga hashes the password and builds the saga with this request's
+// payloads, once DTM is reachable: if it is not, nothing has been sent, and
+// only then may the answer say that nothing was written.
+func (a *attempt) newSaga() (*dtmgrpc.SagaGrpc, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(a.req.Password), a.svcCtx.Config.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	ready, cancelReady := context.WithTimeout(a.ctx, dtmConnectWait)
+	defer cancelReady()
+	if !dtmconn.Ready(ready, a.svcCtx.Dtm) {
+		logx.WithContext(a.ctx).Errorf("saga %s not submitted: DTM %s unreachable", a.gid, a.svcCtx.Config.Saga.DtmServer)
+		return nil, unavailable(a.gid)
+	}
+	b := a.svcCtx.Branches
+	return a.sagaTo().
+		Add(b.CreateUser, b.CreateUserCompensate, &userpb.CreateUserReq{
+			Id: a.id, Username: a.req.Username, PasswordHash: string(hash), Gender: a.req.Gender,
+		}).
+		Add(b.InitScore, b.InitScoreCompensate, &userscorepb.InitScoreReq{UserId: a.id, Score: a.req.Score}), nil
+}
+
+// sagaTo is an empty register saga of this attempt's gid.
+func (a *attempt) sagaTo() *dtmgrpc.SagaGrpc {
+	return dtmgrpc.NewSagaGrpcWithContext(a.ctx, a.svcCtx.Config.Saga.DtmServer, a.gid)
+}
+
+// submit sends the saga and waits for its result.
+func (a *attempt) submit(saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
+	saga.WaitResult = true
+	err := saga.Submit()
+	if err == nil { // the only conclusive answer of WaitResult
+		return a.succeeded(), nil
+	}
+	return a.settle(nil, err)
+}
+
+// settle finds the outcome once the saga may exist: s is what DTM said last
+// (nil when it has not been asked yet), submitErr what Submit returned.
+// That error alone says little: DTM answers Aborted both for a failed saga
+// and for one whose branch is merely unreachable and will be retried, and
+// Unavailable both when DTM is down and when a branch is, or when DTM died
+// after storing the saga. Not even "no such saga" settles it once a submit
+// was sent: DTM may still be storing it, or (its v1.19.0 bug, see
+// deploy/repair) run its branches without a record. So only DTM's status,
+// succeeded or failed, is an answer; anything else ends as 202 pending.
+func (a *attempt) settle(s *sagastatus.Saga, submitErr error) (*types.RegisterResp, error) {
 	pause := 20 * time.Millisecond
+	var err error
 	for {
-		s, err := svcCtx.Sagas.Query(context.WithoutCancel(ctx), gid)
-		switch {
-		case errors.Is(err, sagastatus.ErrNotFound):
-			// DTM never stored the saga, so no branch ran.
-			logx.WithContext(ctx).Errorf("saga %s not accepted: %v", gid, submitErr)
-			return nil, unavailable(gid)
-		case err != nil && status.Code(submitErr) == codes.Unavailable:
-			// Neither DTM's gRPC nor its HTTP API answers: DTM is down.
-			logx.WithContext(ctx).Errorf("saga %s: submit: %v; query: %v", gid, submitErr, err)
-			return nil, unavailable(gid)
-		case err != nil:
-			// DTM took the submit but its status cannot be read now.
-			logx.WithContext(ctx).Errorf("saga %s: query: %v", gid, err)
-			return &types.RegisterResp{Gid: gid, Status: types.StatusPending}, nil
-		case s.Status == types.StatusSucceeded:
-			return &types.RegisterResp{ID: id, Gid: gid, Status: types.StatusSucceeded}, nil
-		case s.Status == types.StatusFailed:
-			return nil, failure(gid, s.Reason)
+		if s != nil {
+			switch s.Status {
+			case types.StatusSucceeded:
+				return a.succeeded(), nil
+			case types.StatusFailed:
+				return nil, a.failed(s)
+			}
 		}
 		select {
-		case <-ctx.Done():
-			return &types.RegisterResp{Gid: gid, Status: types.StatusPending}, nil
+		case <-a.ctx.Done():
+			if submitErr != nil || err != nil {
+				logx.WithContext(a.ctx).Infof("saga %s pending: submit: %v; status: %v", a.gid, submitErr, err)
+			}
+			return &types.RegisterResp{Gid: a.gid, Status: types.StatusPending}, nil
 		case <-time.After(pause):
 			pause = min(2*pause, 250*time.Millisecond)
 		}
+		s, err = a.svcCtx.Sagas.Query(context.WithoutCancel(a.ctx), a.gid)
+		if err != nil {
+			s = nil
+		}
 	}
 }
 
-func unavailable(gid string) error {
-	e := apierr.New(http.StatusServiceUnavailable, apierr.Unavailable, "the saga could not be submitted; nothing was written, retry later")
-	e.Gid = gid
-	return e
+func (a *attempt) succeeded() *types.RegisterResp {
+	return &types.RegisterResp{ID: a.id, Gid: a.gid, Status: types.StatusSucceeded}
 }
 
-// failure maps a failed (and so compensated) saga's reason to an answer.
-func failure(gid, code string) error {
+// failed answers a saga DTM reports failed, after checking that nothing of
+// it is left: DTM's status says failed also for a saga an operator stopped
+// (DTM's forceStop, one click in its dashboard) without compensating it,
+// even in the middle of its compensation, with the reason of the branch
+// that failed still attached.
+func (a *attempt) failed(s *sagastatus.Saga) error {
+	left, err := rowsLeft(a.ctx, a.svcCtx, a.id)
+	if err != nil {
+		logx.WithContext(a.ctx).Errorf("saga %s failed; its rows could not be checked: %v", a.gid, err)
+		return withGid(apierr.New(http.StatusServiceUnavailable, apierr.Unavailable,
+			"the registration failed; whether its writes were undone cannot be checked now, retry later"), a.gid)
+	}
+	if left {
+		logx.WithContext(a.ctx).Errorf("saga %s failed with its writes in place: stopped without compensation (deploy/repair undoes it)", a.gid)
+		return withGid(apierr.New(http.StatusInternalServerError, apierr.RegistrationStopped,
+			"the registration was stopped before it finished and is not rolled back yet"), a.gid)
+	}
 	var e *apierr.Error
-	switch code {
+	switch s.Reason {
 	case reason.UsernameTaken:
-		e = apierr.New(http.StatusConflict, code, "username is already registered")
+		e = apierr.New(http.StatusConflict, s.Reason, "username is already registered")
 	case reason.ScoreRejected:
-		e = apierr.New(http.StatusUnprocessableEntity, code, "initial score rejected by rule; the registration was rolled back")
+		e = apierr.New(http.StatusUnprocessableEntity, s.Reason, "initial score rejected by rule; the registration was rolled back")
+	case reason.IDTaken:
+		e = apierr.New(http.StatusUnprocessableEntity, apierr.IdempotencyKeyReused,
+			"this Idempotency-Key was used before, by a registration whose saga is no longer on record")
 	default:
-		e = apierr.New(http.StatusInternalServerError, apierr.RegistrationFailed, "the registration failed and was rolled back")
+		e = apierr.New(http.StatusInternalServerError, apierr.RegistrationFailed, "the registration failed and nothing of it was kept")
 	}
+	return withGid(e, a.gid)
+}
+
+// rowsLeft says whether the user or the score row of id exists.
+func rowsLeft(ctx context.Context, svcCtx *svc.ServiceContext, id string) (bool, error) {
+	var user, score bool
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		_, err := svcCtx.User.GetUser(gctx, &userpb.GetUserReq{Id: id})
+		user = err == nil
+		return notFoundIsNil(err)
+	})
+	g.Go(func() error {
+		_, err := svcCtx.Score.GetScore(gctx, &userscorepb.GetScoreReq{UserId: id})
+		score = err == nil
+		return notFoundIsNil(err)
+	})
+	err := g.Wait()
+	return user || score, err
+}
+
+func notFoundIsNil(err error) error {
+	if status.Code(err) == codes.NotFound {
+		return nil
+	}
+	return err
+}
+
+func withGid(e *apierr.Error, gid string) *apierr.Error {
 	e.Gid = gid
 	return e
+}
+
+// unavailable answers a saga that was provably never sent: DTM could not
+// be reached, so nothing was written.
+func unavailable(gid string) error {
+	return withGid(apierr.New(http.StatusServiceUnavailable, apierr.Unavailable,
+		"the saga could not be submitted; nothing was written, retry later"), gid)
+}
+
+// notStarted answers a keyed registration whose saga DTM could not be asked
+// about: DTM may hold it as prepared, and nothing of a prepared saga runs
+// until a retry with the same key submits it (or finds the outcome of the
+// request that did).
+func notStarted(gid string) error {
+	return withGid(apierr.New(http.StatusServiceUnavailable, apierr.Unavailable,
+		"DTM could not be reached to start the registration; retry with the same Idempotency-Key"), gid)
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/apierr"
@@ -71,11 +72,17 @@ func UserInfo(ctx context.Context, svcCtx *svc.ServiceContext, userID string) (*
 	return &types.UserInfoResp{ID: u.Id, Username: u.Username, Gender: u.Gender, Score: s.Score}, nil
 }
 
-// Saga reports a register saga's state.
+var errNoSaga = apierr.New(http.StatusNotFound, apierr.NotFound, "no register saga with this gid")
+
+// Saga reports a register saga's state. Only register sagas: DTM may run
+// other applications' sagas too, and their state is not ours to show.
 func Saga(ctx context.Context, svcCtx *svc.ServiceContext, gid string) (*types.SagaResp, error) {
+	if _, ok := register.UserID(gid); !ok {
+		return nil, errNoSaga
+	}
 	s, err := svcCtx.Sagas.Query(ctx, gid)
 	if errors.Is(err, sagastatus.ErrNotFound) {
-		return nil, apierr.New(http.StatusNotFound, apierr.NotFound, "no saga with this gid")
+		return nil, errNoSaga
 	}
 	if err != nil {
 		return nil, upstream(ctx, "dtm", err)

@@ -1,27 +1,13 @@
 package logic
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 
+	"sagasuite/rpc-common/register"
 	"sagasuite/userapi/internal/apierr"
 	"sagasuite/userapi/internal/types"
 )
-
-// Limits of a registration; the database columns are sized to match.
-const (
-	minUsername = 3
-	maxUsername = 32
-	minPassword = 8
-	// maxPassword is bcrypt's limit: it ignores bytes past the 72nd.
-	maxPassword = 72
-	maxScore    = 1_000_000
-)
-
-var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-
-var genders = map[string]bool{"male": true, "female": true, "other": true}
 
 // ValidateRegister is validateRegister, exported so that the handler's fuzz
 // test can run a body through decoding and validation as one request does.
@@ -40,37 +26,40 @@ func validateRegister(r *types.RegisterReq) error {
 	switch {
 	case r.Username == "":
 		return apierr.BadField("username", "username is required")
-	case len(r.Username) < minUsername || len(r.Username) > maxUsername:
+	case len(r.Username) < register.MinUsername || len(r.Username) > register.MaxUsername:
 		return apierr.BadField("username", "username must be 3 to 32 characters")
-	case !usernamePattern.MatchString(r.Username):
+	case !register.ValidUsername(r.Username):
 		return apierr.BadField("username", "username may contain only letters, digits, '_', '.' and '-'")
 	case r.Password == "":
 		return apierr.BadField("password", "password is required")
-	case len(r.Password) < minPassword:
+	case len(r.Password) < register.MinPassword:
 		return apierr.BadField("password", "password must be at least 8 characters")
-	case len(r.Password) > maxPassword:
+	case len(r.Password) > register.MaxPassword:
 		return apierr.BadField("password", "password must be at most 72 bytes")
 	case strings.IndexFunc(r.Password, unicode.IsControl) >= 0:
 		return apierr.BadField("password", "password must not contain control characters")
-	case !genders[r.Gender]:
+	case !register.ValidGender(r.Gender):
 		return apierr.BadField("gender", "gender must be one of male, female, other")
 	case r.Score < 0:
 		return apierr.BadField("score", "score must not be negative")
-	case r.Score > maxScore:
+	case r.Score > register.MaxScore:
 		return apierr.BadField("score", "score must be at most 1000000")
 	}
 	return nil
 }
 
-// validateLogin refuses a request that cannot name any account.
+// validateLogin refuses a request that cannot name any account. A name
+// that registration would refuse (another case is allowed by MySQL's
+// case-insensitive collation, a trailing space by its padding, a lookalike
+// letter by its accent folding) names no account: the same answer as a
+// wrong password, and the user service compares names exactly as well.
 func validateLogin(r *types.LoginReq) error {
 	switch {
 	case r.Username == "":
 		return apierr.BadField("username", "username is required")
 	case r.Password == "":
 		return apierr.BadField("password", "password is required")
-	case len(r.Username) > maxUsername || len(r.Password) > maxPassword:
-		// Too long to be a registered account: same answer as a wrong one.
+	case !register.ValidUsername(r.Username) || len(r.Password) > register.MaxPassword:
 		return errInvalidCredentials
 	}
 	return nil

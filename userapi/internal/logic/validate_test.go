@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/rpc-common/register"
 	"sagasuite/userapi/internal/apierr"
 	"sagasuite/userapi/internal/types"
 )
@@ -33,7 +34,7 @@ func TestValidateRegister(t *testing.T) {
 		"DEL in password":   {func(r *types.RegisterReq) { r.Password = "pass\x7fword" }, "password"},
 		"C1 in password":    {func(r *types.RegisterReq) { r.Password = "pass\u0085word" }, "password"},
 		"negative score":    {func(r *types.RegisterReq) { r.Score = -1 }, "score"},
-		"score too large":   {func(r *types.RegisterReq) { r.Score = maxScore + 1 }, "score"},
+		"score too large":   {func(r *types.RegisterReq) { r.Score = register.MaxScore + 1 }, "score"},
 	}
 	for name, tc := range cases {
 		r := good
@@ -52,7 +53,7 @@ func TestValidateRegister(t *testing.T) {
 	}
 
 	edge := good
-	edge.Username, edge.Password, edge.Score = strings.Repeat("a", 32), strings.Repeat("p", 72), maxScore
+	edge.Username, edge.Password, edge.Score = strings.Repeat("a", 32), strings.Repeat("p", 72), register.MaxScore
 	require.NoError(t, validateRegister(&edge), "limits are inclusive")
 }
 
@@ -72,4 +73,11 @@ func TestValidateLogin(t *testing.T) {
 	var e *apierr.Error
 	require.True(t, errors.As(validateLogin(&types.LoginReq{Username: strings.Repeat("a", 33), Password: "x"}), &e))
 	require.Equal(t, apierr.InvalidCredentials, e.Code, "too long to exist: the answer of a wrong password")
+	// MySQL's collation would match these to uni11791; registration refuses
+	// them, so at login they name no account.
+	for _, name := range []string{"uni11791 ", " uni11791", "üni11791", "unı11791", "uni11791\x00", "un", "uni<b>"} {
+		var e *apierr.Error
+		require.True(t, errors.As(validateLogin(&types.LoginReq{Username: name, Password: "password"}), &e), "%q", name)
+		require.Equal(t, apierr.InvalidCredentials, e.Code, "%q", name)
+	}
 }

@@ -58,9 +58,14 @@ type dtmQuery struct {
 }
 
 // Saga is a saga as the gateway reports it, plus what only the gateway
-// may see: the payload DTM holds for each action, by branch id.
+// may see: DTM's own status and the payload DTM holds for each action, by
+// branch id.
 type Saga struct {
 	types.SagaResp
+	// DTMStatus is DTM's status (prepared, submitted, aborting, succeed,
+	// failed): a prepared saga has run nothing and runs nothing until
+	// someone submits it.
+	DTMStatus      string
 	ActionPayloads map[string][]byte
 }
 
@@ -82,6 +87,7 @@ func (c *Client) Query(ctx context.Context, gid string) (*Saga, error) {
 
 	out := &Saga{
 		SagaResp:       types.SagaResp{Gid: q.Transaction.Gid, Status: view.Status(q.Transaction.Status), Branches: []types.SagaBranch{}},
+		DTMStatus:      q.Transaction.Status,
 		ActionPayloads: map[string][]byte{},
 	}
 	if out.Status == types.StatusFailed {
