@@ -18,7 +18,9 @@ import (
 	"os/signal"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -27,10 +29,15 @@ import (
 	"github.com/dtm-labs/dtm/dtmsvr"
 	"github.com/dtm-labs/dtm/dtmsvr/config"
 	"github.com/dtm-labs/dtm/dtmsvr/storage/registry"
+	"github.com/dtm-labs/dtmdriver"
 	"github.com/dtm-labs/logger"
 	"github.com/gin-gonic/gin"
+	"github.com/zeromicro/go-zero/core/discov"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"sagasuite/rpc-common/memtrim"
+	"sagasuite/rpc-common/peertls"
 )
 
 func main() {
@@ -43,13 +50,15 @@ func main() {
 	applyEnv(conf)
 	logger.InitLog2(conf.LogLevel, conf.Log.Outputs, conf.Log.RotationEnable, conf.Log.RotationConfigJSON)
 	logger.WithLogger(newRedacting(conf.LogLevel))
+	etcdAccess(conf.MicroService.Target)
+	branchTLS := secureBranches()
 	registry.WaitStoreUp()
 	serveDebug(os.Getenv("DEBUG_LISTEN"))
 	addDashboard(dtmsvr.StartSvr())
 	// Without the cron nothing is ever retried and no timeout fires.
 	go dtmsvr.CronExpiredTrans(-1)
-	fmt.Printf("dtm ready: http :%d grpc :%d, registered as %s; %s\n",
-		conf.HTTPPort, conf.GrpcPort, conf.MicroService.Target, memtrim.Run())
+	fmt.Printf("dtm ready: http :%d grpc :%d, registered as %s, branches over %s; %s\n",
+		conf.HTTPPort, conf.GrpcPort, conf.MicroService.Target, peertls.Mode(branchTLS), memtrim.Run())
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
@@ -87,6 +96,48 @@ func applyEnv(c *config.Type) {
 	str(&c.MicroService.EndPoint, "MICRO_SERVICE_END_POINT")
 	str(&c.LogLevel, "LOG_LEVEL")
 	num(&c.UpdateBranchSync, "UPDATE_BRANCH_SYNC")
+}
+
+// etcdAccess gives DTM's etcd client (go-zero's, through the driver: it
+// registers DTM and resolves the branches) the account and TLS material
+// of ETCD_USER/ETCD_PASS and ETCD_CERT/ETCD_KEY/ETCD_CA, for the etcd
+// hosts of target (etcd://host1,host2/dtmservice).
+func etcdAccess(target string) {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return
+	}
+	hosts := strings.Split(u.Host, ",")
+	if user, pass := os.Getenv("ETCD_USER"), os.Getenv("ETCD_PASS"); user != "" && pass != "" {
+		discov.RegisterAccount(hosts, user, pass)
+	}
+	if cert, key, ca := os.Getenv("ETCD_CERT"), os.Getenv("ETCD_KEY"), os.Getenv("ETCD_CA"); cert != "" || key != "" || ca != "" {
+		logger.FatalIfError(discov.RegisterTLS(hosts, cert, key, ca, false))
+	}
+}
+
+// secureBranches turns on mutual TLS for DTM's branch calls when TLS_CERT,
+// TLS_KEY and TLS_CA are set: DTM's own client dials insecurely, so each
+// call is rerouted onto a TLS connection by a driver middleware (see
+// rpc-common/peertls.Rerouter).
+func secureBranches() bool {
+	c := peertls.Conf{}
+	c.ApplyEnv()
+	on, err := c.Enabled()
+	logger.FatalIfError(err)
+	if !on {
+		return false
+	}
+	_, err = c.ClientCreds("") // fail at start, not at the first branch
+	logger.FatalIfError(err)
+	r := peertls.NewRerouter(c, grpc.WithConnectParams(grpc.ConnectParams{
+		// A restarted branch service is found again within a second or two,
+		// not after gRPC's backoff of up to two minutes.
+		Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+		MinConnectTimeout: 2 * time.Second,
+	}))
+	dtmdriver.Middlewares.Grpc = append(dtmdriver.Middlewares.Grpc, r.Intercept)
+	return true
 }
 
 // serveDebug serves Go's profiler (/debug/pprof/) on addr, when one is

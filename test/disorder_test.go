@@ -9,11 +9,13 @@ import (
 	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"sagasuite/rpc-common/peertls"
+	reg "sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )
@@ -27,19 +29,44 @@ type branchUnderTest struct {
 	rows       func(t *testing.T, id string) int
 }
 
+// dial connects to a branch service (stack.UserAddr or stack.ScoreAddr)
+// over mutual TLS as DTM, the caller of saga branches.
 func dial(t *testing.T, addr string) *grpc.ClientConn {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return dialAs(t, addr, peertls.DTM)
+}
+
+// dialAs connects to a branch service as identity.
+func dialAs(t *testing.T, addr, identity string) *grpc.ClientConn {
+	conn, err := stack.DialBranch(addr, serverName(addr), identity)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return conn
 }
+
+// serverName is the etcd key, which its certificate names, of the branch
+// service at addr.
+func serverName(addr string) string {
+	if addr == stack.ScoreAddr {
+		return "user-score.rpc"
+	}
+	return "user.rpc"
+}
+
+// testHash is a bcrypt hash of cost 4, as the branch services accept.
+var testHash = func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte("password-disorder"), bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+}()
 
 func branchesUnderTest(t *testing.T) []branchUnderTest {
 	users := userpb.NewUserClient(dial(t, stack.UserAddr))
 	scores := userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr))
 	userReq := func(id string) *userpb.CreateUserReq {
 		// The username is derived from the id so every saga gets its own.
-		return &userpb.CreateUserReq{Id: id, Username: "d" + id[len(id)-12:], PasswordHash: "$2a$04$notarealhashnotarealhashnotarealhashnotarealhashnot", Gender: "other"}
+		return &userpb.CreateUserReq{Id: id, Username: "d" + id[len(id)-12:], PasswordHash: testHash, Gender: "other"}
 	}
 	return []branchUnderTest{
 		{
@@ -116,7 +143,7 @@ func TestBranchDisorder(t *testing.T) {
 	for _, b := range branchesUnderTest(t) {
 		t.Run(b.name+"/compensation before action, then the late action", func(t *testing.T) {
 			id := uuid.NewString()
-			gid := "disorder-" + id
+			gid := reg.Gid(id)
 			forget(t, id, gid)
 			require.NoError(t, b.compensate(sagaCtx(gid, "compensate"), id), "a null compensation succeeds")
 			require.NoError(t, b.action(sagaCtx(gid, "action"), id), "a hanging action is acknowledged")
@@ -125,7 +152,7 @@ func TestBranchDisorder(t *testing.T) {
 
 		t.Run(b.name+"/the same action many times in parallel", func(t *testing.T) {
 			id := uuid.NewString()
-			gid := "dup-" + id
+			gid := reg.Gid(id)
 			forget(t, id, gid)
 			for _, err := range parallel(16, func() error { return b.action(sagaCtx(gid, "action"), id) }) {
 				require.NoError(t, err)
@@ -135,7 +162,7 @@ func TestBranchDisorder(t *testing.T) {
 
 		t.Run(b.name+"/duplicate compensations", func(t *testing.T) {
 			id := uuid.NewString()
-			gid := "comp-" + id
+			gid := reg.Gid(id)
 			forget(t, id, gid)
 			require.NoError(t, b.action(sagaCtx(gid, "action"), id))
 			require.Equal(t, 1, b.rows(t, id))
@@ -162,13 +189,15 @@ func TestBranchDisorder(t *testing.T) {
 // not remove the user who owns the name.
 func TestRejectedActionThenCompensation(t *testing.T) {
 	users := userpb.NewUserClient(dial(t, stack.UserAddr))
-	owner := &userpb.CreateUserReq{Id: uuid.NewString(), Username: uniqueName("owner"), PasswordHash: "$2a$04$owner", Gender: "male"}
-	forget(t, owner.Id, "owner-"+owner.Id)
-	_, err := users.CreateUser(sagaCtx("owner-"+owner.Id, "action"), owner)
+	owner := &userpb.CreateUserReq{Id: uuid.NewString(), Username: uniqueName("owner"), PasswordHash: testHash, Gender: "male"}
+	forget(t, owner.Id, reg.Gid(owner.Id))
+	_, err := users.CreateUser(sagaCtx(reg.Gid(owner.Id), "action"), owner)
 	require.NoError(t, err)
 
-	intruder := &userpb.CreateUserReq{Id: uuid.NewString(), Username: owner.Username, PasswordHash: "$2a$04$intruder", Gender: "female"}
-	gid := "intruder-" + intruder.Id
+	otherHash, err := bcrypt.GenerateFromPassword([]byte("password-intruder"), bcrypt.MinCost)
+	require.NoError(t, err)
+	intruder := &userpb.CreateUserReq{Id: uuid.NewString(), Username: owner.Username, PasswordHash: string(otherHash), Gender: "female"}
+	gid := reg.Gid(intruder.Id)
 	forget(t, intruder.Id, gid)
 	_, err = users.CreateUser(sagaCtx(gid, "action"), intruder)
 	st, _ := status.FromError(err)

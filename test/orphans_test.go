@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/repair/orphans"
+	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )
@@ -24,14 +25,15 @@ func TestOrphanedBranchesAreCompensated(t *testing.T) {
 	id, _ := uuid.NewV7()
 	gid := orphans.GidPrefix + id.String()
 	users := userpb.NewUserClient(dial(t, stack.UserAddr))
+	repairUsers := userpb.NewUserClient(dialAs(t, stack.UserAddr, peertls.Repair))
 	_, err := users.CreateUser(sagaCtx(gid, "action"), &userpb.CreateUserReq{
-		Id: id.String(), Username: uniqueName("orphan"), PasswordHash: "$2a$04$orphan", Gender: "other"})
+		Id: id.String(), Username: uniqueName("orphan"), PasswordHash: testHash, Gender: "other"})
 	require.NoError(t, err)
 	require.Equal(t, 1, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ?", id.String()))
 
 	opts := orphans.Options{
 		DTM: stack.DtmDB, User: stack.UserDB, UserScore: stack.ScoreDB,
-		Users: users, Scores: userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr)),
+		Users: repairUsers, Scores: userscorepb.NewUserScoreClient(dialAs(t, stack.ScoreAddr, peertls.Repair)),
 		// The rows were just written: look a minute ahead instead of waiting.
 		Now: time.Now().Add(time.Minute), Grace: 30 * time.Second,
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"sagasuite/rpc-common/memtrim"
+	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/user-score/internal/config"
 	"sagasuite/user-score/internal/server"
@@ -44,7 +45,18 @@ func main() {
 		userscorepb.RegisterUserScoreServer(g, server.NewUserScoreServer(ctx))
 	})
 	defer s.Stop()
+	// Who may call what: DTM runs the saga, the operator's repair tool
+	// compensates what DTM left, the gateway reads.
+	secure, err := peertls.Secure(s, c.TLS, map[string][]string{
+		userscorepb.UserScore_InitScore_FullMethodName:           {peertls.DTM},
+		userscorepb.UserScore_InitScoreCompensate_FullMethodName: {peertls.DTM, peertls.Repair},
+		userscorepb.UserScore_GetScore_FullMethodName:            {peertls.Gateway},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "user-score: %v\n", err)
+		os.Exit(1)
+	}
 
-	fmt.Printf("user-score.rpc listening on %s; %s\n", c.ListenOn, memtrim.Run())
+	fmt.Printf("user-score.rpc listening on %s (%s); %s\n", c.ListenOn, peertls.Mode(secure), memtrim.Run())
 	s.Start()
 }

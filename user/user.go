@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"sagasuite/rpc-common/memtrim"
+	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/user/internal/config"
 	"sagasuite/user/internal/server"
@@ -43,7 +44,19 @@ func main() {
 		userpb.RegisterUserServer(g, server.NewUserServer(ctx))
 	})
 	defer s.Stop()
+	// Who may call what: DTM runs the saga, the operator's repair tool
+	// compensates what DTM left, the gateway reads.
+	secure, err := peertls.Secure(s, c.TLS, map[string][]string{
+		userpb.User_CreateUser_FullMethodName:           {peertls.DTM},
+		userpb.User_CreateUserCompensate_FullMethodName: {peertls.DTM, peertls.Repair},
+		userpb.User_VerifyCredentials_FullMethodName:    {peertls.Gateway},
+		userpb.User_GetUser_FullMethodName:              {peertls.Gateway},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "user: %v\n", err)
+		os.Exit(1)
+	}
 
-	fmt.Printf("user.rpc listening on %s; %s\n", c.ListenOn, memtrim.Run())
+	fmt.Printf("user.rpc listening on %s (%s); %s\n", c.ListenOn, peertls.Mode(secure), memtrim.Run())
 	s.Start()
 }

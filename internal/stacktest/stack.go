@@ -17,11 +17,14 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 
 	"sagasuite/deploy/etcdnode"
 	"sagasuite/deploy/schema"
+	"sagasuite/internal/devcerts"
 	"sagasuite/internal/proc"
 	"sagasuite/internal/suite"
+	"sagasuite/rpc-common/peertls"
 )
 
 // EnvMySQL names a server-level DSN; the default is root@127.0.0.1:3306.
@@ -81,11 +84,19 @@ func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
 	if err := s.resetDatabases(ctx, cfg, dsn, dbs); err != nil {
 		return nil, fmt.Errorf("MySQL at %s (set %s): %w", cfg.Addr, EnvMySQL, err)
 	}
-	if s.etcd, err = etcdnode.Start(filepath.Join(dir, "etcd"), "127.0.0.1:0"); err != nil {
+	// The tests run the suite as it should run in production: mutual TLS
+	// between DTM, the gateway and the branch services, and etcd over TLS
+	// with authentication on.
+	tlsDir := filepath.Join(dir, "tls")
+	if s.etcd, err = suite.StartEtcd(ctx, filepath.Join(dir, "etcd"), "127.0.0.1:0", tlsDir); err != nil {
 		return nil, fmt.Errorf("embedded etcd: %w", err)
 	}
 	s.EtcdHost = s.etcd.Endpoint()
-	if s.Etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{s.EtcdHost}, DialTimeout: 5 * time.Second}); err != nil {
+	rootEtcd, err := suite.Layout{EtcdHosts: []string{s.EtcdHost}, TLSDir: tlsDir}.EtcdConfig("root")
+	if err != nil {
+		return nil, err
+	}
+	if s.Etcd, err = clientv3.New(rootEtcd); err != nil {
 		return nil, err
 	}
 	root, err := suite.ModuleRoot()
@@ -104,6 +115,7 @@ func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
 		GatewayEnv: []string{"JWT_SECRET=" + JWTSecret, "MODE=pro", "SAGA_RESULT_TIMEOUT=2000",
 			// The minimum bcrypt cost keeps the tests about sagas, not hashing.
 			"BCRYPT_COST=4"},
+		TLSDir: tlsDir,
 	}
 	var replicas map[string][]string
 	if opts.Replicas {
@@ -154,6 +166,20 @@ func (s *Stack) replicaEnv() map[string][]string {
 		"user-2":       {fmt.Sprintf("LISTEN_ON=127.0.0.1:%d", suite.FreePort()), fmt.Sprintf("DEV_SERVER_PORT=%d", suite.FreePort())},
 		"user-score-2": {fmt.Sprintf("LISTEN_ON=127.0.0.1:%d", suite.FreePort()), fmt.Sprintf("DEV_SERVER_PORT=%d", suite.FreePort())},
 	}
+}
+
+// TLS is the mutual TLS configuration of a suite identity ("dtm",
+// "userapi", "repair", …), for a test that acts as that process.
+func (s *Stack) TLS(identity string) peertls.Conf { return devcerts.Conf(s.TLSDir, identity) }
+
+// DialBranch connects to the branch service at addr, whose certificate
+// names serverName (its etcd key, user.rpc), as identity.
+func (s *Stack) DialBranch(addr, serverName, identity string) (*grpc.ClientConn, error) {
+	creds, err := s.TLS(identity).ClientCreds(serverName)
+	if err != nil {
+		return nil, err
+	}
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 }
 
 // WaitRegistered waits until some instance is registered under key in etcd.

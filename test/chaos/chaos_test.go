@@ -21,11 +21,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"sagasuite/deploy/repair/orphans"
 	"sagasuite/deploy/sagacheck/check"
 	"sagasuite/internal/suite"
+	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )
@@ -135,8 +135,9 @@ func TestChaos(t *testing.T) {
 	time.Sleep(max(0, orphanGrace-time.Since(drainStart)))
 	repaired, err := orphans.Run(context.Background(), orphans.Options{
 		DTM: stack.DtmDB, User: stack.UserDB, UserScore: stack.ScoreDB,
-		Users: userpb.NewUserClient(dial(t, stack.UserAddr)), Scores: userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr)),
-		Grace: orphanGrace,
+		Users:  userpb.NewUserClient(dial(t, stack.UserAddr, "user.rpc")),
+		Scores: userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr, "user-score.rpc")),
+		Grace:  orphanGrace, DTMHTTP: stack.DtmHTTP,
 	})
 	require.NoError(t, err)
 
@@ -158,8 +159,9 @@ func TestChaos(t *testing.T) {
 // row without a saga for one DTM will never record.
 const orphanGrace = 5 * time.Second
 
-func dial(t *testing.T, addr string) *grpc.ClientConn {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// dial connects to a branch service as the operator's repair tool.
+func dial(t *testing.T, addr, serverName string) *grpc.ClientConn {
+	conn, err := stack.DialBranch(addr, serverName, peertls.Repair)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return conn

@@ -11,6 +11,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 
 	"sagasuite/rpc-common/envconf"
+	"sagasuite/rpc-common/peertls"
 )
 
 // Config of the gateway.
@@ -26,6 +27,10 @@ type Config struct {
 	UserScoreRpc zrpc.RpcClientConf
 	Saga         SagaConf
 	BcryptCost   int `json:",default=10,range=[4:31],env=BCRYPT_COST"`
+	// TLS turns on mutual TLS towards the branch services (TLS_CERT,
+	// TLS_KEY, TLS_CA): they must show a certificate of the suite's CA
+	// naming their etcd key, and this gateway shows its own.
+	TLS peertls.Conf `json:",optional"`
 }
 
 // SagaConf says how to reach DTM and how long to wait for an outcome.
@@ -39,8 +44,12 @@ type SagaConf struct {
 // the values derived from others.
 func (c *Config) ApplyEnv() error {
 	envconf.String(&c.Mode, "MODE")
-	envconf.List(&c.UserRpc.Etcd.Hosts, "ETCD_HOSTS")
-	envconf.List(&c.UserScoreRpc.Etcd.Hosts, "ETCD_HOSTS")
+	envconf.Etcd(&c.UserRpc.Etcd)
+	envconf.Etcd(&c.UserScoreRpc.Etcd)
+	c.TLS.ApplyEnv()
+	if _, err := c.TLS.Enabled(); err != nil {
+		return err
+	}
 	var listen string
 	envconf.String(&listen, "LISTEN_ON")
 	if host, port, err := net.SplitHostPort(listen); err == nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	_ "github.com/dtm-labs/driver-gozero" // resolves etcd:// URLs for DTM
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 
+	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/auth"
@@ -64,11 +66,14 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 	}
 	// go-zero logs a failed call with its request: this one holds a password.
 	zrpc.DontLogClientContentForMethod(userpb.User_VerifyCredentials_FullMethodName)
-	userConn, err := zrpc.NewClient(c.UserRpc, rpcOptions...)
+	// The branch services' etcd account (ETCD_USER/ETCD_PASS) is registered
+	// for their etcd hosts by go-zero here; DTM's target, on the same hosts,
+	// is then resolved with it too.
+	userConn, err := rpcClient(c.UserRpc, c.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("user rpc: %w", err)
 	}
-	scoreConn, err := zrpc.NewClient(c.UserScoreRpc, rpcOptions...)
+	scoreConn, err := rpcClient(c.UserScoreRpc, c.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("user-score rpc: %w", err)
 	}
@@ -93,6 +98,20 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 			InitScoreCompensate:  scoreURL + userscorepb.UserScore_InitScoreCompensate_FullMethodName,
 		},
 	}, nil
+}
+
+// rpcClient connects to a branch service; with TLS the service must prove
+// it is the one its etcd key names.
+func rpcClient(c zrpc.RpcClientConf, tls peertls.Conf) (zrpc.Client, error) {
+	opts := rpcOptions
+	if on, _ := tls.Enabled(); on {
+		creds, err := tls.ClientCreds(c.Etcd.Key)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(slices.Clone(rpcOptions), zrpc.WithTransportCredentials(creds))
+	}
+	return zrpc.NewClient(c, opts...)
 }
 
 // jwtSecret returns the configured secret. Outside pro mode an empty one is
