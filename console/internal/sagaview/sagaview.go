@@ -127,14 +127,16 @@ func Status(dtm string) string { return view.Status(dtm) }
 func SplitBranchURL(raw string) (service, method string) { return view.SplitBranchURL(raw) }
 
 // Recent lists the newest limit sagas of ts, newest first. Ties in DTM's
-// one-second create_time are broken by gid: its UUIDv7 sorts by time.
+// one-second create_time are broken by the store's row id, which grows
+// with every saga (the gid does not: a keyed registration's user id is a
+// UUIDv5 of its key), and, where the store has no ids, by gid.
 func Recent(ts []dtmhttp.Transaction, now time.Time, limit int) []Summary {
 	sorted := slices.Clone(ts)
 	slices.SortStableFunc(sorted, func(a, b dtmhttp.Transaction) int {
 		if c := cmpTime(b.CreateTime, a.CreateTime); c != 0 {
 			return c
 		}
-		return cmp.Compare(b.Gid, a.Gid)
+		return cmp.Or(cmp.Compare(b.ID, a.ID), cmp.Compare(b.Gid, a.Gid))
 	})
 	out := make([]Summary, 0, min(limit, len(sorted)))
 	for _, t := range sorted[:min(limit, len(sorted))] {

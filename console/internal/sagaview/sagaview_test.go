@@ -126,6 +126,19 @@ func TestRecentIsNewestFirst(t *testing.T) {
 		require.Equal(t, tc.want, Recent(ts, now, tc.limit))
 	}
 	require.Equal(t, []Summary{}, Recent(nil, now, 50))
+
+	// Within one second, the store's id orders them, not the gid: a keyed
+	// registration's gid holds a UUIDv5, in no time order.
+	tied := []dtmhttp.Transaction{
+		{ID: 7, Gid: "register-01a2-v7-older", Status: "succeed", CreateTime: at(5)},
+		{ID: 9, Gid: "register-01a2-v7-newer", Status: "succeed", CreateTime: at(5)},
+		{ID: 8, Gid: "register-f5e4-v5-keyed", Status: "succeed", CreateTime: at(5)},
+	}
+	var gids []string
+	for _, s := range Recent(tied, now, 3) {
+		gids = append(gids, s.Gid)
+	}
+	require.Equal(t, []string{"register-01a2-v7-newer", "register-f5e4-v5-keyed", "register-01a2-v7-older"}, gids)
 }
 
 func TestDescribe(t *testing.T) {
