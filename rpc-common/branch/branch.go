@@ -48,6 +48,12 @@ func (r *Rejection) Error() string { return r.Reason }
 // Reject returns the error a business function gives to refuse an action.
 func Reject(reasonCode string) error { return &Rejection{Reason: reasonCode} }
 
+// The ops DTM calls a saga branch with (dtm-op in the metadata).
+const (
+	OpAction     = dtmimp.OpAction
+	OpCompensate = dtmimp.OpCompensate
+)
+
 // ErrNoTransaction is answered to a mutation that carries no DTM metadata:
 // branch writes only ever happen as part of a saga.
 var ErrNoTransaction = status.Error(codes.InvalidArgument, "missing DTM transaction metadata")
@@ -85,7 +91,8 @@ func run(ctx context.Context, db *sql.DB, op string, write func(tx *sql.Tx) erro
 		if barrier.Op == dtmimp.OpAction {
 			return status.Error(codes.Aborted, reason.InvalidPayload)
 		}
-		// A compensation must not fail: an action called as one does nothing.
+		// A compensation must not fail. (The services' actions undo
+		// themselves when named as compensations, before reaching here.)
 		return nil
 	}
 	err = barrier.CallWithDB(db, write)

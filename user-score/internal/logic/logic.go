@@ -27,8 +27,12 @@ import (
 //
 // The payload is checked here whoever built the saga (DTM has no
 // authentication): the user id must be the one the saga's gid names, the
-// score within the rules of package register.
+// score within the rules of package register. Named as a step's
+// compensation, it undoes itself as InitScoreCompensate does.
 func InitScore(ctx context.Context, svcCtx *svc.ServiceContext, in *userscorepb.InitScoreReq) error {
+	if _, op, _ := branch.FromSaga(ctx); op == branch.OpCompensate {
+		return InitScoreCompensate(ctx, svcCtx, in)
+	}
 	return branch.Action(ctx, svcCtx.DB, func(tx *sql.Tx) error {
 		gid, _, _ := branch.FromSaga(ctx)
 		if id, ok := register.UserID(gid); !ok || in.UserId != id || !register.ValidScore(in.Score) {
@@ -48,12 +52,14 @@ func InitScore(ctx context.Context, svcCtx *svc.ServiceContext, in *userscorepb.
 // InitScoreCompensate deletes the row InitScore wrote; the barrier skips it
 // when InitScore never committed, and it deletes only a row of the saga's
 // own id written by the saga's own gid. Errors are retryable, never Aborted.
+// A payload whose id is not the one the gid names is answered with success
+// before the barrier, as CreateUserCompensate does.
 func InitScoreCompensate(ctx context.Context, svcCtx *svc.ServiceContext, in *userscorepb.InitScoreReq) error {
+	gid, op, _ := branch.FromSaga(ctx)
+	if id, named := register.UserID(gid); op == branch.OpCompensate && (!named || id != in.UserId) {
+		return nil
+	}
 	return branch.Compensate(ctx, svcCtx.DB, func(tx *sql.Tx) error {
-		gid, _, _ := branch.FromSaga(ctx)
-		if id, ok := register.UserID(gid); !ok || id != in.UserId {
-			return nil // its action refused such a payload: nothing to undo
-		}
 		return svcCtx.Scores.WithTx(tx).Delete(ctx, in.UserId, gid)
 	})
 }

@@ -26,7 +26,14 @@ import (
 // rules the gateway applies (package register), whoever built the saga: a
 // well-formed id that the saga's gid names, a username registration would
 // accept, a bcrypt hash of an accepted cost, a known gender.
+//
+// Named as a step's compensation (DTM calls it with op "compensate", in a
+// saga built by someone else than the gateway), it undoes itself as
+// CreateUserCompensate does, so that such a saga leaves no half user.
 func CreateUser(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.CreateUserReq) error {
+	if _, op, _ := branch.FromSaga(ctx); op == branch.OpCompensate {
+		return CreateUserCompensate(ctx, svcCtx, in)
+	}
 	return branch.Action(ctx, svcCtx.DB, func(tx *sql.Tx) error {
 		gid, _, _ := branch.FromSaga(ctx)
 		if !validUser(in, gid, svcCtx.Config.BcryptCost) {
@@ -62,12 +69,17 @@ func validUser(in *userpb.CreateUserReq, gid string, maxCost int) bool {
 // the row of the saga's own id written by the saga's own gid, so it can
 // never remove another registration's user, whatever its payload names.
 // Errors are retryable: a compensation never aborts.
+//
+// A payload whose id is not the one the gid names is answered with success
+// before the barrier, which it leaves untouched: its action refused such a
+// payload, so there is nothing to undo, and it must not use up the
+// compensation of the gid it names.
 func CreateUserCompensate(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.CreateUserReq) error {
+	gid, op, _ := branch.FromSaga(ctx)
+	if id, named := register.UserID(gid); op == branch.OpCompensate && (!named || id != in.Id) {
+		return nil
+	}
 	return branch.Compensate(ctx, svcCtx.DB, func(tx *sql.Tx) error {
-		gid, _, _ := branch.FromSaga(ctx)
-		if id, ok := register.UserID(gid); !ok || id != in.Id {
-			return nil // its action refused such a payload: nothing to undo
-		}
 		return svcCtx.Users.WithTx(tx).Delete(ctx, in.Id, gid)
 	})
 }
