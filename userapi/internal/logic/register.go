@@ -91,6 +91,9 @@ func (a *attempt) withKey() (*types.RegisterResp, error) {
 	case !errors.Is(err, sagastatus.ErrNotFound):
 		return nil, upstream(a.ctx, "dtm", err)
 	}
+	if resp, found, err := a.registeredBefore(); found || err != nil {
+		return resp, err
+	}
 	saga, err := a.newSaga()
 	if err != nil {
 		return nil, err
@@ -109,6 +112,46 @@ func (a *attempt) withKey() (*types.RegisterResp, error) {
 	return a.existing(s)
 }
 
+// registeredBefore answers a key whose saga DTM no longer holds but whose
+// user exists: retention deletes finished sagas, not the users they made,
+// so the key's registration happened. Its own body gets its outcome, 201;
+// another body is refused; and no second saga of the gid is started. found
+// is false when the id has no user row, so the key is new, and also when
+// the user service cannot say: then the saga goes ahead, and its user
+// branch refuses the id if it is taken (ID_TAKEN), so that a branch
+// service that is down delays the registration (202) instead of failing it.
+func (a *attempt) registeredBefore() (resp *types.RegisterResp, found bool, err error) {
+	user, err := a.svcCtx.User.GetUser(a.ctx, &userpb.GetUserReq{Id: a.id})
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return nil, false, nil
+	case err != nil:
+		logx.WithContext(a.ctx).Infof("saga %s: no check for an earlier registration: %v", a.gid, err)
+		return nil, false, nil
+	}
+	r := a.req
+	if user.Username != r.Username || user.Gender != r.Gender {
+		return nil, true, errKeyReused
+	}
+	score, err := a.svcCtx.Score.GetScore(a.ctx, &userscorepb.GetScoreReq{UserId: a.id})
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return nil, true, errKeyReused
+	case err != nil:
+		return nil, true, upstream(a.ctx, "user-score", err)
+	case score.Score != r.Score:
+		return nil, true, errKeyReused
+	}
+	u, err := a.svcCtx.User.VerifyCredentials(a.ctx, &userpb.VerifyCredentialsReq{Username: r.Username, Password: r.Password})
+	switch {
+	case status.Code(err) == codes.Unauthenticated || err == nil && u.Id != a.id:
+		return nil, true, errKeyReused
+	case err != nil:
+		return nil, true, upstream(a.ctx, "user", err)
+	}
+	return a.succeeded(), true, nil
+}
+
 // existing answers from the saga DTM holds for the key: another body is
 // refused; a prepared saga of this body is submitted as stored (its
 // preparer may have died); any other is settled.
@@ -118,7 +161,7 @@ func (a *attempt) existing(s *sagastatus.Saga) (*types.RegisterResp, error) {
 		return nil, errKeyReused
 	}
 	if s.DTMStatus != dtmcli.StatusPrepared {
-		return a.settle(s, nil)
+		return a.settle(s, nil, nil)
 	}
 	saga := a.sagaTo()
 	b := a.svcCtx.Branches
@@ -176,11 +219,12 @@ func (a *attempt) submit(saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
 	if err == nil { // the only conclusive answer of WaitResult
 		return a.succeeded(), nil
 	}
-	return a.settle(nil, err)
+	return a.settle(nil, err, saga)
 }
 
 // settle finds the outcome once the saga may exist: s is what DTM said last
-// (nil when it has not been asked yet), submitErr what Submit returned.
+// (nil when it has not been asked yet), submitErr what Submit returned, and
+// saga the saga this request submits (nil when it submits none).
 // That error alone says little: DTM answers Aborted both for a failed saga
 // and for one whose branch is merely unreachable and will be retried, and
 // Unavailable both when DTM is down and when a branch is, or when DTM died
@@ -188,9 +232,15 @@ func (a *attempt) submit(saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
 // was sent: DTM may still be storing it, or (its v1.19.0 bug, see
 // deploy/repair) run its branches without a record. So only DTM's status,
 // succeeded or failed, is an answer; anything else ends as 202 pending.
-func (a *attempt) settle(s *sagastatus.Saga, submitErr error) (*types.RegisterResp, error) {
+//
+// A keyed saga DTM still holds as prepared did not take the submit (DTM
+// failed to save the change, its store going away): it is submitted again
+// while the answer waits, and if it is still prepared at the end, nothing
+// drives it but a retry with the key, which the answer asks for (503).
+func (a *attempt) settle(s *sagastatus.Saga, submitErr error, saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
 	pause := 20 * time.Millisecond
 	var err error
+	prepared := false
 	for {
 		if s != nil {
 			switch s.Status {
@@ -199,11 +249,18 @@ func (a *attempt) settle(s *sagastatus.Saga, submitErr error) (*types.RegisterRe
 			case types.StatusFailed:
 				return nil, a.failed(s)
 			}
+			prepared = s.DTMStatus == dtmcli.StatusPrepared
+			if prepared && saga != nil {
+				if submitErr = saga.Submit(); submitErr == nil {
+					return a.succeeded(), nil
+				}
+			}
 		}
 		select {
 		case <-a.ctx.Done():
-			if submitErr != nil || err != nil {
-				logx.WithContext(a.ctx).Infof("saga %s pending: submit: %v; status: %v", a.gid, submitErr, err)
+			logx.WithContext(a.ctx).Infof("saga %s not final in time (prepared: %v): submit: %v; status: %v", a.gid, prepared, submitErr, err)
+			if prepared {
+				return nil, notStarted(a.gid)
 			}
 			return &types.RegisterResp{Gid: a.gid, Status: types.StatusPending}, nil
 		case <-time.After(pause):
@@ -226,6 +283,13 @@ func (a *attempt) succeeded() *types.RegisterResp {
 // even in the middle of its compensation, with the reason of the branch
 // that failed still attached.
 func (a *attempt) failed(s *sagastatus.Saga) error {
+	if s.Reason == reason.IDTaken {
+		// The user branch found the id's row already there: the rows are
+		// another saga's of the same gid (one retention deleted), none of
+		// this one's.
+		return withGid(apierr.New(http.StatusUnprocessableEntity, apierr.IdempotencyKeyReused,
+			"this Idempotency-Key was used before, by a registration whose saga is no longer on record"), a.gid)
+	}
 	left, err := rowsLeft(a.ctx, a.svcCtx, a.id)
 	if err != nil {
 		logx.WithContext(a.ctx).Errorf("saga %s failed; its rows could not be checked: %v", a.gid, err)
@@ -243,9 +307,6 @@ func (a *attempt) failed(s *sagastatus.Saga) error {
 		e = apierr.New(http.StatusConflict, s.Reason, "username is already registered")
 	case reason.ScoreRejected:
 		e = apierr.New(http.StatusUnprocessableEntity, s.Reason, "initial score rejected by rule; the registration was rolled back")
-	case reason.IDTaken:
-		e = apierr.New(http.StatusUnprocessableEntity, apierr.IdempotencyKeyReused,
-			"this Idempotency-Key was used before, by a registration whose saga is no longer on record")
 	default:
 		e = apierr.New(http.StatusInternalServerError, apierr.RegistrationFailed, "the registration failed and nothing of it was kept")
 	}
@@ -290,10 +351,10 @@ func unavailable(gid string) error {
 }
 
 // notStarted answers a keyed registration whose saga DTM could not be asked
-// about: DTM may hold it as prepared, and nothing of a prepared saga runs
-// until a retry with the same key submits it (or finds the outcome of the
+// about, or holds as prepared still: nothing of a prepared saga runs until
+// a retry with the same key submits it (or finds the outcome of the
 // request that did).
 func notStarted(gid string) error {
 	return withGid(apierr.New(http.StatusServiceUnavailable, apierr.Unavailable,
-		"DTM could not be reached to start the registration; retry with the same Idempotency-Key"), gid)
+		"DTM did not start the registration; retry with the same Idempotency-Key"), gid)
 }
