@@ -102,7 +102,12 @@ func branchesUnderTest(t *testing.T) []branchUnderTest {
 
 // sagaCtx is the metadata DTM sends with the saga gid's branch op.
 func sagaCtx(gid, op string) context.Context {
-	return dtmgimp.TransInfo2Ctx(context.Background(), gid, "saga", "01", op, "test")
+	return sagaCtxBranch(gid, "01", op)
+}
+
+// sagaCtxBranch is sagaCtx for another branch than 01.
+func sagaCtxBranch(gid, branchID, op string) context.Context {
+	return dtmgimp.TransInfo2Ctx(context.Background(), gid, "saga", branchID, op, "test")
 }
 
 // forget removes, when the test ends, the rows and barrier rows a test

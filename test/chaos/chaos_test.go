@@ -43,10 +43,14 @@ const (
 type outcome struct {
 	kind     kind
 	username string
-	key      string
-	status   int // the last answer; 0 when every attempt failed to connect
+	key      string // empty: the client sends no Idempotency-Key
+	status   int    // the last answer; 0 when every attempt failed to connect
 	id, gid  string
 	attempts int
+	// nothingWritten are the gids of attempts answered 503 "nothing was
+	// written": a client without a key takes it at its word and registers
+	// anew, so DTM must never have stored them.
+	nothingWritten []string
 }
 
 func envInt(name string, fallback int) int {
@@ -88,6 +92,8 @@ func TestChaos(t *testing.T) {
 		switch n % 20 {
 		case 0, 7, 14:
 			o.kind = rejected
+		case 5, 12, 19:
+			o.key = "" // a client without a key: a new registration per attempt
 		case 3, 10, 17:
 			mu.Lock()
 			if len(freshOK) > 0 {
@@ -169,7 +175,8 @@ func dial(t *testing.T, addr, serverName string) *grpc.ClientConn {
 
 // registerUntilAnswered sends one registration, retrying with the same
 // Idempotency-Key while the gateway is unreachable or answers 5xx; a 202
-// is an answer (the saga is pending; checked after the drain).
+// is an answer (the saga is pending; checked after the drain). A client
+// without a key retries too, each attempt a registration of its own.
 func registerUntilAnswered(o outcome) outcome {
 	score := 5
 	if o.kind == rejected {
@@ -180,15 +187,20 @@ func registerUntilAnswered(o outcome) outcome {
 	for o.attempts = 1; o.attempts <= 150; o.attempts++ {
 		req, _ := http.NewRequest(http.MethodPost, stack.APIURL+"/register", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", o.key)
+		if o.key != "" {
+			req.Header.Set("Idempotency-Key", o.key)
+		}
 		resp, err := client.Do(req)
 		if err == nil {
 			data, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			o.status = resp.StatusCode
-			var a struct{ ID, Gid string }
+			var a struct{ ID, Gid, Message string }
 			_ = json.Unmarshal(data, &a)
 			o.id, o.gid = a.ID, a.Gid
+			if o.status == http.StatusServiceUnavailable && strings.Contains(a.Message, "nothing was written") && a.Gid != "" {
+				o.nothingWritten = append(o.nothingWritten, a.Gid)
+			}
 			if o.status < 500 {
 				return o
 			}
@@ -306,6 +318,15 @@ func checkAnswers(t *testing.T, results []outcome) {
 		return user, n == 1
 	}
 	for _, o := range results {
+		// "nothing was written" is a promise: the saga of such an attempt
+		// is in no store and wrote no row.
+		for _, gid := range o.nothingWritten {
+			var n int
+			require.NoError(t, stack.DtmDB.QueryRow("SELECT COUNT(*) FROM trans_global WHERE gid = ?", gid).Scan(&n))
+			require.Zero(t, n, "%s was answered 503 'nothing was written', but DTM stored it", gid)
+			user, score := present(strings.TrimPrefix(gid, "register-"))
+			require.False(t, user || score, "%s was answered 503 'nothing was written', but wrote rows", gid)
+		}
 		id := strings.TrimPrefix(o.gid, "register-")
 		switch o.status {
 		case http.StatusCreated:
@@ -364,6 +385,11 @@ func summarize(t *testing.T, results []outcome, faults []fault, load, drain time
 		fmt.Fprintf(&b, "  %-34s %8d\n", fmt.Sprintf("HTTP %d", c), byStatus[c])
 	}
 	fmt.Fprintf(&b, "  %-34s %8d\n", "answered after a retry", retried)
+	nothing := 0
+	for _, o := range results {
+		nothing += len(o.nothingWritten)
+	}
+	fmt.Fprintf(&b, "  %-34s %8d\n", "503 'nothing was written' (kept)", nothing)
 	neverRecorded := 0
 	for _, o := range results {
 		if o.status == http.StatusAccepted {

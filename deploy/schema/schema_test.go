@@ -1,0 +1,67 @@
+package schema
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
+)
+
+// TestApplyAddsTheGidColumnToOldTables: a database made before the gid
+// column existed gets it on the next migrate, each old row the gid of the
+// saga that wrote it (register-<id>), and applying again changes nothing.
+func TestApplyAddsTheGidColumnToOldTables(t *testing.T) {
+	dsn := os.Getenv("TEST_MYSQL_DSN")
+	if dsn == "" {
+		dsn = "root:@tcp(127.0.0.1:3306)/"
+	}
+	dbs := Databases{User: "schema_test_user", UserScore: "schema_test_score", DTM: "schema_test_dtm"}
+	ctx := context.Background()
+	require.NoError(t, Drop(ctx, dsn, dbs), "MySQL at %s", dsn)
+	t.Cleanup(func() { _ = Drop(context.Background(), dsn, dbs) })
+
+	// The tables as they shipped before.
+	cfg, err := mysql.ParseDSN(dsn)
+	require.NoError(t, err)
+	open := func(name string) *sql.DB {
+		c := cfg.Clone()
+		c.DBName = name
+		db, err := openConfig(c)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	server := open("")
+	for _, name := range []string{dbs.User, dbs.UserScore} {
+		_, err := server.Exec("CREATE DATABASE `" + name + "`")
+		require.NoError(t, err)
+	}
+	user, score := open(dbs.User), open(dbs.UserScore)
+	for _, stmt := range []struct {
+		db  *sql.DB
+		sql string
+	}{
+		{user, "CREATE TABLE `user` (`id` char(36) CHARACTER SET ascii NOT NULL, `username` varchar(32) NOT NULL, `password_hash` varchar(100) CHARACTER SET ascii NOT NULL, `gender` varchar(16) NOT NULL, `create_time` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), PRIMARY KEY (`id`), UNIQUE KEY `uniq_username` (`username`))"},
+		{user, "INSERT INTO `user` (id, username, password_hash, gender) VALUES ('0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e7f', 'old', 'h', 'male')"},
+		{score, "CREATE TABLE `user_score` (`user_id` char(36) CHARACTER SET ascii NOT NULL, `score` bigint NOT NULL, `create_time` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), PRIMARY KEY (`user_id`))"},
+		{score, "INSERT INTO user_score (user_id, score) VALUES ('0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e7f', 3)"},
+	} {
+		_, err := stmt.db.Exec(stmt.sql)
+		require.NoError(t, err, stmt.sql)
+	}
+
+	for range 2 {
+		require.NoError(t, Apply(ctx, dsn, dbs))
+		var gid string
+		require.NoError(t, user.QueryRow("SELECT gid FROM `user` WHERE username = 'old'").Scan(&gid))
+		require.Equal(t, "register-0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e7f", gid)
+		require.NoError(t, score.QueryRow("SELECT gid FROM user_score").Scan(&gid))
+		require.Equal(t, "register-0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e7f", gid)
+	}
+	// A new row gets the gid its insert names.
+	_, err = user.Exec("INSERT INTO `user` (id, gid, username, password_hash, gender) VALUES ('0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e80', 'register-0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e80', 'new', 'h', 'male')")
+	require.NoError(t, err)
+}
