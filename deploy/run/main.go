@@ -140,6 +140,9 @@ func run(dataDir, binDir string) error {
 		return fmt.Errorf("the suite did not become ready: %w", err)
 	}
 	out.Println(readyText(layout, time.Since(started), procs["user-score"].PidFile))
+	if layout.TLSDir == "" {
+		out.Println("(ETCD_HOSTS is set: the services speak plain gRPC, etcd as ETCD_* say.)")
+	}
 
 	// From now on a child that dies is restarted, until Ctrl-C: the
 	// supervisors end first, so that stopping the children is not mistaken
@@ -157,7 +160,8 @@ func run(dataDir, binDir string) error {
 // readyText is what the runner says once the suite is up.
 func readyText(l suite.Layout, took time.Duration, pidFile string) string {
 	return fmt.Sprintf(`
-The suite is up (ready in %.1fs).
+The suite is up (ready in %.1fs). Unless ETCD_HOSTS is set, DTM, the gateway and the
+branch services speak mutual TLS and etcd has accounts (certificates in .data/tls).
   gateway        %s   POST /register, POST /login, GET /user/info, GET /sagas/{gid}
   saga console   %s
   DTM            %s   dashboard /, API /api/dtmsvr/all, metrics /api/metrics

@@ -26,7 +26,12 @@ func (l Layout) secureEnv(name string) []string {
 	if l.TLSDir == "" || !ok {
 		return nil
 	}
-	c := devcerts.Conf(l.TLSDir, id)
+	// Absolute: the processes run in their log directory.
+	dir, err := filepath.Abs(l.TLSDir)
+	if err != nil {
+		dir = l.TLSDir
+	}
+	c := devcerts.Conf(dir, id)
 	return []string{
 		"TLS_CERT=" + c.CertFile, "TLS_KEY=" + c.KeyFile, "TLS_CA=" + c.CAFile,
 		"ETCD_CERT=" + c.CertFile, "ETCD_KEY=" + c.KeyFile, "ETCD_CA=" + c.CAFile,
