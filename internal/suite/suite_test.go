@@ -3,7 +3,9 @@ package suite
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -53,4 +55,21 @@ func TestDefaultMatchesShippedConfigs(t *testing.T) {
 	require.Equal(t, dtm.HTTPPort, l.DtmHTTP)
 	require.Equal(t, dtm.GrpcPort, l.DtmGRPC)
 	require.Equal(t, dtm.Store.Db, l.DBs.DTM)
+}
+
+// TestSecureEnvNamesAbsolutePaths: the processes run in their log
+// directory, so a relative certificate directory (make run's .data/tls)
+// must reach them as an absolute path. Each gets its own identity; the
+// console, which speaks neither gRPC nor etcd, none.
+func TestSecureEnvNamesAbsolutePaths(t *testing.T) {
+	l := Layout{TLSDir: ".data/tls"}
+	env := l.secureEnv("user-score")
+	require.Len(t, env, 6)
+	for _, kv := range env {
+		_, path, _ := strings.Cut(kv, "=")
+		require.True(t, filepath.IsAbs(path), kv)
+	}
+	require.Contains(t, env[0], "/.data/tls/user-score.pem")
+	require.Empty(t, l.secureEnv("console"))
+	require.Empty(t, Layout{}.secureEnv("user"), "no TLS directory: plain")
 }
