@@ -1,9 +1,11 @@
 # One image per command of this module:
 #   docker build --build-arg SERVICE=user -t sagasuite-user .
-# SERVICE is a package path: dtm, user, user-score, userapi, console,
-# deploy/migrate. Every image also holds /app/healthcheck (deploy/healthcheck),
-# the probe docker-compose.yml's health checks run: the runtime image has no
-# shell and no curl.
+# SERVICE is a package path: dtm, user, user-score, userapi, console, and
+# the one-shots deploy/migrate, deploy/certs, deploy/etcdauth. Every image
+# also holds /app/healthcheck (deploy/healthcheck), the probe
+# docker-compose.yml's health checks run: the runtime image has no shell and
+# no curl. It runs as distroless's nonroot user (uid/gid 65532), to whom
+# the certs one-shot hands the keys.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=0

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -31,6 +32,9 @@ var checks = []struct {
 	{"listen ports", checkListen},
 	{"health checks", checkHealth},
 	{"start order", checkStartOrder},
+	{"certificates", checkCerts},
+	{"etcd TLS", checkEtcdTLS},
+	{"peer TLS", checkPeerTLS},
 	{"published ports", checkPublished},
 	{"etcd", checkEtcd},
 	{"connections", checkConnections},
@@ -341,6 +345,18 @@ func checkStartOrder(p *project, r *report) {
 			r.add("service %s must wait for %s with condition %s (has %q)", e.service, e.dependency, e.condition, got)
 		}
 	}
+	// What the certificates and the etcd accounts need, directly or through
+	// the services waited for: those that read the tls volume start after
+	// certs made it, those with an etcd account after etcd-auth made it.
+	volume, err := p.tlsVolume()
+	for _, name := range sortedServices(p) {
+		if _, mounted := p.tlsMount(name, volume); err == nil && mounted && name != certsService && !p.waitsFor(name, certsService, completed) {
+			r.add("service %s reads the %s volume, but does not wait (itself or through what it waits for) for %s to complete", name, volume, certsService)
+		}
+		if _, ok := p.identities[name]; ok && !p.waitsFor(name, etcdAuthService, completed) {
+			r.add("service %s reaches etcd as its own account, but does not wait (itself or through what it waits for) for %s to complete", name, etcdAuthService)
+		}
+	}
 }
 
 // checkPublished: only the gateway and the dashboards are published, each
@@ -559,7 +575,21 @@ func secretRef(name string) *regexp.Regexp {
 	return regexp.MustCompile(`^\$\{` + name + `(:?\?[^}]*)?\}$`)
 }
 
-var secretKey = regexp.MustCompile(`PASSWORD|SECRET|TOKEN|(^|_)KEY$`)
+var secretKey = regexp.MustCompile(`PASSWORD|SECRET|TOKEN|(^|_)KEY$|(^|_)PASS$`)
+
+// fileOnVolume says whether v is the path of a file on one of s's volumes:
+// a variable naming a key file (TLS_KEY) holds no secret, the volume does.
+func fileOnVolume(s *composeService, v string) bool {
+	if !path.IsAbs(v) {
+		return false
+	}
+	for _, m := range s.Volumes {
+		if rel, ok := strings.CutPrefix(path.Clean(v), path.Clean(m.Target)+"/"); ok && rel != "" {
+			return true
+		}
+	}
+	return false
+}
 
 // checkSecrets: the secrets come only from the environment, compose refuses
 // to start without them, and none has a default in the file.
@@ -579,7 +609,11 @@ func checkSecrets(p *project, r *report) {
 		env := p.compose.Services[name].Environment
 		for _, key := range slices.Sorted(maps.Keys(env)) {
 			v := env[key]
-			if secretKey.MatchString(key) && !anyRef.MatchString(v) {
+			switch {
+			case !secretKey.MatchString(key) || anyRef.MatchString(v) || fileOnVolume(p.compose.Services[name], v):
+			case path.IsAbs(v):
+				r.add("service %s: %s names %s, a file on none of its volumes: the key would have to be in the image", name, key, v)
+			default:
 				r.add("service %s: %s is written into the file; take it from the environment: ${%s:?…}", name, key, key)
 			}
 			if !strings.Contains(v, "@tcp(") {
@@ -601,7 +635,8 @@ func checkSecrets(p *project, r *report) {
 }
 
 // checkEnvNames: every variable set on a service built here is one its
-// code mentions, so that a misspelt or stale name does not go unnoticed.
+// code reads (see command.envNames), so that a misspelt or stale name does
+// not go unnoticed.
 func checkEnvNames(p *project, r *report) {
 	for _, name := range slices.Sorted(maps.Keys(builds)) {
 		s, cmd := p.compose.Services[name], p.cmds[name]
@@ -609,8 +644,8 @@ func checkEnvNames(p *project, r *report) {
 			continue
 		}
 		for _, key := range slices.Sorted(maps.Keys(s.Environment)) {
-			if !cmd.words[key] {
-				r.add("service %s sets %s, which no Go file of %v mentions: misspelt or stale?", name, key, cmd.scanned)
+			if !cmd.envNames[key] {
+				r.add("service %s sets %s, which no Go file of %v reads (no string literal is that name, no env= tag): misspelt or stale?", name, key, cmd.scanned)
 			}
 		}
 	}

@@ -1,7 +1,10 @@
 package compose
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -93,6 +96,106 @@ func TestChecksCatchMistakes(t *testing.T) {
 			s.Volumes = append(s.Volumes, mount{Type: "bind", Source: "./dtm/missing.yaml", Target: "/app/x.yaml", ReadOnly: true})
 		}, "missing.yaml"},
 		{"misspelt variable", func(p *project) { env(p, "user", "LISTEN_0N", "0.0.0.0:8080") }, "LISTEN_0N"},
+
+		// The certificates and the etcd accounts.
+		{"certs missing", func(p *project) { delete(p.compose.Services, certsService) }, certsService},
+		{"certs from another package", func(p *project) {
+			p.compose.Services[certsService].Build.Args["SERVICE"] = "deploy/etcdauth"
+		}, "deploy/certs"},
+		{"etcd-auth missing", func(p *project) { delete(p.compose.Services, etcdAuthService) }, etcdAuthService},
+		{"certs restarts", func(p *project) { p.compose.Services[certsService].Restart = "always" }, "restart"},
+		{"certs writes outside the volume", func(p *project) {
+			p.compose.Services[certsService].Command = stringList{"-dir", "/certs", "-chown", "65532:65532"}
+		}, "no volume"},
+		{"certs without -chown", func(p *project) { p.compose.Services[certsService].Command = stringList{"-dir", "/tls"} }, "-chown 65532:65532"},
+		{"certs chowns to another user", func(p *project) {
+			p.compose.Services[certsService].Command = stringList{"-dir", "/tls", "-chown", "1000:1000"}
+		}, "-chown 65532:65532"},
+		{"certs not root", func(p *project) { p.compose.Services[certsService].User = "" }, `user: "0"`},
+		{"certs mounts read-only", func(p *project) { p.compose.Services[certsService].Volumes[0].ReadOnly = true }, "read-only"},
+		{"certs without -split", func(p *project) {
+			p.compose.Services[certsService].Command = stringList{"-dir", "/tls", "-chown", "65532:65532"}
+		}, "-split"},
+		{"a branch mounts another identity's directory", func(p *project) { p.compose.Services["user"].Volumes[0].Volume.Subpath = "dtm" }, "subpath: user"},
+		{"the gateway mounts the whole tls volume", func(p *project) { p.compose.Services["userapi"].Volumes[0].Volume.Subpath = "" }, "whole"},
+		{"etcd mounts a directory without its key", func(p *project) {
+			p.compose.Services[etcdService].Volumes[1].Volume.Subpath = "user"
+		}, "not etcd's certificate"},
+		{"etcd-auth mounts a directory without root's key", func(p *project) {
+			p.compose.Services[etcdAuthService].Volumes[0].Volume.Subpath = "userapi"
+		}, "root's certificate"},
+		{"the console mounts a directory", func(p *project) {
+			c := p.compose.Services["console"]
+			c.Volumes = append(c.Volumes, mount{Type: "volume", Source: "tls", Target: "/tls", ReadOnly: true})
+		}, "whole"},
+		{"the image runs as another user", func(p *project) { p.docker.final().user = "1000:1000" }, "-chown 1000:1000"},
+		{"etcd without client-cert-auth", func(p *project) {
+			s := p.compose.Services[etcdService]
+			s.Command = slices.DeleteFunc(s.Command, func(a string) bool { return a == "--client-cert-auth" })
+		}, "client-cert-auth"},
+		{"etcd client-cert-auth off", func(p *project) { replaceArg(p, etcdService, "--client-cert-auth", "--client-cert-auth=false") }, "client-cert-auth"},
+		{"etcd serves another certificate", func(p *project) {
+			replaceArg(p, etcdService, "--cert-file=/tls/etcd.pem", "--cert-file=/tls/user.pem")
+		}, "cert-file"},
+		{"etcd without its CA", func(p *project) {
+			s := p.compose.Services[etcdService]
+			s.Command = slices.DeleteFunc(s.Command, func(a string) bool { return strings.HasPrefix(a, "--trusted-ca-file") })
+		}, "trusted-ca-file"},
+		{"etcd in plain text", func(p *project) {
+			replaceArg(p, etcdService, "--listen-client-urls=https://0.0.0.0:2379", "--listen-client-urls=http://0.0.0.0:2379")
+		}, "https"},
+		{"etcd advertises plain text", func(p *project) {
+			replaceArg(p, etcdService, "--advertise-client-urls=https://etcd:2379", "--advertise-client-urls=http://etcd:2379")
+		}, "advertise-client-urls"},
+		{"etcd health check without a client certificate", func(p *project) {
+			p.compose.Services[etcdService].Healthcheck.Test = stringList{"CMD", "/usr/local/bin/etcdctl", "--endpoints=https://127.0.0.1:2379", "--cacert=/tls/ca.pem", "endpoint", "health"}
+		}, "client certificate"},
+		{"etcd health check in plain text", func(p *project) {
+			p.compose.Services[etcdService].Healthcheck.Test[2] = "--endpoints=http://127.0.0.1:2379"
+		}, "--endpoints"},
+		{"etcd without the tls volume", func(p *project) {
+			p.compose.Services[etcdService].Volumes = p.compose.Services[etcdService].Volumes[:1]
+		}, "mount the tls volume"},
+		{"etcd before the certificates", func(p *project) { delete(p.compose.Services[etcdService].DependsOn, certsService) }, certsService},
+		{"etcd-auth before etcd is healthy", func(p *project) { p.compose.Services[etcdAuthService].DependsOn[etcdService] = started }, healthy},
+		{"etcd-auth looks in the wrong directory", func(p *project) {
+			p.compose.Services[etcdAuthService].Command = stringList{"-endpoints", "etcd:2379", "-tls", "/certs"}
+		}, "-tls"},
+		{"etcd-auth on its loopback", func(p *project) { p.compose.Services[etcdAuthService].Command = stringList{"-tls", "/tls"} }, "-endpoints"},
+		{"etcd-auth at another host", func(p *project) {
+			p.compose.Services[etcdAuthService].Command = stringList{"-endpoints", "etcd2:2379", "-tls", "/tls"}
+		}, "etcd2:2379"},
+		{"branch before its etcd account", func(p *project) { delete(p.compose.Services["user"].DependsOn, etcdAuthService) }, etcdAuthService},
+		{"gateway before the certificates", func(p *project) { p.compose.Services["userapi"].DependsOn = dependsOn{} }, "does not wait"},
+		{"branch without ETCD_CA", func(p *project) { delete(p.compose.Services["user"].Environment, "ETCD_CA") }, "set ETCD_CA=/tls/ca.pem"},
+		{"branch without TLS", func(p *project) {
+			for _, k := range []string{"TLS_CERT", "TLS_KEY", "TLS_CA"} {
+				delete(p.compose.Services["user-score"].Environment, k)
+			}
+		}, "set TLS_KEY=/tls/user-score-key.pem"},
+		{"branch with DTM's certificate", func(p *project) { env(p, "user", "TLS_CERT", "/tls/dtm.pem") }, "TLS_CERT=/tls/dtm.pem, want /tls/user.pem"},
+		{"gateway's etcd key from another identity", func(p *project) { env(p, "userapi", "ETCD_KEY", "/tls/root-key.pem") }, "ETCD_KEY"},
+		{"DTM without the tls volume", func(p *project) { p.compose.Services["dtm"].Volumes = nil }, "mount the tls volume"},
+		{"key file on no volume", func(p *project) { p.compose.Services["dtm"].Volumes = nil }, "TLS_KEY names /tls/dtm-key.pem, a file on none of its volumes"},
+		{"tls volume not declared", func(p *project) { delete(p.compose.Volumes, "tls") }, "do not declare"},
+		{"branch mounts the tls volume read-write", func(p *project) { p.compose.Services["user"].Volumes[0].ReadOnly = false }, ":ro"},
+		{"tls volume elsewhere", func(p *project) { p.compose.Services["user"].Volumes[0].Target = "/certs" }, "want /certs/user.pem"},
+		{"branch with an etcd password account", func(p *project) { env(p, "user", "ETCD_USER", "root") }, "ETCD_USER"},
+		{"literal etcd password", func(p *project) { env(p, "user", "ETCD_PASS", "hunter2") }, "ETCD_PASS is written"},
+		{"literal key", func(p *project) { env(p, "user", "TLS_KEY", "-----BEGIN PRIVATE KEY-----") }, "TLS_KEY is written"},
+		{"console with a certificate", func(p *project) { env(p, "console", "TLS_CERT", "/tls/userapi.pem") }, "no identity"},
+		{"console with the keys", func(p *project) {
+			p.compose.Services["console"].Volumes = []mount{{Type: "volume", Source: "tls", Target: "/tls", ReadOnly: true}}
+		}, "every key"},
+		{"a service that cannot read its key", func(p *project) { p.compose.Services["user"].User = "1000" }, "runs as 1000"},
+		{"misspelt TLS variable", func(p *project) { env(p, "dtm", "TLS_CRT", "/tls/dtm.pem") }, "TLS_CRT"},
+		// The code changes, compose does not follow.
+		{"a process gets another identity", func(p *project) { p.identities["user"] = "user-score" }, "user.rpc"},
+		{"an identity without an etcd account", func(p *project) { p.identities["userapi"] = "etcd" }, "no such etcd account"},
+		{"secureEnv sets one more variable", func(p *project) {
+			p.secureEnv = append(p.secureEnv, envFile{name: "GRPC_CA", field: "CAFile"})
+		}, "set GRPC_CA=/tls/ca.pem"},
+		{"a new process with an identity", func(p *project) { p.identities["repair"] = "repair" }, "repair"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := loadProject(root)
@@ -106,6 +209,47 @@ func TestChecksCatchMistakes(t *testing.T) {
 			require.Contains(t, strings.Join(r, "\n"), tc.want)
 		})
 	}
+}
+
+// replaceArg replaces item old of service's command with new.
+func replaceArg(p *project, service, old, new string) {
+	cmd := p.compose.Services[service].Command
+	i := slices.Index(cmd, old)
+	if i < 0 {
+		panic(fmt.Sprintf("service %s: no %q in %q", service, old, cmd))
+	}
+	cmd[i] = new
+}
+
+// TestEnvNames: a variable counts as read when a string literal is exactly
+// its name or a struct tag says env=NAME, not when a message mentions it.
+func TestEnvNames(t *testing.T) {
+	dir := t.TempDir()
+	src := `package main
+
+import ("errors"; "os")
+
+type conf struct {
+	A string ` + "`json:\",optional,env=FROM_TAG\"`" + `
+}
+
+var table = []struct{ name string }{{"FROM_TABLE"}}
+
+func main() {
+	_ = os.Getenv("FROM_GETENV")
+	_ = errors.New("set ONLY_IN_A_MESSAGE, or FROM_GETENV")
+}
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
+	c := &command{dir: ".", envNames: map[string]bool{}}
+	require.NoError(t, c.readFile(".", filepath.Join(dir, "main.go")))
+	require.Equal(t, map[string]bool{"FROM_TAG": true, "FROM_TABLE": true, "FROM_GETENV": true}, c.envNames)
+}
+
+// TestFlags reads command lines as the Go flag package and etcd do.
+func TestFlags(t *testing.T) {
+	require.Equal(t, map[string]string{"dir": "/tls", "chown": "1:2", "client-cert-auth": "true", "key-file": "/k", "v": "true"},
+		flags([]string{"/bin/x", "-dir", "/tls", "--chown=1:2", "--client-cert-auth", "--key-file=/k", "-v"}))
 }
 
 // TestUnknownKeys: a misspelt key fails to parse instead of being ignored.

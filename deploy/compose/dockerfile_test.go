@@ -15,6 +15,8 @@ type dockerfile struct {
 
 type stage struct {
 	name    string
+	from    string // its base image
+	user    string // USER, "" when the stage sets none
 	workdir string
 	copies  []copyInstr
 }
@@ -39,11 +41,19 @@ func parseDockerfile(text string) *dockerfile {
 		}
 		switch {
 		case instr == "FROM":
+			for len(rest) > 0 && strings.HasPrefix(rest[0], "--") {
+				rest = rest[1:] // --platform=…
+			}
 			s := &stage{workdir: "/"}
+			if len(rest) > 0 {
+				s.from = rest[0]
+			}
 			if len(rest) >= 3 && strings.EqualFold(rest[1], "AS") {
 				s.name = rest[2]
 			}
 			d.stages = append(d.stages, s)
+		case instr == "USER" && cur != nil && len(rest) == 1:
+			cur.user = rest[0]
 		case instr == "ARG" && len(rest) > 0:
 			name, _, _ := strings.Cut(rest[0], "=")
 			d.args = append(d.args, name)
@@ -132,4 +142,27 @@ func (s *stage) fromContext(p string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// distrolessNonroot is the uid:gid of the user distroless's nonroot images
+// run as (their /etc/passwd names it nonroot).
+const distrolessNonroot = "65532:65532"
+
+// runtimeUser is the user the images built here run as, as uid:gid where
+// known: the final stage's USER, else its base image's user (root, but for
+// distroless's nonroot images).
+func (d *dockerfile) runtimeUser() string {
+	s := d.final()
+	ref, _, _ := strings.Cut(s.from, "@") // without a digest
+	_, tag, _ := strings.Cut(path.Base(ref), ":")
+	distroless := strings.HasPrefix(ref, "gcr.io/distroless/")
+	switch {
+	case s.user == "nonroot" && distroless:
+		return distrolessNonroot
+	case s.user != "":
+		return s.user
+	case distroless && strings.Contains(tag, "nonroot"):
+		return distrolessNonroot
+	}
+	return "0"
 }

@@ -147,6 +147,10 @@ type mount struct {
 	Source   string `yaml:"source"`
 	Target   string `yaml:"target"`
 	ReadOnly bool   `yaml:"read_only"`
+	// Volume.Subpath mounts one directory of the volume instead of all of it.
+	Volume struct {
+		Subpath string `yaml:"subpath"`
+	} `yaml:"volume"`
 }
 
 func (m *mount) UnmarshalYAML(n *yaml.Node) error {

@@ -39,6 +39,13 @@ const (
 	probeDir = "deploy/healthcheck"
 	// consoleHealthPath is the console's saga list, its health check.
 	consoleHealthPath = "/api/sagas"
+	// certsService makes the certificates into the tls volume;
+	// etcdAuthService turns etcd's authentication on.
+	certsService    = "certs"
+	etcdAuthService = "etcd-auth"
+	// suiteDir holds secureEnv: the TLS environment the local stack and the
+	// tests give each process, which compose mirrors.
+	suiteDir = "internal/suite"
 
 	started   = "service_started"
 	healthy   = "service_healthy"
@@ -48,19 +55,21 @@ const (
 // builds maps each service built from our Dockerfile to its SERVICE build
 // argument, the package path of its command.
 var builds = map[string]string{
-	"migrate":    "deploy/migrate",
-	"dtm":        "dtm",
-	"user":       "user",
-	"user-score": "user-score",
-	"userapi":    "userapi",
-	"console":    "console",
+	"migrate":       "deploy/migrate",
+	certsService:    "deploy/certs",
+	etcdAuthService: "deploy/etcdauth",
+	"dtm":           "dtm",
+	"user":          "user",
+	"user-score":    "user-score",
+	"userapi":       "userapi",
+	"console":       "console",
 }
 
 // goZero are the go-zero services, with a dev server to probe.
 var goZero = []string{"user", "user-score", "userapi"}
 
 // oneShot services run to completion; every other one is long-running.
-var oneShot = map[string]bool{"migrate": true}
+var oneShot = map[string]bool{"migrate": true, certsService: true, etcdAuthService: true}
 
 // publishers are the only services with ports on the host.
 var publishers = map[string]bool{"userapi": true, dtmService: true, "console": true}
@@ -68,12 +77,17 @@ var publishers = map[string]bool{"userapi": true, dtmService: true, "console": t
 // startOrder lists the depends_on edges the stack needs.
 var startOrder = []struct{ service, dependency, condition string }{
 	{"migrate", mysqlService, healthy},
+	{etcdService, certsService, completed},
+	{etcdAuthService, etcdService, healthy},
 	{dtmService, "migrate", completed},
 	{dtmService, etcdService, healthy},
+	{dtmService, etcdAuthService, completed},
 	{"user", "migrate", completed},
 	{"user", etcdService, healthy},
+	{"user", etcdAuthService, completed},
 	{"user-score", "migrate", completed},
 	{"user-score", etcdService, healthy},
+	{"user-score", etcdAuthService, completed},
 	{"userapi", dtmService, healthy},
 	{"userapi", "user", healthy},
 	{"userapi", "user-score", healthy},
@@ -110,6 +124,12 @@ type project struct {
 	branch  map[string]*branchConf // user and user-score
 	gateway gatewayConf
 	dtm     dtmconfig.Type
+
+	// identities maps each process that speaks gRPC or etcd to its
+	// certificate (devcerts name), and secureEnv are the variables that
+	// give it that certificate's files: internal/suite's, read from source.
+	identities map[string]string
+	secureEnv  []envFile
 }
 
 // loadProject reads docker-compose.yml in root and everything it refers to.
@@ -181,6 +201,9 @@ func loadProject(root string) (*project, error) {
 		return nil, fmt.Errorf("%s: %w", p.configs[dtmService], err)
 	}
 	applyDefaults(reflect.ValueOf(&p.dtm).Elem())
+	if p.identities, p.secureEnv, err = readSecureEnv(filepath.Join(root, suiteDir)); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

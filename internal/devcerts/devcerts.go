@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"sagasuite/rpc-common/peertls"
@@ -46,6 +47,47 @@ var Suite = []Identity{
 	{Name: peertls.Repair},
 	{Name: "etcd", DNSNames: []string{"etcd"}},
 	{Name: "root"},
+}
+
+// Holdings says which keys each identity's process may hold beside its own:
+// etcd's health check shows root's certificate. Split gives each process
+// a directory with only these (and the CA's certificate, not its key).
+var Holdings = map[string][]string{"etcd": {"root"}}
+
+// Held lists the identities whose keys name's process holds: its own, then
+// Holdings'.
+func Held(name string) []string { return append([]string{name}, Holdings[name]...) }
+
+// Split makes, for each identity, a directory dir/<name> holding ca.pem and
+// the certificate and key of each identity Held(name) lists, under the same
+// file names as in dir, so that a process mounts only its own directory
+// and never sees the CA's key or another process's (compose mounts each
+// service's with a volume subpath). It copies from dir, which Ensure filled.
+func Split(dir string, ids []Identity) error {
+	for _, id := range ids {
+		sub := filepath.Join(dir, id.Name)
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			return err
+		}
+		files := []string{"ca.pem"}
+		for _, h := range Held(id.Name) {
+			files = append(files, h+".pem", h+"-key.pem")
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				return err
+			}
+			mode := os.FileMode(0o644)
+			if strings.HasSuffix(f, "-key.pem") {
+				mode = 0o600
+			}
+			if err := writeAtomic(filepath.Join(sub, f), data, mode); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // validity is long enough for a development machine, short enough that a
