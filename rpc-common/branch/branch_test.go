@@ -74,11 +74,14 @@ func TestOutcomes(t *testing.T) {
 
 	// Permanent database errors abort instead of retrying forever.
 	for name, write := range map[string]func(*sql.Tx) error{
-		"data too long":   insert(2, "too long"),
-		"duplicate key":   insert(1, "dup"),
-		"bad string":      insert(3, "\xff\xfe"),
-		"null not null":   func(tx *sql.Tx) error { _, err := tx.Exec("INSERT INTO t (id, s) VALUES (4, NULL)"); return err },
-		"out of range id": func(tx *sql.Tx) error { _, err := tx.Exec("INSERT INTO t (id, s) VALUES (99999999999, 'x')"); return err },
+		"data too long": insert(2, "too long"),
+		"duplicate key": insert(1, "dup"),
+		"bad string":    insert(3, "\xff\xfe"),
+		"null not null": func(tx *sql.Tx) error { _, err := tx.Exec("INSERT INTO t (id, s) VALUES (4, NULL)"); return err },
+		"out of range id": func(tx *sql.Tx) error {
+			_, err := tx.Exec("INSERT INTO t (id, s) VALUES (99999999999, 'x')")
+			return err
+		},
 	} {
 		err := Action(call("g-perm-"+name, OpAction), db, write)
 		require.Equal(t, codes.Aborted, status.Code(err), "%s: %v", name, err)
