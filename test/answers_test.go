@@ -45,14 +45,7 @@ func repairOptions(t *testing.T) orphans.Options {
 // answer is the checked one. Before, the row stayed for good and a retry
 // answered 500 "the registration failed and was rolled back".
 func TestForcedStopIsNotCalledARollback(t *testing.T) {
-	score := stack.Proc("user-score")
-	score.Kill()
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			require.NoError(t, score.Start())
-		}
-	})
+	scoreUp := down(t, "user-score")
 	name := uniqueName("stopped")
 	r := registration{Username: name, Password: "password-stopped", Gender: "other", Score: 4}
 	key := "stopped-" + name
@@ -63,8 +56,7 @@ func TestForcedStopIsNotCalledARollback(t *testing.T) {
 	require.Equal(t, 1, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ?", id), "the user branch ran")
 	forceStop(t, gid)
 
-	require.NoError(t, score.Start())
-	restarted = true
+	scoreUp()
 	require.NoError(t, stack.WaitRegistered(context.Background(), "user-score.rpc"))
 	require.NoError(t, waitFor(30*time.Second, "user-score to serve", func() bool {
 		_, err := userscorepb.NewUserScoreClient(dialAs(t, stack.ScoreAddr, peertls.Gateway)).GetScore(context.Background(), &userscorepb.GetScoreReq{UserId: id})

@@ -12,18 +12,31 @@ import (
 	"sagasuite/deploy/sagacheck/check"
 )
 
+// down kills the named process for a test, as a crash would, and returns
+// the function that starts it again; if the test does not call it, its
+// cleanup does.
+func down(t *testing.T, name string) (up func()) {
+	t.Helper()
+	p := stack.Proc(name)
+	p.Kill()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			require.NoError(t, p.Start())
+		}
+	})
+	return func() {
+		t.Helper()
+		require.NoError(t, p.Start())
+		restarted = true
+	}
+}
+
 // TestPendingWhileBranchDownThenSucceeds: with user-score down the outcome
 // is not final, so the gateway answers 202 pending (never failed); DTM
 // keeps retrying and the saga succeeds once user-score is back.
 func TestPendingWhileBranchDownThenSucceeds(t *testing.T) {
-	score := stack.Proc("user-score")
-	score.Kill()
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			require.NoError(t, score.Start())
-		}
-	})
+	scoreUp := down(t, "user-score")
 
 	name := uniqueName("pending")
 	r := registration{Username: name, Password: "password-pending", Gender: "male", Score: 9}
@@ -41,8 +54,7 @@ func TestPendingWhileBranchDownThenSucceeds(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, retry.Status, retry.Raw)
 	require.Equal(t, gid, retry.str("gid"))
 
-	require.NoError(t, score.Start())
-	restarted = true
+	scoreUp()
 	require.NoError(t, stack.WaitRegistered(context.Background(), "user-score.rpc"))
 
 	// DTM retries after its RetryInterval (10 s), doubling after that.
@@ -67,14 +79,7 @@ func TestPendingWhileBranchDownThenSucceeds(t *testing.T) {
 // answers 503 at once and nothing is written; once DTM is back,
 // registrations succeed again.
 func TestDtmDownIsUnavailable(t *testing.T) {
-	dtm := stack.Proc("dtm")
-	dtm.Kill()
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			require.NoError(t, dtm.Start())
-		}
-	})
+	dtmUp := down(t, "dtm")
 
 	users := count(t, stack.UserDB, "SELECT COUNT(*) FROM `user`")
 	sagas := count(t, stack.DtmDB, "SELECT COUNT(*) FROM trans_global")
@@ -87,8 +92,7 @@ func TestDtmDownIsUnavailable(t *testing.T) {
 	require.Equal(t, users, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user`"))
 	require.Equal(t, sagas, count(t, stack.DtmDB, "SELECT COUNT(*) FROM trans_global"))
 
-	require.NoError(t, dtm.Start())
-	restarted = true
+	dtmUp()
 	require.NoError(t, stack.WaitDTM(context.Background()))
 	again := register(t, registration{Username: name, Password: "password-nodtm", Gender: "female", Score: 1})
 	require.Equal(t, http.StatusCreated, again.Status, again.Raw)

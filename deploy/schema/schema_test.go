@@ -3,21 +3,19 @@ package schema
 import (
 	"context"
 	"database/sql"
-	"os"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
+
+	"sagasuite/internal/testdb"
 )
 
 // TestApplyAddsTheGidColumnToOldTables: a database made before the gid
 // column existed gets it on the next migrate, each old row the gid of the
 // saga that wrote it (register-<id>), and applying again changes nothing.
 func TestApplyAddsTheGidColumnToOldTables(t *testing.T) {
-	dsn := os.Getenv("TEST_MYSQL_DSN")
-	if dsn == "" {
-		dsn = "root:@tcp(127.0.0.1:3306)/"
-	}
+	dsn := testdb.DSN()
 	dbs := Databases{User: "schema_test_user", UserScore: "schema_test_score", DTM: "schema_test_dtm"}
 	ctx := context.Background()
 	require.NoError(t, Drop(ctx, dsn, dbs), "MySQL at %s", dsn)

@@ -24,11 +24,12 @@ import (
 	"sagasuite/internal/devcerts"
 	"sagasuite/internal/proc"
 	"sagasuite/internal/suite"
+	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/peertls"
 )
 
 // EnvMySQL names a server-level DSN; the default is root@127.0.0.1:3306.
-const EnvMySQL = "TEST_MYSQL_DSN"
+const EnvMySQL = testdb.Env
 
 // Options vary the stack a test package starts.
 type Options struct {
@@ -72,10 +73,7 @@ type Stack struct {
 func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
 	opts = opts.withDefaults()
 	dbs := schema.Databases{User: opts.DBPrefix + "_user", UserScore: opts.DBPrefix + "_user_score", DTM: opts.DBPrefix + "_dtm"}
-	dsn := os.Getenv(EnvMySQL)
-	if dsn == "" {
-		dsn = "root:@tcp(127.0.0.1:3306)/"
-	}
+	dsn := testdb.DSN()
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvMySQL, err)

@@ -3,7 +3,6 @@ package branch
 import (
 	"context"
 	"database/sql"
-	"os"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"sagasuite/deploy/schema"
+	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/reason"
 )
 
@@ -20,10 +20,7 @@ import (
 // barrier), on MySQL at TEST_MYSQL_DSN; it fails when MySQL is unreachable.
 func barrierDB(t *testing.T) *sql.DB {
 	t.Helper()
-	dsn := os.Getenv("TEST_MYSQL_DSN")
-	if dsn == "" {
-		dsn = "root:@tcp(127.0.0.1:3306)/"
-	}
+	dsn := testdb.DSN()
 	dbs := schema.Databases{User: "branch_test_user", UserScore: "branch_test_score", DTM: "branch_test_dtm"}
 	ctx := context.Background()
 	require.NoError(t, schema.Reset(ctx, dsn, dbs), "MySQL at %s", dsn)

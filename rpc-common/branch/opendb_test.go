@@ -2,11 +2,12 @@ package branch
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
+
+	"sagasuite/internal/testdb"
 )
 
 // TestOpenDBInterpolatesSafely stores hostile strings through a pool that
@@ -14,10 +15,7 @@ import (
 // the table survives them). It runs against MySQL (TEST_MYSQL_DSN, default
 // root@127.0.0.1:3306) and fails when MySQL is unreachable.
 func TestOpenDBInterpolatesSafely(t *testing.T) {
-	dsn := os.Getenv("TEST_MYSQL_DSN")
-	if dsn == "" {
-		dsn = "root:@tcp(127.0.0.1:3306)/"
-	}
+	dsn := testdb.DSN()
 	cfg, err := mysql.ParseDSN(dsn)
 	require.NoError(t, err)
 	cfg.DBName = ""

@@ -102,22 +102,12 @@ func unrecorded(ctx context.Context, o Options) (Result, error) {
 	cutoff := now.Add(-o.Grace)
 	candidates := map[string]bool{}
 	for _, db := range []*sql.DB{o.User, o.UserScore} {
-		rows, err := db.QueryContext(ctx,
-			"SELECT DISTINCT gid FROM barrier WHERE gid LIKE ? AND create_time < ?", GidPrefix+"%", cutoff)
+		gids, err := column(ctx, db, "SELECT DISTINCT gid FROM barrier WHERE gid LIKE ? AND create_time < ?", GidPrefix+"%", cutoff)
 		if err != nil {
 			return Result{}, err
 		}
-		for rows.Next() {
-			var gid string
-			if err := rows.Scan(&gid); err != nil {
-				rows.Close()
-				return Result{}, err
-			}
+		for _, gid := range gids {
 			candidates[gid] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return Result{}, err
 		}
 	}
 	var res Result

@@ -25,26 +25,17 @@ const batchSize = 500
 // walks every failed register saga, in pages, since a stop can be as old
 // as the saga (retention eventually removes finished sagas).
 func stopped(ctx context.Context, o Options, res *Result) error {
-	var last int64
+	last := ""
 	for {
-		var gids []string
-		rows, err := o.DTM.QueryContext(ctx,
-			"SELECT id, gid FROM trans_global WHERE id > ? AND status = ? AND gid LIKE ? ORDER BY id LIMIT ?",
-			last, dtmcli.StatusFailed, GidPrefix+"%", batchSize)
+		// By gid, its unique key: pages that do not move under inserts.
+		gids, err := column(ctx, o.DTM,
+			"SELECT gid FROM trans_global WHERE gid > ? AND gid LIKE ? AND status = ? ORDER BY gid LIMIT ?",
+			last, GidPrefix+"%", dtmcli.StatusFailed, batchSize)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var gid string
-			if err := rows.Scan(&last, &gid); err != nil {
-				rows.Close()
-				return err
-			}
-			gids = append(gids, gid)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		if len(gids) > 0 {
+			last = gids[len(gids)-1]
 		}
 		left, err := withRows(ctx, o, gids)
 		if err != nil {
@@ -83,21 +74,12 @@ func withRows(ctx context.Context, o Options, gids []string) ([]string, error) {
 			break
 		}
 		list, args := check.InList(ids)
-		rows, err := t.db.QueryContext(ctx, fmt.Sprintf("SELECT `%s` FROM `%s` WHERE `%s` IN (%s)", t.column, t.table, t.column, list), args...)
+		present, err := column(ctx, t.db, fmt.Sprintf("SELECT `%s` FROM `%s` WHERE `%s` IN (%s)", t.column, t.table, t.column, list), args...)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, id := range present {
 			found[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 	}
 	var out []string
@@ -109,6 +91,24 @@ func withRows(ctx context.Context, o Options, gids []string) ([]string, error) {
 	return out, nil
 }
 
+// column runs a query of one string column and returns its values.
+func column(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // abandoned finds register sagas prepared longer than Grace ago and, unless
 // DryRun (or without DTMHTTP), stops them through DTM's forceStop. A
 // submit that wins the race against the stop makes the stop fail, and the
@@ -118,23 +118,10 @@ func abandoned(ctx context.Context, o Options, res *Result) error {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	rows, err := o.DTM.QueryContext(ctx,
+	gids, err := column(ctx, o.DTM,
 		"SELECT gid FROM trans_global WHERE status = ? AND gid LIKE ? AND create_time < ? ORDER BY id",
 		dtmcli.StatusPrepared, GidPrefix+"%", now.Add(-o.Grace))
 	if err != nil {
-		return err
-	}
-	var gids []string
-	for rows.Next() {
-		var gid string
-		if err := rows.Scan(&gid); err != nil {
-			rows.Close()
-			return err
-		}
-		gids = append(gids, gid)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	res.Abandoned = gids

@@ -11,7 +11,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,19 +21,14 @@ import (
 
 	"sagasuite/deploy/sagacheck/check"
 	"sagasuite/deploy/schema"
+	"sagasuite/internal/testdb"
 )
 
-// EnvMySQL names the server-level DSN the tests use, as in the rest of the
-// suite's tests; the default is root@127.0.0.1:3306 over TCP.
-const EnvMySQL = "TEST_MYSQL_DSN"
+// EnvMySQL names the server-level DSN the tests use (internal/testdb).
+const EnvMySQL = testdb.Env
 
 // DSN is the server-level DSN tests connect with.
-func DSN() string {
-	if dsn := os.Getenv(EnvMySQL); dsn != "" {
-		return dsn
-	}
-	return "root:@tcp(127.0.0.1:3306)/"
-}
+func DSN() string { return testdb.DSN() }
 
 // DBs are one test's databases, created with the suite's schema and
 // dropped when the test ends.
