@@ -389,7 +389,7 @@ func summarize(t *testing.T, results []outcome, faults []fault, load, drain time
 	for _, o := range results {
 		nothing += len(o.nothingWritten)
 	}
-	fmt.Fprintf(&b, "  %-34s %8d\n", "503 'nothing was written' (kept)", nothing)
+	fmt.Fprintf(&b, "  %-34s %8d\n", "503 'nothing was written', checked", nothing)
 	neverRecorded := 0
 	for _, o := range results {
 		if o.status == http.StatusAccepted {
