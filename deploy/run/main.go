@@ -43,14 +43,16 @@ import (
 func main() {
 	data := flag.String("data", ".data", "directory for logs and etcd's data")
 	bin := flag.String("bin", "", "directory holding the built commands (default: this command's own)")
+	freePorts := flag.Bool("free-ports", false, "listen on free ports instead of the shipped configs' (a second stack beside the first; its test)")
+	dbPrefix := flag.String("db-prefix", "", "use databases <prefix>_user, <prefix>_user_score, <prefix>_dtm instead of the shipped configs'")
 	flag.Parse()
-	if err := run(*data, *bin); err != nil {
+	if err := run(*data, *bin, *freePorts, *dbPrefix); err != nil {
 		fmt.Fprintf(os.Stderr, "\n%v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(dataDir, binDir string) error {
+func run(dataDir, binDir string, freePorts bool, dbPrefix string) error {
 	started := time.Now()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -76,6 +78,12 @@ func run(dataDir, binDir string) error {
 		return err
 	}
 	layout := suite.Default(mysqlCfg)
+	if freePorts {
+		layout = layout.OnFreePorts()
+	}
+	if dbPrefix != "" {
+		layout.DBs = schema.Databases{User: dbPrefix + "_user", UserScore: dbPrefix + "_user_score", DTM: dbPrefix + "_dtm"}
+	}
 	schemaCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = schema.Apply(schemaCtx, mysqlCfg.FormatDSN(), layout.DBs)
 	cancel()
@@ -115,29 +123,44 @@ func run(dataDir, binDir string) error {
 	}
 	defer func() {
 		out.Println("stopping…")
-		for i := len(suite.Names) - 1; i >= 0; i-- {
-			procs[suite.Names[i]].Stop(5 * time.Second)
+		for _, name := range suite.StopOrder {
+			procs[name].Stop(5 * time.Second)
 		}
 	}()
 	exited := make(chan string, len(procs))
-	for _, name := range suite.Names {
-		if err := procs[name].Start(); err != nil {
+	start := func(names []string) error {
+		for _, name := range names {
+			if err := procs[name].Start(); err != nil {
+				return err
+			}
+			go func(name string, done <-chan struct{}) { <-done; exited <- name }(name, procs[name].Done())
+		}
+		return nil
+	}
+	// wait returns once until does, or when a child exits, within 30 s.
+	wait := func(until func(context.Context) error) error {
+		ready, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() { errc <- until(ready) }()
+		select {
+		case err := <-errc:
+			return err
+		case name := <-exited:
+			return fmt.Errorf("%s exited during start-up; see %s", name, procs[name].Log)
+		}
+	}
+	for i, tier := range suite.Tiers {
+		if err := start(tier); err != nil {
 			return err
 		}
-		go func(name string, done <-chan struct{}) { <-done; exited <- name }(name, procs[name].Done())
-	}
-
-	ready, cancelReady := context.WithTimeout(ctx, 30*time.Second)
-	readyErr := make(chan error, 1)
-	go func() { readyErr <- layout.WaitReady(ready, etcd) }()
-	select {
-	case err = <-readyErr:
-	case name := <-exited:
-		err = fmt.Errorf("%s exited during start-up; see %s", name, procs[name].Log)
-	}
-	cancelReady()
-	if err != nil {
-		return fmt.Errorf("the suite did not become ready: %w", err)
+		until := func(c context.Context) error { return suite.WaitRegistered(c, etcd, suite.Keys...) }
+		if i == len(suite.Tiers)-1 {
+			until = func(c context.Context) error { return layout.WaitReady(c, etcd) }
+		}
+		if err := wait(until); err != nil {
+			return fmt.Errorf("the suite did not become ready: %w", err)
+		}
 	}
 	out.Println(readyText(layout, time.Since(started), procs["user-score"].PidFile))
 	if layout.TLSDir == "" {

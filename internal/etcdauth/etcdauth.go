@@ -19,6 +19,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // Root is etcd's administrator account, required to turn authentication on.
@@ -98,6 +99,11 @@ func connect(ctx context.Context, cfg clientv3.Config, rootPassword string) (*cl
 	cfg.Context = ctx
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = dialTimeout
+	}
+	if cfg.Logger == nil {
+		// The client logs each failed attempt (a user that exists already)
+		// as a warning; the errors are handled here.
+		cfg.Logger = zap.NewNop()
 	}
 	if rootPassword == "" {
 		return clientv3.New(cfg)

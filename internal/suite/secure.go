@@ -8,6 +8,7 @@ import (
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"sagasuite/deploy/etcdnode"
 	"sagasuite/internal/devcerts"
@@ -41,7 +42,9 @@ func (l Layout) secureEnv(name string) []string {
 // EtcdConfig is an etcd client configuration for the layout's etcd, as
 // identity (a devcerts name such as "root") when the layout is secured.
 func (l Layout) EtcdConfig(identity string) (clientv3.Config, error) {
-	cfg := clientv3.Config{Endpoints: l.EtcdHosts, DialTimeout: 5 * time.Second}
+	// Quiet: the etcd client logs each retry as a warning (JSON, on the
+	// runner's own output); its errors are returned anyway.
+	cfg := clientv3.Config{Endpoints: l.EtcdHosts, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
 	if l.TLSDir == "" {
 		return cfg, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,6 +25,19 @@ import (
 
 // Names of the processes, in start order.
 var Names = []string{"dtm", "user", "user-score", "userapi", "console"}
+
+// Tiers are Names in the order a local stack starts them: each tier once
+// the one before is registered in etcd, so that no process resolves a key
+// that has no endpoint yet (go-zero logs that as an error, "bad resolver
+// state", and the gateway resolves all three keys at start).
+var Tiers = [][]string{{"dtm", "user", "user-score"}, {"userapi", "console"}}
+
+// StopOrder stops the callers first, then DTM, then the services it calls,
+// so that nobody watches a key it resolves lose its last endpoint.
+var StopOrder = []string{"console", "userapi", "dtm", "user-score", "user"}
+
+// Keys are the etcd keys the suite's services register under.
+var Keys = []string{"dtmservice", "user.rpc", "user-score.rpc"}
 
 // Layout says where every process listens and which databases it uses.
 type Layout struct {
@@ -62,6 +76,20 @@ func Default(mysqlCfg *mysql.Config) Layout {
 		Console:   8890,
 		Dev:       map[string]int{"user": 6470, "user-score": 6471, "userapi": 6472},
 	}
+}
+
+// OnFreePorts is l with every process, and etcd, on a port of 127.0.0.1
+// that was free a moment ago.
+func (l Layout) OnFreePorts() Layout {
+	l.EtcdHosts = []string{local(FreePort())}
+	l.DtmHTTP, l.DtmGRPC, l.User, l.UserScore = FreePort(), FreePort(), FreePort(), FreePort()
+	l.API, l.Console = FreePort(), FreePort()
+	dev := map[string]int{}
+	for name := range l.Dev {
+		dev[name] = FreePort()
+	}
+	l.Dev = dev
+	return l
 }
 
 // DSN is a service-level DSN for database db.
@@ -127,6 +155,14 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 		"user-score": {"-f", filepath.Join(root, "user-score/etc/user-score.yaml")},
 		"userapi":    {"-f", filepath.Join(root, "userapi/etc/userapi.yaml")},
 	}
+	// DTM's logger package reads LOG_LEVEL when it loads, in every process
+	// that links DTM's client, and says "invalid log level" when it is
+	// unset; warn is what dtm/conf.yaml asks for.
+	if os.Getenv("LOG_LEVEL") == "" {
+		for name := range env {
+			env[name] = append(env[name], "LOG_LEVEL=warn")
+		}
+	}
 	procs := map[string]*proc.Proc{}
 	for _, name := range Names {
 		procs[name] = &proc.Proc{
@@ -149,10 +185,8 @@ var Packages = []string{"./dtm", "./user", "./user-score", "./userapi", "./conso
 // service answers its health probe, and DTM, the gateway and the console
 // answer HTTP. It gives up when ctx ends, naming what it still waits for.
 func (l Layout) WaitReady(ctx context.Context, etcd *clientv3.Client) error {
-	for _, key := range []string{"dtmservice", "user.rpc", "user-score.rpc"} {
-		if err := WaitFor(ctx, "etcd key "+key, func() bool { return Registered(ctx, etcd, key) }); err != nil {
-			return err
-		}
+	if err := WaitRegistered(ctx, etcd, Keys...); err != nil {
+		return err
 	}
 	urls := []string{l.DtmURL() + "/api/dtmsvr/query?gid=ready", l.APIURL() + "/sagas/ready", l.ConsoleURL() + "/api/sagas?limit=1"}
 	for name := range l.Dev {
@@ -160,6 +194,16 @@ func (l Layout) WaitReady(ctx context.Context, etcd *clientv3.Client) error {
 	}
 	for _, u := range urls {
 		if err := WaitFor(ctx, u, func() bool { return Answers(ctx, u) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitRegistered waits until some instance is registered under each key.
+func WaitRegistered(ctx context.Context, etcd *clientv3.Client, keys ...string) error {
+	for _, key := range keys {
+		if err := WaitFor(ctx, "etcd key "+key, func() bool { return Registered(ctx, etcd, key) }); err != nil {
 			return err
 		}
 	}

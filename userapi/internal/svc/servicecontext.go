@@ -2,6 +2,7 @@
 package svc
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/status"
 
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
@@ -102,16 +104,36 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 
 // rpcClient connects to a branch service; with TLS the service must prove
 // it is the one its etcd key names.
+//
+// go-zero's duration middleware is replaced by slowCalls: it logs every
+// failed call at error level, NotFound included, which the gateway asks
+// for on purpose (has this id a user row?), and the logic logs each real
+// failure once itself.
 func rpcClient(c zrpc.RpcClientConf, tls peertls.Conf) (zrpc.Client, error) {
-	opts := rpcOptions
+	c.Middlewares.Duration = false
+	opts := append(slices.Clone(rpcOptions), zrpc.WithUnaryClientInterceptor(slowCalls))
 	if on, _ := tls.Enabled(); on {
 		creds, err := tls.ClientCreds(c.Etcd.Key)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(slices.Clone(rpcOptions), zrpc.WithTransportCredentials(creds))
+		opts = append(opts, zrpc.WithTransportCredentials(creds))
 	}
 	return zrpc.NewClient(c, opts...)
+}
+
+// slowThreshold is go-zero's own for a slow call.
+const slowThreshold = 500 * time.Millisecond
+
+// slowCalls logs a call to a branch service that took longer than
+// slowThreshold, without its content (a login carries a password).
+func slowCalls(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	start := time.Now()
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if took := time.Since(start); took > slowThreshold {
+		logx.WithContext(ctx).WithDuration(took).Slowf("[RPC] slow call %s (%s)", method, status.Code(err))
+	}
+	return err
 }
 
 // jwtSecret returns the configured secret. Outside pro mode an empty one is
