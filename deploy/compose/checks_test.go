@@ -244,6 +244,14 @@ func checkListen(p *project, r *report) {
 			}
 		}
 	}
+	// DTM's HTTP API listens on 127.0.0.1 unless HTTP_HOST says otherwise
+	// (dtm/listen.go); the gateway, the console and the published port
+	// reach it over the container network.
+	if p.compose.Services[dtmService] != nil {
+		if host, ok := p.env(dtmService, "HTTP_HOST"); !ok || host != "0.0.0.0" {
+			r.add("service %s: set HTTP_HOST=0.0.0.0: by default DTM's HTTP API listens on the container's loopback (HTTP_HOST=%q)", dtmService, host)
+		}
+	}
 	for key, want := range map[string]int64{"HTTP_PORT": p.dtm.HTTPPort, "GRPC_PORT": p.dtm.GrpcPort} {
 		if v, ok := p.env(dtmService, key); ok && v != strconv.FormatInt(want, 10) {
 			r.add("service %s: %s=%s, but %s has %d", dtmService, key, v, p.configs[dtmService], want)

@@ -113,6 +113,7 @@ func TestChecksCatchMistakes(t *testing.T) {
 		}, "-chown 65532:65532"},
 		{"certs not root", func(p *project) { p.compose.Services[certsService].User = "" }, `user: "0"`},
 		{"certs mounts read-only", func(p *project) { p.compose.Services[certsService].Volumes[0].ReadOnly = true }, "read-only"},
+		{"DTM's HTTP API on the container's loopback", func(p *project) { delete(p.compose.Services["dtm"].Environment, "HTTP_HOST") }, "HTTP_HOST=0.0.0.0"},
 		{"certs without -split", func(p *project) {
 			p.compose.Services[certsService].Command = stringList{"-dir", "/tls", "-chown", "65532:65532"}
 		}, "-split"},
