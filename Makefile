@@ -4,10 +4,10 @@ SHELL := /bin/bash
 BIN := $(CURDIR)/.bin
 PROTO := rpc-common/proto
 
-.PHONY: run demo test chaos fuzz check retention repair bench build migrate gen check-gen lint
+.PHONY: run demo test chaos fuzz check retention repair bench build build-run migrate gen check-gen admin check-admin lint
 
-## run: build and start the whole suite locally (etcd embedded), Ctrl-C stops it
-run: build
+## run: build what the suite runs and start it locally (etcd embedded), Ctrl-C stops it
+run: build-run
 	$(BIN)/run
 
 ## demo: against a running suite, register, compensate, collide, log in; show sagas and rows
@@ -49,9 +49,13 @@ repair:
 bench:
 	$(GO) run ./deploy/bench $(ARGS)
 
+## build-run: compile what `make run` runs into .bin/ (the operator tools build when their target runs)
+build-run:
+	$(GO) build -o $(BIN)/ ./dtm ./user ./user-score ./userapi ./console ./deploy/run
+
 ## build: compile every command into .bin/
-build:
-	$(GO) build -o $(BIN)/ ./dtm ./user ./user-score ./userapi ./console ./deploy/run ./deploy/etcd ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair
+build: build-run
+	$(GO) build -o $(BIN)/ ./deploy/etcd ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair ./deploy/certs ./deploy/etcdauth
 
 ## migrate: create the databases and tables (idempotent; MYSQL_DSN)
 migrate:
@@ -70,6 +74,14 @@ gen:
 ## check-gen: fail if the committed generated code is not what gen produces
 check-gen: gen
 	git diff --exit-code -- rpc-common
+
+## admin: rebuild DTM's dashboard (dtm/admin/dist, committed) from the pinned DTM's admin/ source and lockfile (Node.js, npm)
+admin:
+	$(GO) run ./deploy/admin
+
+## check-admin: fail if the committed dtm/admin/dist is not what admin builds (a rebuild in a temp dir, compared byte for byte)
+check-admin:
+	$(GO) run ./deploy/admin -check
 
 ## lint: gofmt and go vet
 lint:

@@ -24,6 +24,7 @@ require (
 	google.golang.org/grpc v1.80.0
 	google.golang.org/protobuf v1.36.11
 	gopkg.in/yaml.v3 v3.0.1
+	gorm.io/gorm v1.22.2
 )
 
 require (
@@ -178,7 +179,6 @@ require (
 	gorm.io/driver/mysql v1.0.3 // indirect
 	gorm.io/driver/postgres v1.2.1 // indirect
 	gorm.io/driver/sqlserver v1.1.2 // indirect
-	gorm.io/gorm v1.22.2 // indirect
 	k8s.io/api v0.34.3 // indirect
 	k8s.io/apimachinery v0.34.3 // indirect
 	k8s.io/client-go v0.34.3 // indirect

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/http/pprof"
 	"net/url"
 	"os"
@@ -31,7 +30,6 @@ import (
 	"github.com/dtm-labs/dtm/dtmsvr/storage/registry"
 	"github.com/dtm-labs/dtmdriver"
 	"github.com/dtm-labs/logger"
-	"github.com/gin-gonic/gin"
 	"github.com/zeromicro/go-zero/core/discov"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -45,6 +43,7 @@ func main() {
 	flag.Parse()
 
 	// The same steps as dtm's own entry.
+	dtmsvr.Version = dtmVersion() // DTM's Makefile sets it (-ldflags); the dashboard warns if it differs from its own
 	config.MustLoadConfig(*confFile)
 	conf := &config.Config
 	applyEnv(conf)
@@ -52,13 +51,17 @@ func main() {
 	logger.WithLogger(newRedacting(conf.LogLevel))
 	etcdAccess(conf.MicroService.Target)
 	branchTLS := secureBranches()
+	quietGorm()
 	registry.WaitStoreUp()
 	serveDebug(os.Getenv("DEBUG_LISTEN"))
-	addDashboard(dtmsvr.StartSvr())
+	httpLn := listenHTTP(conf.HTTPPort)
+	app := dtmsvr.StartSvr()
+	addDashboard(app, conf.AdminBasePath)
+	go serveHTTP(httpLn, app)
 	// Without the cron nothing is ever retried and no timeout fires.
 	go dtmsvr.CronExpiredTrans(-1)
-	fmt.Printf("dtm ready: http :%d grpc :%d, registered as %s, branches over %s; %s\n",
-		conf.HTTPPort, conf.GrpcPort, conf.MicroService.Target, peertls.Mode(branchTLS), memtrim.Run())
+	fmt.Printf("dtm ready: http %s grpc :%d, registered as %s, branches over %s; %s\n",
+		httpLn.Addr(), conf.GrpcPort, conf.MicroService.Target, peertls.Mode(branchTLS), memtrim.Run())
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
@@ -171,10 +174,17 @@ type redacting struct {
 }
 
 func (r redacting) log(l zapcore.Level, format string, args []any) {
-	if !r.level.Enabled(l) {
+	if l < zapcore.ErrorLevel && !r.level.Enabled(l) {
 		return
 	}
-	r.l.Log(l, payload.ReplaceAllString(fmt.Sprintf(format, args...), "<payload>"))
+	msg := fmt.Sprintf(format, args...)
+	if l >= zapcore.ErrorLevel {
+		var keep bool
+		if l, keep = levelOf(l, msg); !keep || !r.level.Enabled(l) {
+			return
+		}
+	}
+	r.l.Log(l, payload.ReplaceAllString(msg, "<payload>"))
 }
 
 func (r redacting) Debugf(format string, args ...any) { r.log(zapcore.DebugLevel, format, args) }
@@ -194,41 +204,3 @@ func newRedacting(level string) redacting {
 	logger.FatalIfError(err)
 	return redacting{l: l, level: cfg.Level}
 }
-
-// dashboardSite serves DTM's admin UI to builds, like this one, that do not
-// embed it (the official image does).
-const dashboardSite = "admin.dtm.pub"
-
-// addDashboard serves the admin UI on DTM's HTTP port the way dtm's stock
-// entry does without a built UI: by proxying the public admin site. Offline
-// it answers a page that says where the UI and the data are instead.
-func addDashboard(app *gin.Engine) {
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: dashboardSite})
-	direct := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		direct(r)
-		r.Host = dashboardSite
-	}
-	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		logger.Warnf("dashboard proxy: %v", err)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusBadGateway)
-		fmt.Fprintf(w, dashboardOffline, dashboardSite)
-	}
-	handler := gin.WrapH(proxy)
-	for _, path := range []string{"/", "/assets/*name", "/admin/*name"} {
-		app.GET(path, handler)
-	}
-}
-
-const dashboardOffline = `<!doctype html><meta charset="utf-8"><title>DTM dashboard</title>
-<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
-<h1>DTM dashboard unavailable offline</h1>
-<p>This DTM server is built from source, without the dashboard's files, so it
-proxies them from %s, which cannot be reached from here. The official DTM
-Docker image (yedf/dtm) has the dashboard built in.</p>
-<p>The data is all here: <a href="/api/dtmsvr/all">/api/dtmsvr/all</a> lists
-the transactions, <code>/api/dtmsvr/query?gid=…</code> shows one, and
-<a href="/api/metrics">/api/metrics</a> exports Prometheus metrics. The saga
-console of this suite (port 8890) shows the register sagas with their
-business rows.</p></body>`

@@ -1,0 +1,1 @@
+import"./DialogTopicDetail.vue_vue_type_style_index_0_lang.270f3686.js";import{_ as c}from"./DialogTopicDetail.vue_vue_type_style_index_0_lang.270f3686.js";import"./index.3e40d115.js";import"./index.05cf24d5.js";import"./index.e0f22c66.js";import"./index.165e679b.js";import"./index.b32d82a6.js";import"./LeftOutlined.0eda844b.js";import"./index.d7c55e72.js";export{c as default};

@@ -1,0 +1,1 @@
+import"./DialogTopicSubscribe.vue_vue_type_script_setup_true_lang.d74a4183.js";import{_ as s}from"./DialogTopicSubscribe.vue_vue_type_script_setup_true_lang.d74a4183.js";import"./index.3e40d115.js";import"./index.05cf24d5.js";import"./index.e0f22c66.js";import"./index.165e679b.js";import"./index.fa81eb5c.js";export{s as default};
