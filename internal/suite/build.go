@@ -10,11 +10,16 @@ import (
 	"strings"
 )
 
+// BuildTags are the build tags of every build of the suite, the Makefile's
+// included: no_k8s leaves go-zero's Kubernetes resolver, and client-go,
+// out of every binary (the suite finds its services through etcd).
+const BuildTags = "no_k8s"
+
 // Build compiles the suite's commands (Packages) and any extra packages
 // into bin, from the module at root.
 func Build(ctx context.Context, root, bin string, extra ...string) error {
 	pkgs := append(append([]string{}, Packages...), extra...)
-	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", bin + "/"}, pkgs...)...)
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-tags", BuildTags, "-o", bin + "/"}, pkgs...)...)
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
