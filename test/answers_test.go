@@ -3,12 +3,16 @@ package test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dtm-labs/dtm/client/dtmgrpc"
+	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -164,4 +168,58 @@ func retain(t *testing.T, gid string) {
 		_, err := stmt.db.Exec(stmt.query, gid)
 		require.NoError(t, err, stmt.query)
 	}
+}
+
+// prepareLikeAGateway stores the register saga of key as a gateway does
+// before it submits, and stops there, as a gateway killed at that moment.
+func prepareLikeAGateway(t *testing.T, key string, r registration) string {
+	t.Helper()
+	id := reg.KeyID(key)
+	hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), bcrypt.MinCost)
+	require.NoError(t, err)
+	s := dtmgrpc.NewSagaGrpc(fmt.Sprintf("127.0.0.1:%d", stack.DtmGRPC), reg.Gid(id)).
+		Add(createUser(), createUserComp(), &userpb.CreateUserReq{Id: id, Username: r.Username, PasswordHash: string(hash), Gender: r.Gender}).
+		Add(initScore(), initScoreComp(), &userscorepb.InitScoreReq{UserId: id, Score: r.Score})
+	require.NoError(t, dtmgimp.DtmGrpcCall(&s.TransBase, "Prepare"))
+	var st string
+	require.NoError(t, stack.DtmDB.QueryRow("SELECT status FROM trans_global WHERE gid = ?", reg.Gid(id)).Scan(&st))
+	require.Equal(t, "prepared", st)
+	return reg.Gid(id)
+}
+
+// TestPreparedSagaOfADeadGateway: a gateway that died between preparing a
+// keyed saga and submitting it leaves a saga that runs nothing. A retry
+// with the key and the same body submits it as stored; another body is
+// refused; and one nobody retries is ended by repair once past its grace,
+// with nothing to undo.
+func TestPreparedSagaOfADeadGateway(t *testing.T) {
+	r := registration{Username: uniqueName("orphaned"), Password: "password-orphaned", Gender: "male", Score: 3}
+	key := "dead-gateway-" + r.Username
+	gid := prepareLikeAGateway(t, key, r)
+	id, _ := reg.UserID(gid)
+	other := r
+	other.Score = 4
+	reused := registerWithKey(t, key, other)
+	require.Equal(t, http.StatusUnprocessableEntity, reused.Status, reused.Raw)
+	retry := registerWithKey(t, key, r)
+	require.Equal(t, http.StatusCreated, retry.Status, retry.Raw)
+	require.Equal(t, id, retry.str("id"))
+	requireUser(t, id, r.Username)
+
+	abandoned := registration{Username: uniqueName("abandoned"), Password: "password-abandoned", Gender: "other", Score: 2}
+	agid := prepareLikeAGateway(t, "abandoned-"+abandoned.Username, abandoned)
+	opts := repairOptions(t)
+	opts.Now = time.Now().Add(10 * time.Minute) // past the 5 min grace
+	done, err := orphans.Run(context.Background(), opts)
+	require.NoError(t, err)
+	require.Contains(t, done.Abandoned, agid)
+	require.GreaterOrEqual(t, done.Ended, 1)
+	var st string
+	require.NoError(t, stack.DtmDB.QueryRow("SELECT status FROM trans_global WHERE gid = ?", agid).Scan(&st))
+	require.Equal(t, "failed", st)
+	aid, _ := reg.UserID(agid)
+	require.Zero(t, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ?", aid))
+	late := registerWithKey(t, "abandoned-"+abandoned.Username, abandoned)
+	require.Equal(t, http.StatusInternalServerError, late.Status, late.Raw)
+	require.Equal(t, "REGISTRATION_FAILED", late.str("code"), "ended: nothing of it was kept")
 }

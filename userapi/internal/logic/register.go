@@ -49,7 +49,7 @@ func Register(ctx context.Context, svcCtx *svc.ServiceContext, req *types.Regist
 	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx),
 		time.Duration(svcCtx.Config.Saga.ResultTimeout)*time.Millisecond)
 	defer cancel()
-	a := &attempt{svcCtx: svcCtx, ctx: wait, id: id, gid: register.Gid(id), req: req}
+	a := &attempt{svcCtx: svcCtx, ctx: wait, id: id, gid: register.Gid(id), req: req, keyed: key != ""}
 	if key != "" {
 		return a.withKey()
 	}
@@ -62,6 +62,9 @@ type attempt struct {
 	ctx     context.Context // the answer's budget, not cancelled by the client
 	id, gid string
 	req     *types.RegisterReq
+	// keyed: the saga goes through prepared (withKey), so a submit that did
+	// not take leaves it waiting for a retry with the key.
+	keyed bool
 }
 
 // fresh registers without a key: the id is new, so no other request can
@@ -235,12 +238,14 @@ func (a *attempt) submit(saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
 //
 // A keyed saga DTM still holds as prepared did not take the submit (DTM
 // failed to save the change, its store going away): it is submitted again
-// while the answer waits, and if it is still prepared at the end, nothing
-// drives it but a retry with the key, which the answer asks for (503).
+// while the answer waits. Unless DTM was seen driving it (submitted or
+// aborting) by the end, nothing may drive it but a retry with the key,
+// which the answer asks for (503): a 202 would promise progress no one
+// makes.
 func (a *attempt) settle(s *sagastatus.Saga, submitErr error, saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
 	pause := 20 * time.Millisecond
 	var err error
-	prepared := false
+	driven := false
 	for {
 		if s != nil {
 			switch s.Status {
@@ -249,8 +254,8 @@ func (a *attempt) settle(s *sagastatus.Saga, submitErr error, saga *dtmgrpc.Saga
 			case types.StatusFailed:
 				return nil, a.failed(s)
 			}
-			prepared = s.DTMStatus == dtmcli.StatusPrepared
-			if prepared && saga != nil {
+			driven = s.DTMStatus != dtmcli.StatusPrepared
+			if !driven && saga != nil {
 				if submitErr = saga.Submit(); submitErr == nil {
 					return a.succeeded(), nil
 				}
@@ -258,8 +263,8 @@ func (a *attempt) settle(s *sagastatus.Saga, submitErr error, saga *dtmgrpc.Saga
 		}
 		select {
 		case <-a.ctx.Done():
-			logx.WithContext(a.ctx).Infof("saga %s not final in time (prepared: %v): submit: %v; status: %v", a.gid, prepared, submitErr, err)
-			if prepared {
+			logx.WithContext(a.ctx).Infof("saga %s not final in time (driven by DTM: %v): submit: %v; status: %v", a.gid, driven, submitErr, err)
+			if a.keyed && !driven {
 				return nil, notStarted(a.gid)
 			}
 			return &types.RegisterResp{Gid: a.gid, Status: types.StatusPending}, nil
@@ -350,11 +355,11 @@ func unavailable(gid string) error {
 		"the saga could not be submitted; nothing was written, retry later"), gid)
 }
 
-// notStarted answers a keyed registration whose saga DTM could not be asked
-// about, or holds as prepared still: nothing of a prepared saga runs until
-// a retry with the same key submits it (or finds the outcome of the
+// notStarted answers a keyed registration whose start DTM did not confirm:
+// DTM may hold its saga as prepared, and nothing of a prepared saga runs
+// until a retry with the same key submits it (or finds the outcome of the
 // request that did).
 func notStarted(gid string) error {
 	return withGid(apierr.New(http.StatusServiceUnavailable, apierr.Unavailable,
-		"DTM did not start the registration; retry with the same Idempotency-Key"), gid)
+		"the registration's start could not be confirmed; retry with the same Idempotency-Key"), gid)
 }
