@@ -34,6 +34,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 
+	"sagasuite/rpc-common/envconf"
 	"sagasuite/rpc-common/memtrim"
 	"sagasuite/rpc-common/peertls"
 )
@@ -110,12 +111,13 @@ func etcdAccess(target string) {
 	if err != nil || u.Host == "" {
 		return
 	}
-	hosts := strings.Split(u.Host, ",")
-	if user, pass := os.Getenv("ETCD_USER"), os.Getenv("ETCD_PASS"); user != "" && pass != "" {
-		discov.RegisterAccount(hosts, user, pass)
+	c := discov.EtcdConf{Hosts: strings.Split(u.Host, ",")}
+	envconf.EtcdAccess(&c)
+	if c.HasAccount() {
+		discov.RegisterAccount(c.Hosts, c.User, c.Pass)
 	}
-	if cert, key, ca := os.Getenv("ETCD_CERT"), os.Getenv("ETCD_KEY"), os.Getenv("ETCD_CA"); cert != "" || key != "" || ca != "" {
-		logger.FatalIfError(discov.RegisterTLS(hosts, cert, key, ca, false))
+	if c.CertFile != "" || c.CertKeyFile != "" || c.CACertFile != "" {
+		logger.FatalIfError(discov.RegisterTLS(c.Hosts, c.CertFile, c.CertKeyFile, c.CACertFile, false))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"sagasuite/deploy/repair/orphans"
 	"sagasuite/rpc-common/peertls"
+	reg "sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )
@@ -23,7 +24,7 @@ func TestOrphanedBranchesAreCompensated(t *testing.T) {
 	require.Equal(t, 201, real.Status, real.Raw)
 
 	id, _ := uuid.NewV7()
-	gid := orphans.GidPrefix + id.String()
+	gid := reg.Gid(id.String())
 	users := userpb.NewUserClient(dial(t, stack.UserAddr))
 	repairUsers := userpb.NewUserClient(dialAs(t, stack.UserAddr, peertls.Repair))
 	_, err := users.CreateUser(sagaCtx(gid, "action"), &userpb.CreateUserReq{

@@ -30,6 +30,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"sagasuite/rpc-common/envconf"
 )
 
 // Callers of the branch services, as their certificates name them.
@@ -54,14 +56,9 @@ type Conf struct {
 // ApplyEnv sets the files named by TLS_CERT, TLS_KEY and TLS_CA. (go-zero
 // applies a field's env= tag only when its section is in the file.)
 func (c *Conf) ApplyEnv() {
-	for _, v := range []struct {
-		dst  *string
-		name string
-	}{{&c.CertFile, "TLS_CERT"}, {&c.KeyFile, "TLS_KEY"}, {&c.CAFile, "TLS_CA"}} {
-		if s := os.Getenv(v.name); s != "" {
-			*v.dst = s
-		}
-	}
+	envconf.String(&c.CertFile, "TLS_CERT")
+	envconf.String(&c.KeyFile, "TLS_KEY")
+	envconf.String(&c.CAFile, "TLS_CA")
 }
 
 // Enabled says whether mutual TLS is configured, and refuses a partial

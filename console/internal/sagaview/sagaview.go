@@ -8,12 +8,12 @@ package sagaview
 
 import (
 	"cmp"
-	"regexp"
 	"slices"
 	"time"
 
 	"sagasuite/console/internal/dtmhttp"
 	"sagasuite/rpc-common/reason"
+	"sagasuite/rpc-common/register"
 	view "sagasuite/rpc-common/sagaview"
 )
 
@@ -36,13 +36,9 @@ const (
 	TableUserScore = "user_score"
 )
 
-// GidPrefix starts every register saga's gid; the rest is the user id, so
-// the rows a saga wrote are found by its gid alone.
-const GidPrefix = "register-"
-
-// registerGid is GidPrefix and the gateway's user id, a UUID in the
-// canonical lowercase form uuid.String() produces.
-var registerGid = regexp.MustCompile(`^register-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
+// GidPrefix starts every register saga's gid (rpc-common/register); the
+// rest is the user id, so the rows a saga wrote are found by its gid alone.
+const GidPrefix = register.GidPrefix
 
 // tableOf maps a branch method to the table its step writes. Methods come
 // from the protos, so they do not change with the services' etcd keys.
@@ -112,13 +108,7 @@ type ScoreRow struct {
 
 // UserID returns the user id inside a register saga's gid, and false for
 // any gid that is not one: such a gid names no rows the console may read.
-func UserID(gid string) (string, bool) {
-	m := registerGid.FindStringSubmatch(gid)
-	if m == nil {
-		return "", false
-	}
-	return m[1], true
-}
+func UserID(gid string) (string, bool) { return register.UserID(gid) }
 
 // Status folds DTM's saga and branch statuses (see rpc-common/sagaview).
 func Status(dtm string) string { return view.Status(dtm) }

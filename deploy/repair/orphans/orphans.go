@@ -43,9 +43,6 @@ import (
 	"sagasuite/rpc-common/userscorepb"
 )
 
-// GidPrefix starts the gid of every register saga (register-<user id>).
-const GidPrefix = register.GidPrefix
-
 // Options says where to look and whom to call.
 type Options struct {
 	DTM, User, UserScore *sql.DB
@@ -102,7 +99,7 @@ func unrecorded(ctx context.Context, o Options) (Result, error) {
 	cutoff := now.Add(-o.Grace)
 	candidates := map[string]bool{}
 	for _, db := range []*sql.DB{o.User, o.UserScore} {
-		gids, err := column(ctx, db, "SELECT DISTINCT gid FROM barrier WHERE gid LIKE ? AND create_time < ?", GidPrefix+"%", cutoff)
+		gids, err := column(ctx, db, "SELECT DISTINCT gid FROM barrier WHERE gid LIKE ? AND create_time < ?", register.GidPrefix+"%", cutoff)
 		if err != nil {
 			return Result{}, err
 		}

@@ -30,7 +30,7 @@ func stopped(ctx context.Context, o Options, res *Result) error {
 		// By gid, its unique key: pages that do not move under inserts.
 		gids, err := column(ctx, o.DTM,
 			"SELECT gid FROM trans_global WHERE gid > ? AND gid LIKE ? AND status = ? ORDER BY gid LIMIT ?",
-			last, GidPrefix+"%", dtmcli.StatusFailed, batchSize)
+			last, register.GidPrefix+"%", dtmcli.StatusFailed, batchSize)
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ func abandoned(ctx context.Context, o Options, res *Result) error {
 	}
 	gids, err := column(ctx, o.DTM,
 		"SELECT gid FROM trans_global WHERE status = ? AND gid LIKE ? AND create_time < ? ORDER BY id",
-		dtmcli.StatusPrepared, GidPrefix+"%", now.Add(-o.Grace))
+		dtmcli.StatusPrepared, register.GidPrefix+"%", now.Add(-o.Grace))
 	if err != nil {
 		return err
 	}

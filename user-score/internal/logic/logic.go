@@ -30,11 +30,11 @@ import (
 // score within the rules of package register. Named as a step's
 // compensation, it undoes itself as InitScoreCompensate does.
 func InitScore(ctx context.Context, svcCtx *svc.ServiceContext, in *userscorepb.InitScoreReq) error {
-	if _, op, _ := branch.FromSaga(ctx); op == branch.OpCompensate {
+	gid, op, _ := branch.FromSaga(ctx)
+	if op == branch.OpCompensate {
 		return InitScoreCompensate(ctx, svcCtx, in)
 	}
 	return branch.Action(ctx, svcCtx.DB, func(tx *sql.Tx) error {
-		gid, _, _ := branch.FromSaga(ctx)
 		if id, ok := register.UserID(gid); !ok || in.UserId != id || !register.ValidScore(in.Score) {
 			return branch.Reject(reason.InvalidPayload)
 		}

@@ -31,11 +31,11 @@ import (
 // saga built by someone else than the gateway), it undoes itself as
 // CreateUserCompensate does, so that such a saga leaves no half user.
 func CreateUser(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.CreateUserReq) error {
-	if _, op, _ := branch.FromSaga(ctx); op == branch.OpCompensate {
+	gid, op, _ := branch.FromSaga(ctx)
+	if op == branch.OpCompensate {
 		return CreateUserCompensate(ctx, svcCtx, in)
 	}
 	return branch.Action(ctx, svcCtx.DB, func(tx *sql.Tx) error {
-		gid, _, _ := branch.FromSaga(ctx)
 		if !validUser(in, gid, svcCtx.Config.BcryptCost) {
 			return branch.Reject(reason.InvalidPayload)
 		}

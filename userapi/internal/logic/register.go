@@ -166,14 +166,7 @@ func (a *attempt) existing(s *sagastatus.Saga) (*types.RegisterResp, error) {
 	if s.DTMStatus != dtmcli.StatusPrepared {
 		return a.settle(s, nil, nil)
 	}
-	saga := a.sagaTo()
-	b := a.svcCtx.Branches
-	saga.Steps = []map[string]string{
-		{"action": b.CreateUser, "compensate": b.CreateUserCompensate},
-		{"action": b.InitScore, "compensate": b.InitScoreCompensate},
-	}
-	saga.BinPayloads = [][]byte{s.ActionPayloads["01"], s.ActionPayloads["02"]}
-	return a.submit(saga)
+	return a.submit(a.sagaOf(s.ActionPayloads["01"], s.ActionPayloads["02"]))
 }
 
 // sameAs says whether the stored payloads are this request's registration:
@@ -202,17 +195,26 @@ func (a *attempt) newSaga() (*dtmgrpc.SagaGrpc, error) {
 		logx.WithContext(a.ctx).Errorf("saga %s not submitted: DTM %s unreachable", a.gid, a.svcCtx.Config.Saga.DtmServer)
 		return nil, unavailable(a.gid)
 	}
-	b := a.svcCtx.Branches
-	return a.sagaTo().
-		Add(b.CreateUser, b.CreateUserCompensate, &userpb.CreateUserReq{
+	return a.sagaOf(
+		dtmgimp.MustProtoMarshal(&userpb.CreateUserReq{
 			Id: a.id, Username: a.req.Username, PasswordHash: string(hash), Gender: a.req.Gender,
-		}).
-		Add(b.InitScore, b.InitScoreCompensate, &userscorepb.InitScoreReq{UserId: a.id, Score: a.req.Score}), nil
+		}),
+		dtmgimp.MustProtoMarshal(&userscorepb.InitScoreReq{UserId: a.id, Score: a.req.Score})), nil
 }
 
-// sagaTo is an empty register saga of this attempt's gid.
-func (a *attempt) sagaTo() *dtmgrpc.SagaGrpc {
-	return dtmgrpc.NewSagaGrpcWithContext(a.ctx, a.svcCtx.Config.Saga.DtmServer, a.gid)
+// sagaOf is the register saga of this attempt's gid with the given action
+// payloads, already encoded: this request's own, or those DTM stores for a
+// prepared saga, resubmitted byte for byte. Its two steps (branch ids 01
+// and 02, as payloads reads them back) are the user row, then the score row.
+func (a *attempt) sagaOf(user, score []byte) *dtmgrpc.SagaGrpc {
+	b := a.svcCtx.Branches
+	saga := dtmgrpc.NewSagaGrpcWithContext(a.ctx, a.svcCtx.Config.Saga.DtmServer, a.gid)
+	saga.Steps = []map[string]string{
+		{"action": b.CreateUser, "compensate": b.CreateUserCompensate},
+		{"action": b.InitScore, "compensate": b.InitScoreCompensate},
+	}
+	saga.BinPayloads = [][]byte{user, score}
+	return saga
 }
 
 // submit sends the saga and waits for its result.
