@@ -18,7 +18,7 @@ run: build-run
 
 ## demo: against a running suite, register, compensate, collide, log in; show sagas and rows
 demo:
-	$(GO) run ./deploy/demo
+	$(GO) run ./dev/demo
 
 ## test: every test, against MariaDB/MySQL on 127.0.0.1:3306 (TEST_MYSQL_DSN)
 test:
@@ -53,15 +53,15 @@ repair:
 
 ## bench: POST /register against its floors on a private stack (~5 min); writes docs/bench.md and docs/bench.svg
 bench:
-	$(GO) run ./deploy/bench $(ARGS)
+	$(GO) run ./bench $(ARGS)
 
 ## build-run: compile what `make run` runs into .bin/ (the operator tools build when their target runs)
 build-run:
-	$(GO) build -o $(BIN)/ ./dtm ./user ./user-score ./userapi ./console ./deploy/run
+	$(GO) build -o $(BIN)/ ./dtm ./user ./user-score ./userapi ./console ./dev/run
 
 ## build: compile every command into .bin/
 build: build-run
-	$(GO) build -o $(BIN)/ ./deploy/etcd ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair ./deploy/certs ./deploy/etcdauth
+	$(GO) build -o $(BIN)/ ./dev/etcd ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair ./deploy/certs ./deploy/etcdauth
 
 ## migrate: create the databases and tables (idempotent; MYSQL_DSN)
 migrate:
@@ -83,11 +83,11 @@ check-gen: gen
 
 ## admin: rebuild DTM's dashboard (dtm/admin/dist, committed) from the pinned DTM's admin/ source and lockfile (Node.js, npm)
 admin:
-	$(GO) run ./deploy/admin
+	$(GO) run ./dev/admin
 
 ## check-admin: fail if the committed dtm/admin/dist is not what admin builds (a rebuild in a temp dir, compared byte for byte)
 check-admin:
-	$(GO) run ./deploy/admin -check
+	$(GO) run ./dev/admin -check
 
 ## lint: gofmt and go vet
 lint:

@@ -35,7 +35,6 @@ import (
 	"google.golang.org/grpc/backoff"
 
 	"sagasuite/rpc-common/envconf"
-	"sagasuite/rpc-common/memtrim"
 	"sagasuite/rpc-common/peertls"
 )
 
@@ -61,8 +60,8 @@ func main() {
 	go serveHTTP(httpLn, app)
 	// Without the cron nothing is ever retried and no timeout fires.
 	go dtmsvr.CronExpiredTrans(-1)
-	fmt.Printf("dtm ready: http %s grpc :%d, registered as %s, branches over %s; %s\n",
-		httpLn.Addr(), conf.GrpcPort, conf.MicroService.Target, peertls.Mode(branchTLS), memtrim.Run())
+	fmt.Printf("dtm ready: http %s grpc :%d, registered as %s, branches over %s\n",
+		httpLn.Addr(), conf.GrpcPort, conf.MicroService.Target, peertls.Mode(branchTLS))
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)

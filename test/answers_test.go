@@ -17,8 +17,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"sagasuite/deploy/repair/orphans"
+	reg "sagasuite/internal/register"
 	"sagasuite/rpc-common/peertls"
-	reg "sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )

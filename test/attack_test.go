@@ -31,9 +31,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"sagasuite/internal/devcerts"
+	reg "sagasuite/internal/register"
 	"sagasuite/internal/suite"
 	"sagasuite/rpc-common/peertls"
-	reg "sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )

@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	reg "sagasuite/internal/register"
 	"sagasuite/rpc-common/peertls"
-	reg "sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )

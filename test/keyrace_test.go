@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
-	reg "sagasuite/rpc-common/register"
+	reg "sagasuite/internal/register"
 )
 
 // TestOneKeyManyBodiesAtOnce races 2 to 10 different registrations under

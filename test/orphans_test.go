@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/repair/orphans"
+	reg "sagasuite/internal/register"
 	"sagasuite/rpc-common/peertls"
-	reg "sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )

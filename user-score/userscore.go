@@ -11,7 +11,6 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 	"google.golang.org/grpc"
 
-	"sagasuite/rpc-common/memtrim"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/user-score/internal/config"
@@ -57,6 +56,6 @@ func main() {
 		os.Exit(1)
 	}
 
-	fmt.Printf("user-score.rpc listening on %s (%s); %s\n", c.ListenOn, peertls.Mode(secure), memtrim.Run())
+	fmt.Printf("user-score.rpc listening on %s (%s)\n", c.ListenOn, peertls.Mode(secure))
 	s.Start()
 }

@@ -13,8 +13,7 @@ import (
 	"github.com/zeromicro/go-zero/rest"
 	"github.com/zeromicro/go-zero/rest/httpx"
 
-	"sagasuite/rpc-common/httplog"
-	"sagasuite/rpc-common/memtrim"
+	"sagasuite/internal/httplog"
 	"sagasuite/userapi/internal/config"
 	"sagasuite/userapi/internal/handler"
 	"sagasuite/userapi/internal/svc"
@@ -53,6 +52,6 @@ func main() {
 	httpx.SetErrorHandlerCtx(handler.ErrorAnswer)
 	handler.RegisterHandlers(server, ctx)
 
-	fmt.Printf("userapi listening on %s:%d; %s\n", c.Host, c.Port, memtrim.Run())
+	fmt.Printf("userapi listening on %s:%d\n", c.Host, c.Port)
 	server.Start()
 }

@@ -88,7 +88,7 @@ func TestChecksCatchMistakes(t *testing.T) {
 			env(p, "migrate", "MYSQL_DSN", "root:hunter2@tcp(mysql:3306)/")
 		}, "password"},
 		{"SERVICE is not a command", func(p *project) {
-			p.compose.Services["migrate"].Build.Args["SERVICE"] = "deploy/schema"
+			p.compose.Services["migrate"].Build.Args["SERVICE"] = "internal/schema"
 		}, "package main"},
 		{"SERVICE does not exist", func(p *project) { p.compose.Services["console"].Build.Args["SERVICE"] = "consoles" }, "consoles"},
 		{"mounted file missing", func(p *project) {

@@ -6,7 +6,7 @@
 // into the file. It also checks the suite's TLS as the code sets it up:
 // the certs one-shot makes devcerts' certificates into a volume for the
 // images' user, etcd serves them with client certificates required (as
-// deploy/etcdnode does), etcd-auth provisions the accounts, each process
+// internal/etcdnode does), etcd-auth provisions the accounts, each process
 // gets its own certificate's files the way internal/suite's secureEnv gives
 // them, and everything waits for the certificates and accounts it needs.
 // No Docker engine is needed.

@@ -17,7 +17,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 	"gopkg.in/yaml.v3"
 
-	"sagasuite/deploy/schema"
+	"sagasuite/internal/schema"
 )
 
 // What docker-compose.yml must describe. Ports, keys and database names

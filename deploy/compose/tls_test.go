@@ -13,9 +13,9 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 
-	"sagasuite/deploy/etcdnode"
 	"sagasuite/internal/devcerts"
 	"sagasuite/internal/etcdauth"
+	"sagasuite/internal/etcdnode"
 )
 
 // The checks of the suite's TLS: the certs one-shot makes the certificates
@@ -225,7 +225,7 @@ func checkEtcdTLS(p *project, r *report) {
 		v, ok := got[name]
 		switch {
 		case !ok:
-			r.add("service %s: set --%s=%s, as deploy/etcdnode.WithTLS runs the local stack's etcd", etcdService, name, want[name])
+			r.add("service %s: set --%s=%s, as internal/etcdnode.WithTLS runs the local stack's etcd", etcdService, name, want[name])
 		case want[name] == "true" && !isTrue(v):
 			r.add("service %s: --%s=%s, want true: the suite's etcd accounts are named by client certificates", etcdService, name, v)
 		case want[name] != "true" && path.Clean(v) != want[name]:

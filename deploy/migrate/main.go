@@ -11,7 +11,7 @@ import (
 	"os"
 	"time"
 
-	"sagasuite/deploy/schema"
+	"sagasuite/internal/schema"
 )
 
 func main() {

@@ -27,7 +27,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 
 	"sagasuite/deploy/repair/orphans"
-	"sagasuite/deploy/schema"
+	"sagasuite/internal/schema"
 	"sagasuite/rpc-common/envconf"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"

@@ -24,7 +24,7 @@ import (
 
 	"sagasuite/deploy/retention/purge"
 	"sagasuite/deploy/sagacheck/check"
-	"sagasuite/deploy/schema"
+	"sagasuite/internal/schema"
 )
 
 // minOlderThan keeps the command from deleting barrier rows that may still

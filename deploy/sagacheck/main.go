@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"sagasuite/deploy/sagacheck/check"
-	"sagasuite/deploy/schema"
+	"sagasuite/internal/schema"
 )
 
 // Exit statuses: scripts and cron jobs tell a broken invariant from a

@@ -10,9 +10,9 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"sagasuite/deploy/etcdnode"
 	"sagasuite/internal/devcerts"
 	"sagasuite/internal/etcdauth"
+	"sagasuite/internal/etcdnode"
 )
 
 func client(t *testing.T, endpoint, user, password string) *clientv3.Client {

@@ -19,10 +19,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
-	"sagasuite/deploy/etcdnode"
-	"sagasuite/deploy/schema"
 	"sagasuite/internal/devcerts"
+	"sagasuite/internal/etcdnode"
 	"sagasuite/internal/proc"
+	"sagasuite/internal/schema"
 	"sagasuite/internal/suite"
 	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/peertls"

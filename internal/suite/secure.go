@@ -10,9 +10,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"sagasuite/deploy/etcdnode"
 	"sagasuite/internal/devcerts"
 	"sagasuite/internal/etcdauth"
+	"sagasuite/internal/etcdnode"
 )
 
 // identities are the certificate each process of the suite runs with: its

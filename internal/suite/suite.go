@@ -1,7 +1,7 @@
 // Package suite knows how the suite's processes fit together: which ports
 // they listen on, which databases they use, how each is configured through
 // its environment, and when all of them are ready. The local runner
-// (deploy/run) and the integration tests (internal/stacktest) both start
+// (dev/run) and the integration tests (internal/stacktest) both start
 // the suite through it.
 package suite
 
@@ -19,8 +19,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"sagasuite/deploy/schema"
 	"sagasuite/internal/proc"
+	"sagasuite/internal/schema"
 )
 
 // Names of the processes, in start order.

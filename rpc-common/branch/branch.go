@@ -29,7 +29,7 @@ import (
 )
 
 // BarrierTable is the barrier table's name inside each service's own
-// database; the DDL lives in deploy/schema.
+// database; the DDL lives in internal/schema.
 const BarrierTable = "barrier"
 
 func init() {

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"sagasuite/deploy/schema"
+	"sagasuite/internal/schema"
 	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/reason"
 )

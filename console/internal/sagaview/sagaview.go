@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"sagasuite/console/internal/dtmhttp"
+	"sagasuite/internal/register"
 	"sagasuite/rpc-common/reason"
-	"sagasuite/rpc-common/register"
 	view "sagasuite/rpc-common/sagaview"
 )
 
@@ -36,7 +36,7 @@ const (
 	TableUserScore = "user_score"
 )
 
-// GidPrefix starts every register saga's gid (rpc-common/register); the
+// GidPrefix starts every register saga's gid (internal/register); the
 // rest is the user id, so the rows a saga wrote are found by its gid alone.
 const GidPrefix = register.GidPrefix
 

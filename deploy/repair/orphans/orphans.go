@@ -38,7 +38,7 @@ import (
 
 	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
 
-	"sagasuite/rpc-common/register"
+	"sagasuite/internal/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/dtm-labs/dtm/client/dtmcli"
 
 	"sagasuite/deploy/sagacheck/check"
-	"sagasuite/rpc-common/register"
+	"sagasuite/internal/register"
 )
 
 // batchSize bounds one IN list and one page of DTM's store.

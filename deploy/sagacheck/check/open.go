@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"sagasuite/deploy/schema"
+	"sagasuite/internal/schema"
 )
 
 // Open connects to the three databases named by dbs through serverDSN (a

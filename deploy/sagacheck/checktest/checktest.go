@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/sagacheck/check"
-	"sagasuite/deploy/schema"
+	"sagasuite/internal/schema"
 	"sagasuite/internal/testdb"
 )
 

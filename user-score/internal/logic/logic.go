@@ -10,9 +10,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"sagasuite/internal/register"
 	"sagasuite/rpc-common/branch"
 	"sagasuite/rpc-common/reason"
-	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/user-score/internal/model"
 	"sagasuite/user-score/internal/svc"

@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"errors"
 
+	"sagasuite/internal/register"
 	"sagasuite/rpc-common/branch"
 	"sagasuite/rpc-common/reason"
-	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/user/internal/model"
 	"sagasuite/user/internal/svc"

@@ -6,7 +6,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
-	"sagasuite/rpc-common/register"
+	"sagasuite/internal/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/apierr"

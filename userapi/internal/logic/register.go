@@ -17,9 +17,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"sagasuite/rpc-common/dtmconn"
+	"sagasuite/internal/dtmconn"
+	"sagasuite/internal/register"
 	"sagasuite/rpc-common/reason"
-	"sagasuite/rpc-common/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/apierr"

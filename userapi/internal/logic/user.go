@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"sagasuite/rpc-common/register"
+	"sagasuite/internal/register"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/apierr"

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"unicode"
 
-	"sagasuite/rpc-common/register"
+	"sagasuite/internal/register"
 	"sagasuite/userapi/internal/apierr"
 	"sagasuite/userapi/internal/types"
 )

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"sagasuite/rpc-common/register"
+	"sagasuite/internal/register"
 	"sagasuite/userapi/internal/apierr"
 	"sagasuite/userapi/internal/types"
 )

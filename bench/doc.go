@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"sagasuite/deploy/bench/report"
+	"sagasuite/bench/report"
 )
 
 // Targets of the performance issue (2-core machine, benchmark mode).
@@ -53,7 +53,7 @@ func describeMachine(ctx context.Context, dsn, redisAddr string) machineInfo {
 		db.Close()
 	}
 	m.redis = redisVersion(redisAddr)
-	m.command = "go run ./deploy/bench"
+	m.command = "go run ./bench"
 	if len(os.Args) > 1 {
 		m.command += " " + strings.Join(os.Args[1:], " ")
 	}
@@ -193,7 +193,7 @@ func (b *bench) markdown(m machineInfo) string {
 	}
 
 	p("## How it was measured\n\n")
-	p("- `deploy/bench` builds the suite and `deploy/bench/floors` into a temporary directory and starts a private stack: "+
+	p("- `bench` builds the suite and `bench/floors` into a temporary directory and starts a private stack: "+
 		"databases `%s_*` (dropped and recreated, dropped again at the end), an embedded etcd and every process on free ports, "+
 		"through `internal/suite`'s Layout, exactly the shipped configs plus `MODE=pro`, a random `JWT_SECRET` and "+
 		"`BCRYPT_COST=%d` (the labelled benchmark mode). Load goes to 127.0.0.1 only.\n", b.o.dbPrefix, b.o.cost)
@@ -202,7 +202,7 @@ func (b *bench) markdown(m machineInfo) string {
 		"of each other. Closed-loop clients on one keep-alive `http.Client`, every request a new username. Levels %v; those up to "+
 		"%d always run, past it a variant's next level runs only while its last one beat its best before it by more than %.0f%%.\n",
 		b.o.warmup, b.o.warmupConc, b.o.dur, b.o.sweep.Levels, b.o.sweep.Always, 100*b.o.sweep.Gain)
-	p("- The floors run in one go-zero process (`deploy/bench/floors`): its REST server is configured like the gateway's " +
+	p("- The floors run in one go-zero process (`bench/floors`): its REST server is configured like the gateway's " +
 		"(pro mode, go-zero's CPU load shedding off and MaxConns 1000 as in the gateway, the same middlewares off, a one-line access log per request, " +
 		"the branch pools of 16 connections that user and user-score have); " +
 		"its branch service is a zrpc server registered in etcd as `bench-floor.rpc`, and DTM reaches it through " +

@@ -49,10 +49,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	"sagasuite/deploy/bench/floorrpc"
+	"sagasuite/bench/floorrpc"
+	"sagasuite/internal/dtmconn"
+	"sagasuite/internal/httplog"
 	"sagasuite/rpc-common/branch"
-	"sagasuite/rpc-common/dtmconn"
-	"sagasuite/rpc-common/httplog"
 )
 
 type floorServer interface {

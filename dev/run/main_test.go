@@ -19,7 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"sagasuite/deploy/schema"
+	"sagasuite/internal/schema"
 	"sagasuite/internal/suite"
 	"sagasuite/internal/testdb"
 )
@@ -44,7 +44,7 @@ func TestHealthyStartIsQuiet(t *testing.T) {
 	bin := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	require.NoError(t, suite.Build(ctx, root, bin, "./deploy/run"))
+	require.NoError(t, suite.Build(ctx, root, bin, "./dev/run"))
 
 	const prefix = "runtest"
 	dsn := testdb.DSN()

@@ -2,8 +2,8 @@
 // of the DTM version go.mod pins, into dtm/admin/dist, which dtm/dashboard.go
 // embeds. The result is committed, like the generated gRPC code:
 //
-//	go run ./deploy/admin          # make admin: rebuild dtm/admin/dist
-//	go run ./deploy/admin -check   # make check-admin: rebuild elsewhere, compare
+//	go run ./dev/admin          # make admin: rebuild dtm/admin/dist
+//	go run ./dev/admin -check   # make check-admin: rebuild elsewhere, compare
 //
 // The DTM module holds the UI's whole source (admin/: Vite 3, Vue 3,
 // ant-design-vue, package-lock.json) but only a placeholder of its output.

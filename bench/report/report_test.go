@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"sagasuite/deploy/bench/load"
-	"sagasuite/deploy/bench/procstat"
+	"sagasuite/bench/load"
+	"sagasuite/bench/procstat"
 )
 
 func level(c, ok, bad int, p time.Duration) Level {

@@ -18,7 +18,7 @@
 // time and peak RSS of every process. It prints the tables and writes
 // docs/bench.md and docs/bench.svg.
 //
-//	go run ./deploy/bench [-d 10s] [-sweep 1,4,16,64,128] [-store mysql,redis]
+//	go run ./bench [-d 10s] [-sweep 1,4,16,64,128] [-store mysql,redis]
 package main
 
 import (
@@ -50,11 +50,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	"sagasuite/deploy/bench/floorrpc"
-	"sagasuite/deploy/bench/load"
-	"sagasuite/deploy/bench/procstat"
-	"sagasuite/deploy/bench/report"
-	"sagasuite/deploy/bench/stack"
+	"sagasuite/bench/floorrpc"
+	"sagasuite/bench/load"
+	"sagasuite/bench/procstat"
+	"sagasuite/bench/report"
+	"sagasuite/bench/stack"
 )
 
 type options struct {

@@ -15,11 +15,11 @@ import (
 	"github.com/go-sql-driver/mysql"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"sagasuite/deploy/bench/floorrpc"
-	"sagasuite/deploy/bench/procstat"
-	"sagasuite/deploy/etcdnode"
-	"sagasuite/deploy/schema"
+	"sagasuite/bench/floorrpc"
+	"sagasuite/bench/procstat"
+	"sagasuite/internal/etcdnode"
 	"sagasuite/internal/proc"
+	"sagasuite/internal/schema"
 	"sagasuite/internal/suite"
 )
 
@@ -58,7 +58,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := schema.Reset(ctx, o.MySQL.FormatDSN(), dbs, s.FloorDBs); err != nil {
 		return nil, fmt.Errorf("MySQL at %s: %w", o.MySQL.Addr, err)
 	}
-	if err := suite.Build(ctx, o.Root, s.Bin, "./deploy/bench/floors"); err != nil {
+	if err := suite.Build(ctx, o.Root, s.Bin, "./bench/floors"); err != nil {
 		return nil, err
 	}
 	var err error

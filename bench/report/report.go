@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"sagasuite/deploy/bench/load"
-	"sagasuite/deploy/bench/procstat"
+	"sagasuite/bench/load"
+	"sagasuite/bench/procstat"
 )
 
 // Level is one concurrency level of a variant, with what each process used.

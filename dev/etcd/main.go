@@ -1,8 +1,8 @@
 // Command etcd runs a single-node etcd (the real server, embedded) for local
 // development, so that nobody has to install etcd to try the suite:
 //
-//	go run ./deploy/etcd                       # 127.0.0.1:2379, data in .data/etcd
-//	go run ./deploy/etcd -listen 127.0.0.1:23790 -dir /tmp/etcd
+//	go run ./dev/etcd                       # 127.0.0.1:2379, data in .data/etcd
+//	go run ./dev/etcd -listen 127.0.0.1:23790 -dir /tmp/etcd
 package main
 
 import (
@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"sagasuite/deploy/etcdnode"
+	"sagasuite/internal/etcdnode"
 )
 
 func main() {

@@ -35,8 +35,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"sagasuite/deploy/schema"
 	"sagasuite/internal/proc"
+	"sagasuite/internal/schema"
 	"sagasuite/internal/suite"
 )
 

@@ -1,5 +1,5 @@
 // Package etcdnode starts a single-node embedded etcd server, used by the
-// local stack (deploy/etcd) and by the integration tests.
+// local stack (dev/etcd) and by the integration tests.
 package etcdnode
 
 import (
