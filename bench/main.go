@@ -28,13 +28,13 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"sagasuite/internal/httpget"
 	"sagasuite/internal/suite"
 	"strconv"
 	"strings"
@@ -620,25 +620,11 @@ func (b *bench) profileAt(ctx context.Context, c int) {
 }
 
 func fetch(ctx context.Context, url, file string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	data, err := httpget.Get(ctx, url, time.Hour, 256<<20) // ctx holds the deadline
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
+	return os.WriteFile(file, data, 0o644)
 }
 
 func slicesMax(xs []int) int {

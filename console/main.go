@@ -32,9 +32,9 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"sagasuite/console/internal/dtmhttp"
 	"sagasuite/console/internal/rows"
 	"sagasuite/console/internal/server"
+	"sagasuite/internal/dtmread"
 )
 
 // config is the process configuration; see the package comment.
@@ -95,7 +95,7 @@ func run(c config) error {
 		logx.Infof("console on %s is reachable beyond localhost and has no authentication", ln.Addr())
 	}
 	srv := &http.Server{
-		Handler:           server.New(dtmhttp.New(c.DtmHTTP), rr),
+		Handler:           server.New(dtmread.New(c.DtmHTTP), rr),
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       time.Minute,

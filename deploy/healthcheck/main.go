@@ -11,10 +11,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"time"
+
+	"sagasuite/internal/httpget"
 )
 
 // timeout is the whole probe's budget, below compose's 3 s check timeout so
@@ -36,22 +36,6 @@ func main() {
 
 // probe GETs url and accepts only a 2xx answer within ctx's deadline.
 func probe(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	// Read (a bounded part of) the body so that a handler failing mid-answer
-	// does not pass for healthy.
-	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)); err != nil {
-		return fmt.Errorf("GET %s: reading the answer: %w", url, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return nil
+	_, err := httpget.Get(ctx, url, time.Hour, 1<<20) // ctx holds the deadline
+	return err
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 
 	"sagasuite/deploy/repair/orphans"
+	"sagasuite/internal/register"
 	"sagasuite/internal/schema"
 	"sagasuite/rpc-common/envconf"
 	"sagasuite/rpc-common/peertls"
@@ -96,11 +97,11 @@ func run(dsn string, dbs schema.Databases, etcd []string, dtmHTTP string, grace 
 	if total > max {
 		return fmt.Errorf("%d gids is more than -max %d: check DTM_DB names DTM's store", total, max)
 	}
-	users, err := branchClient(etcd, "user.rpc")
+	users, err := branchClient(etcd, register.UserStep.Service)
 	if err != nil {
 		return err
 	}
-	scores, err := branchClient(etcd, "user-score.rpc")
+	scores, err := branchClient(etcd, register.ScoreStep.Service)
 	if err != nil {
 		return err
 	}

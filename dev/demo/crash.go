@@ -12,6 +12,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"sagasuite/internal/httpget"
+	"sagasuite/internal/register"
 )
 
 const (
@@ -137,7 +140,8 @@ func (d *demo) userScoreDown(pidFile, username string) {
 		fmt.Println()
 	}
 	d.saga(answer.Gid)
-	d.rows("rows for this saga's user id", strings.TrimPrefix(answer.Gid, "register-"))
+	id, _ := register.UserID(answer.Gid)
+	d.rows("rows for this saga's user id", id)
 	fmt.Printf("   in the console: %s/#%s\n", d.console, answer.Gid)
 }
 
@@ -176,13 +180,8 @@ func readPid(pidFile string) (int, error) {
 
 // answers says whether url answers 200 within a second.
 func answers(url string) bool {
-	client := &http.Client{Timeout: time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	code, err := httpget.Status(context.Background(), url, time.Second)
+	return err == nil && code == http.StatusOK
 }
 
 // waitUntil polls cond every 50 ms for up to d and says whether it held.

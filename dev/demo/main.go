@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"sagasuite/internal/register"
 )
 
 type demo struct {
@@ -106,7 +108,7 @@ func (d *demo) register(username, password, gender string, score int, want int) 
 		return ""
 	}
 	d.saga(answer.Gid)
-	id := strings.TrimPrefix(answer.Gid, "register-")
+	id, _ := register.UserID(answer.Gid)
 	d.rows("rows for this saga's user id", id)
 	return id
 }

@@ -18,6 +18,7 @@ func TestUserIDFromGid(t *testing.T) {
 		"", "register-", id, "register-" + strings.ToUpper(id), "register-" + id + " ",
 		"register-" + id[:35], "Register-" + id, "register-" + id + "-x", "other-" + id,
 		"register-0190f5d27b8a7c3e9d1f2a3b4c5d6e7f", "register-{" + id + "}",
+		"register-42", "register-" + id + "/x", "register-" + id + "\n",
 	} {
 		_, ok := UserID(gid)
 		require.False(t, ok, "%q", gid)
@@ -66,5 +67,20 @@ func TestCheckHash(t *testing.T) {
 		"html":         "<script>alert(1)</script>",
 	} {
 		require.ErrorIs(t, CheckHash(h, 10), ErrBadHash, name)
+	}
+}
+
+func TestSplitBranchURLDropsTheAddress(t *testing.T) {
+	for _, tc := range []struct{ url, service, method string }{
+		{"etcd://127.0.0.1:2379/user.rpc/user.User/CreateUser", "user.rpc", "CreateUser"},
+		{"etcd://h1:2379,h2:2379/user-score.rpc/userscore.UserScore/InitScoreCompensate", "user-score.rpc", "InitScoreCompensate"},
+		// A direct address has no service key: show nothing, not the address.
+		{"127.0.0.1:8080/user.User/CreateUser", "", ""},
+		{"etcd://host/", "", ""},
+		{"not a url %zz", "", ""},
+		{"", "", ""},
+	} {
+		service, method := SplitBranchURL(tc.url)
+		require.Equal(t, [2]string{tc.service, tc.method}, [2]string{service, method}, tc.url)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"sagasuite/internal/httpget"
 	"sagasuite/internal/proc"
 	"sagasuite/internal/schema"
 )
@@ -220,18 +221,8 @@ func Registered(ctx context.Context, etcd *clientv3.Client, key string) bool {
 
 // Answers says whether url answers HTTP with a status below 500.
 func Answers(ctx context.Context, url string) bool {
-	c, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(c, http.MethodGet, url, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode < http.StatusInternalServerError
+	code, err := httpget.Status(ctx, url, time.Second)
+	return err == nil && code < http.StatusInternalServerError
 }
 
 // WaitFor polls cond every 50 ms until it holds or ctx ends.

@@ -11,43 +11,17 @@ import (
 	"slices"
 	"time"
 
-	"sagasuite/console/internal/dtmhttp"
+	"sagasuite/internal/dtmread"
 	"sagasuite/internal/register"
 	"sagasuite/rpc-common/reason"
-	view "sagasuite/rpc-common/sagaview"
 )
 
 // Statuses as the console (and the gateway) reports them.
 const (
-	StatusSucceeded = view.Succeeded
-	StatusFailed    = view.Failed
-	StatusPending   = view.Pending
+	StatusSucceeded = dtmread.Succeeded
+	StatusFailed    = dtmread.Failed
+	StatusPending   = dtmread.Pending
 )
-
-// Branch operations of a saga, as DTM names them.
-const (
-	OpAction     = "action"
-	OpCompensate = "compensate"
-)
-
-// Business tables a register saga writes, one per step.
-const (
-	TableUser      = "user"
-	TableUserScore = "user_score"
-)
-
-// GidPrefix starts every register saga's gid (internal/register); the
-// rest is the user id, so the rows a saga wrote are found by its gid alone.
-const GidPrefix = register.GidPrefix
-
-// tableOf maps a branch method to the table its step writes. Methods come
-// from the protos, so they do not change with the services' etcd keys.
-var tableOf = map[string]string{
-	"CreateUser":           TableUser,
-	"CreateUserCompensate": TableUser,
-	"InitScore":            TableUserScore,
-	"InitScoreCompensate":  TableUserScore,
-}
 
 // Summary is one saga in the console's list.
 type Summary struct {
@@ -106,23 +80,13 @@ type ScoreRow struct {
 	CreatedAt string `json:"created_at,omitempty"`
 }
 
-// UserID returns the user id inside a register saga's gid, and false for
-// any gid that is not one: such a gid names no rows the console may read.
-func UserID(gid string) (string, bool) { return register.UserID(gid) }
-
-// Status folds DTM's saga and branch statuses (see rpc-common/sagaview).
-func Status(dtm string) string { return view.Status(dtm) }
-
-// SplitBranchURL drops a branch URL's address (see rpc-common/sagaview).
-func SplitBranchURL(raw string) (service, method string) { return view.SplitBranchURL(raw) }
-
 // Recent lists the newest limit sagas of ts, newest first. Ties in DTM's
 // one-second create_time are broken by the store's row id, which grows
 // with every saga (the gid does not: a keyed registration's user id is a
 // UUIDv5 of its key), and, where the store has no ids, by gid.
-func Recent(ts []dtmhttp.Transaction, now time.Time, limit int) []Summary {
+func Recent(ts []dtmread.Transaction, now time.Time, limit int) []Summary {
 	sorted := slices.Clone(ts)
-	slices.SortStableFunc(sorted, func(a, b dtmhttp.Transaction) int {
+	slices.SortStableFunc(sorted, func(a, b dtmread.Transaction) int {
 		if c := cmpTime(b.CreateTime, a.CreateTime); c != 0 {
 			return c
 		}
@@ -130,7 +94,7 @@ func Recent(ts []dtmhttp.Transaction, now time.Time, limit int) []Summary {
 	})
 	out := make([]Summary, 0, min(limit, len(sorted)))
 	for _, t := range sorted[:min(limit, len(sorted))] {
-		s := Summary{Gid: t.Gid, Status: Status(t.Status), Reason: reasonCode(t.RollbackReason), CreatedAt: formatTime(t.CreateTime)}
+		s := Summary{Gid: t.Gid, Status: dtmread.View(t.Status), Reason: reasonCode(t.RollbackReason), CreatedAt: formatTime(t.CreateTime)}
 		if t.CreateTime != nil {
 			s.AgeSeconds = max(0, int64(now.Sub(*t.CreateTime)/time.Second))
 		}
@@ -142,11 +106,11 @@ func Recent(ts []dtmhttp.Transaction, now time.Time, limit int) []Summary {
 // Describe combines the saga as DTM reports it with the rows as they are
 // now. Read DTM first and the rows after it: DTM records a branch only
 // after its write committed, so the rows are never older than the statuses.
-func Describe(saga *dtmhttp.Saga, rows Rows) Detail {
+func Describe(saga *dtmread.Saga, rows Rows) Detail {
 	t := saga.Transaction
 	d := Detail{
 		Gid:       t.Gid,
-		Status:    Status(t.Status),
+		Status:    dtmread.View(t.Status),
 		Reason:    reasonCode(t.RollbackReason),
 		CreatedAt: formatTime(t.CreateTime),
 		Branches:  make([]Branch, 0, len(saga.Branches)),
@@ -154,23 +118,23 @@ func Describe(saga *dtmhttp.Saga, rows Rows) Detail {
 	}
 	steps := map[string]*step{}
 	for _, b := range saga.Branches {
-		service, method := SplitBranchURL(b.URL)
+		service, method := register.SplitBranchURL(b.URL)
 		s := steps[b.BranchID]
 		if s == nil {
 			s = &step{action: StatusPending, compensate: StatusPending}
 			steps[b.BranchID] = s
 		}
-		if table, ok := tableOf[method]; ok {
-			s.table, s.rowExists = table, rows.exists(table)
+		if st, ok := register.StepOf(method); ok {
+			s.table, s.rowExists = st.Table, rows.exists(st.Table)
 		}
-		if b.Op == OpAction {
-			s.action = Status(b.Status)
+		if b.Op == register.OpAction {
+			s.action = dtmread.View(b.Status)
 		} else {
-			s.compensate = Status(b.Status)
+			s.compensate = dtmread.View(b.Status)
 		}
 		d.Branches = append(d.Branches, Branch{
 			BranchID: b.BranchID, Op: b.Op, Service: service, Method: method,
-			Status: Status(b.Status), FinishTime: formatTime(b.FinishTime),
+			Status: dtmread.View(b.Status), FinishTime: formatTime(b.FinishTime),
 		})
 	}
 	for i := range d.Branches {
@@ -178,11 +142,6 @@ func Describe(saga *dtmhttp.Saga, rows Rows) Detail {
 		s := steps[b.BranchID]
 		b.Table, b.Effect = s.table, s.effect(b.Op, d.Status, d.Reason)
 	}
-	// DTM lists each step's compensation before its action; read in the
-	// order they run forward.
-	slices.SortStableFunc(d.Branches, func(a, b Branch) int {
-		return cmp.Or(cmp.Compare(a.BranchID, b.BranchID), cmp.Compare(opRank(a.Op), opRank(b.Op)))
-	})
 	return d
 }
 
@@ -203,7 +162,7 @@ func (s step) effect(op, sagaStatus, sagaReason string) string {
 	}
 	row := "the " + s.table + " row"
 	final := sagaStatus != StatusPending
-	if op == OpCompensate {
+	if op == register.OpCompensate {
 		switch {
 		case s.compensate != StatusSucceeded && final:
 			return "not needed"
@@ -246,17 +205,10 @@ func (s step) effect(op, sagaStatus, sagaReason string) string {
 }
 
 func (r Rows) exists(table string) bool {
-	if table == TableUser {
+	if table == register.UserStep.Table {
 		return r.User.Exists
 	}
 	return r.UserScore.Exists
-}
-
-func opRank(op string) int {
-	if op == OpAction {
-		return 0
-	}
-	return 1
 }
 
 // reasonCode keeps only the stable code of DTM's rollback reason, which

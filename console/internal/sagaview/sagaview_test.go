@@ -6,59 +6,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"sagasuite/console/internal/dtmhttp"
+	"sagasuite/internal/dtmread"
+	"sagasuite/internal/register"
 )
 
 const uid = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
-
-func TestUserID(t *testing.T) {
-	for _, tc := range []struct {
-		gid, want string
-		ok        bool
-	}{
-		{"register-" + uid, uid, true},
-		{"register-0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B", "", false}, // not the form the gateway writes
-		{"register-", "", false},
-		{"register-42", "", false},
-		{"register-" + uid + "/x", "", false},
-		{"register-" + uid + "\n", "", false},
-		{"order-" + uid, "", false},
-		{uid, "", false},
-		{"", "", false},
-	} {
-		got, ok := UserID(tc.gid)
-		require.Equal(t, tc.ok, ok, tc.gid)
-		require.Equal(t, tc.want, got, tc.gid)
-	}
-}
-
-func TestStatus(t *testing.T) {
-	for _, tc := range []struct{ dtm, want string }{
-		{"succeed", StatusSucceeded},
-		{"failed", StatusFailed},
-		{"prepared", StatusPending},
-		{"submitted", StatusPending},
-		{"aborting", StatusPending},
-		{"", StatusPending},
-	} {
-		require.Equal(t, tc.want, Status(tc.dtm), tc.dtm)
-	}
-}
-
-func TestSplitBranchURLDropsTheAddress(t *testing.T) {
-	for _, tc := range []struct{ url, service, method string }{
-		{"etcd://127.0.0.1:2379/user.rpc/user.User/CreateUser", "user.rpc", "CreateUser"},
-		{"etcd://h1:2379,h2:2379/user-score.rpc/userscore.UserScore/InitScoreCompensate", "user-score.rpc", "InitScoreCompensate"},
-		// A direct address has no service key: show nothing, not the address.
-		{"127.0.0.1:8080/user.User/CreateUser", "", ""},
-		{"etcd://host/", "", ""},
-		{"not a url %zz", "", ""},
-		{"", "", ""},
-	} {
-		service, method := SplitBranchURL(tc.url)
-		require.Equal(t, [2]string{tc.service, tc.method}, [2]string{service, method}, tc.url)
-	}
-}
 
 func TestEffect(t *testing.T) {
 	const ok, bad, wait = StatusSucceeded, StatusFailed, StatusPending
@@ -69,23 +21,23 @@ func TestEffect(t *testing.T) {
 		saga, reason string
 		want         string
 	}{
-		{"action kept", OpAction, step{TableUser, ok, wait, true}, ok, "", "wrote the user row"},
-		{"action undone", OpAction, step{TableUser, ok, ok, false}, bad, "SCORE_REJECTED", "wrote the user row, then the compensation removed it"},
-		{"undone but still there", OpAction, step{TableUser, ok, ok, true}, bad, "", "wrote the user row; the compensation ran but it is still there"},
-		{"row gone outside the saga", OpAction, step{TableUserScore, ok, wait, false}, ok, "", "wrote the user_score row; it is gone now"},
-		{"action rejected", OpAction, step{TableUserScore, bad, ok, false}, bad, "SCORE_REJECTED", "wrote nothing (rejected: SCORE_REJECTED)"},
-		{"rejected without a code", OpAction, step{TableUser, bad, ok, false}, bad, "", "wrote nothing (rejected)"},
-		{"never ran", OpAction, step{TableUserScore, wait, wait, false}, bad, "USERNAME_TAKEN", "never ran"},
-		{"action not done yet", OpAction, step{TableUserScore, wait, wait, false}, wait, "", "nothing written yet"},
-		{"committed, not recorded", OpAction, step{TableUserScore, wait, wait, true}, wait, "", "wrote the user_score row; DTM has not recorded it yet"},
-		{"compensation removed", OpCompensate, step{TableUser, ok, ok, false}, bad, "SCORE_REJECTED", "removed the user row"},
-		{"null compensation", OpCompensate, step{TableUserScore, bad, ok, false}, bad, "SCORE_REJECTED", "nothing to undo"},
-		{"compensation before its action", OpCompensate, step{TableUser, wait, ok, false}, wait, "", "nothing to undo"},
-		{"compensation left the row", OpCompensate, step{TableUser, ok, ok, true}, bad, "", "ran, but the user row is still there"},
-		{"compensation of a success", OpCompensate, step{TableUser, ok, wait, true}, ok, "", "not needed"},
-		{"compensation of a step that never ran", OpCompensate, step{TableUserScore, wait, wait, false}, bad, "", "not needed"},
-		{"compensation while going forward", OpCompensate, step{TableUser, ok, wait, true}, wait, "", "not run"},
-		{"unknown method", OpAction, step{"", ok, wait, false}, ok, "", ""},
+		{"action kept", register.OpAction, step{register.UserStep.Table, ok, wait, true}, ok, "", "wrote the user row"},
+		{"action undone", register.OpAction, step{register.UserStep.Table, ok, ok, false}, bad, "SCORE_REJECTED", "wrote the user row, then the compensation removed it"},
+		{"undone but still there", register.OpAction, step{register.UserStep.Table, ok, ok, true}, bad, "", "wrote the user row; the compensation ran but it is still there"},
+		{"row gone outside the saga", register.OpAction, step{register.ScoreStep.Table, ok, wait, false}, ok, "", "wrote the user_score row; it is gone now"},
+		{"action rejected", register.OpAction, step{register.ScoreStep.Table, bad, ok, false}, bad, "SCORE_REJECTED", "wrote nothing (rejected: SCORE_REJECTED)"},
+		{"rejected without a code", register.OpAction, step{register.UserStep.Table, bad, ok, false}, bad, "", "wrote nothing (rejected)"},
+		{"never ran", register.OpAction, step{register.ScoreStep.Table, wait, wait, false}, bad, "USERNAME_TAKEN", "never ran"},
+		{"action not done yet", register.OpAction, step{register.ScoreStep.Table, wait, wait, false}, wait, "", "nothing written yet"},
+		{"committed, not recorded", register.OpAction, step{register.ScoreStep.Table, wait, wait, true}, wait, "", "wrote the user_score row; DTM has not recorded it yet"},
+		{"compensation removed", register.OpCompensate, step{register.UserStep.Table, ok, ok, false}, bad, "SCORE_REJECTED", "removed the user row"},
+		{"null compensation", register.OpCompensate, step{register.ScoreStep.Table, bad, ok, false}, bad, "SCORE_REJECTED", "nothing to undo"},
+		{"compensation before its action", register.OpCompensate, step{register.UserStep.Table, wait, ok, false}, wait, "", "nothing to undo"},
+		{"compensation left the row", register.OpCompensate, step{register.UserStep.Table, ok, ok, true}, bad, "", "ran, but the user row is still there"},
+		{"compensation of a success", register.OpCompensate, step{register.UserStep.Table, ok, wait, true}, ok, "", "not needed"},
+		{"compensation of a step that never ran", register.OpCompensate, step{register.ScoreStep.Table, wait, wait, false}, bad, "", "not needed"},
+		{"compensation while going forward", register.OpCompensate, step{register.UserStep.Table, ok, wait, true}, wait, "", "not run"},
+		{"unknown method", register.OpAction, step{"", ok, wait, false}, ok, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.want, tc.step.effect(tc.op, tc.saga, tc.reason))
@@ -96,7 +48,7 @@ func TestEffect(t *testing.T) {
 func TestRecentIsNewestFirst(t *testing.T) {
 	base := time.Date(2025, 3, 1, 18, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	at := func(sec int) *time.Time { v := base.Add(time.Duration(sec) * time.Second); return &v }
-	ts := []dtmhttp.Transaction{
+	ts := []dtmread.Transaction{
 		{Gid: "register-a", Status: "succeed", CreateTime: at(1)},
 		{Gid: "register-c", Status: "failed", CreateTime: at(5),
 			RollbackReason: "url:etcd://127.0.0.1:2379/user.rpc/user.User/CreateUser return failed: USERNAME_TAKEN FAILURE"},
@@ -129,7 +81,7 @@ func TestRecentIsNewestFirst(t *testing.T) {
 
 	// Within one second, the store's id orders them, not the gid: a keyed
 	// registration's gid holds a UUIDv5, in no time order.
-	tied := []dtmhttp.Transaction{
+	tied := []dtmread.Transaction{
 		{ID: 7, Gid: "register-01a2-v7-older", Status: "succeed", CreateTime: at(5)},
 		{ID: 9, Gid: "register-01a2-v7-newer", Status: "succeed", CreateTime: at(5)},
 		{ID: 8, Gid: "register-f5e4-v5-keyed", Status: "succeed", CreateTime: at(5)},
@@ -143,33 +95,34 @@ func TestRecentIsNewestFirst(t *testing.T) {
 
 func TestDescribe(t *testing.T) {
 	finished := time.Date(2025, 3, 1, 18, 0, 1, 0, time.FixedZone("CST", 8*3600))
-	branch := func(id, op, method, status string) dtmhttp.Branch {
+	branch := func(id, op, method, status string) dtmread.Branch {
 		services := map[string]string{"CreateUser": "user.rpc/user.User", "CreateUserCompensate": "user.rpc/user.User",
 			"InitScore": "user-score.rpc/userscore.UserScore", "InitScoreCompensate": "user-score.rpc/userscore.UserScore"}
-		b := dtmhttp.Branch{BranchID: id, Op: op, URL: "etcd://127.0.0.1:2379/" + services[method] + "/" + method, Status: status}
+		b := dtmread.Branch{BranchID: id, Op: op, URL: "etcd://127.0.0.1:2379/" + services[method] + "/" + method, Status: status}
 		if status != "prepared" {
 			b.FinishTime = &finished
 		}
 		return b
 	}
-	// DTM lists each step's compensation first.
-	rejected := &dtmhttp.Saga{
-		Transaction: dtmhttp.Transaction{Gid: "register-" + uid, Status: "failed",
+	// In saga order, as dtmread.Query returns them (DTM lists each step's
+	// compensation first).
+	rejected := &dtmread.Saga{
+		Transaction: dtmread.Transaction{Gid: "register-" + uid, Status: "failed",
 			RollbackReason: "url:etcd://127.0.0.1:2379/user-score.rpc/userscore.UserScore/InitScore return failed: SCORE_REJECTED FAILURE"},
-		Branches: []dtmhttp.Branch{
-			branch("01", "compensate", "CreateUserCompensate", "succeed"),
+		Branches: []dtmread.Branch{
 			branch("01", "action", "CreateUser", "succeed"),
-			branch("02", "compensate", "InitScoreCompensate", "succeed"),
+			branch("01", "compensate", "CreateUserCompensate", "succeed"),
 			branch("02", "action", "InitScore", "failed"),
+			branch("02", "compensate", "InitScoreCompensate", "succeed"),
 		},
 	}
-	succeeded := &dtmhttp.Saga{
-		Transaction: dtmhttp.Transaction{Gid: "register-" + uid, Status: "succeed"},
-		Branches: []dtmhttp.Branch{
-			branch("01", "compensate", "CreateUserCompensate", "prepared"),
+	succeeded := &dtmread.Saga{
+		Transaction: dtmread.Transaction{Gid: "register-" + uid, Status: "succeed"},
+		Branches: []dtmread.Branch{
 			branch("01", "action", "CreateUser", "succeed"),
-			branch("02", "compensate", "InitScoreCompensate", "prepared"),
+			branch("01", "compensate", "CreateUserCompensate", "prepared"),
 			branch("02", "action", "InitScore", "succeed"),
+			branch("02", "compensate", "InitScoreCompensate", "prepared"),
 		},
 	}
 	score := int64(7)
@@ -178,23 +131,23 @@ func TestDescribe(t *testing.T) {
 	type line struct{ id, op, service, method, status, table, effect string }
 	for _, tc := range []struct {
 		name       string
-		saga       *dtmhttp.Saga
+		saga       *dtmread.Saga
 		rows       Rows
 		status     string
 		reason     string
 		wantBranch []line
 	}{
 		{"score rejected", rejected, Rows{}, StatusFailed, "SCORE_REJECTED", []line{
-			{"01", "action", "user.rpc", "CreateUser", StatusSucceeded, TableUser, "wrote the user row, then the compensation removed it"},
-			{"01", "compensate", "user.rpc", "CreateUserCompensate", StatusSucceeded, TableUser, "removed the user row"},
-			{"02", "action", "user-score.rpc", "InitScore", StatusFailed, TableUserScore, "wrote nothing (rejected: SCORE_REJECTED)"},
-			{"02", "compensate", "user-score.rpc", "InitScoreCompensate", StatusSucceeded, TableUserScore, "nothing to undo"},
+			{"01", "action", "user.rpc", "CreateUser", StatusSucceeded, register.UserStep.Table, "wrote the user row, then the compensation removed it"},
+			{"01", "compensate", "user.rpc", "CreateUserCompensate", StatusSucceeded, register.UserStep.Table, "removed the user row"},
+			{"02", "action", "user-score.rpc", "InitScore", StatusFailed, register.ScoreStep.Table, "wrote nothing (rejected: SCORE_REJECTED)"},
+			{"02", "compensate", "user-score.rpc", "InitScoreCompensate", StatusSucceeded, register.ScoreStep.Table, "nothing to undo"},
 		}},
 		{"succeeded", succeeded, both, StatusSucceeded, "", []line{
-			{"01", "action", "user.rpc", "CreateUser", StatusSucceeded, TableUser, "wrote the user row"},
-			{"01", "compensate", "user.rpc", "CreateUserCompensate", StatusPending, TableUser, "not needed"},
-			{"02", "action", "user-score.rpc", "InitScore", StatusSucceeded, TableUserScore, "wrote the user_score row"},
-			{"02", "compensate", "user-score.rpc", "InitScoreCompensate", StatusPending, TableUserScore, "not needed"},
+			{"01", "action", "user.rpc", "CreateUser", StatusSucceeded, register.UserStep.Table, "wrote the user row"},
+			{"01", "compensate", "user.rpc", "CreateUserCompensate", StatusPending, register.UserStep.Table, "not needed"},
+			{"02", "action", "user-score.rpc", "InitScore", StatusSucceeded, register.ScoreStep.Table, "wrote the user_score row"},
+			{"02", "compensate", "user-score.rpc", "InitScoreCompensate", StatusPending, register.ScoreStep.Table, "not needed"},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

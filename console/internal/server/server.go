@@ -14,9 +14,10 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/rest/httpx"
 
-	"sagasuite/console/internal/dtmhttp"
 	"sagasuite/console/internal/sagaview"
 	"sagasuite/console/internal/server/ui"
+	"sagasuite/internal/dtmread"
+	"sagasuite/internal/register"
 )
 
 // The list's limit: the default fills a screen; the cap keeps the answer
@@ -51,7 +52,7 @@ type RowFinder interface {
 }
 
 type handler struct {
-	dtm    *dtmhttp.Client
+	dtm    *dtmread.Client
 	rows   RowFinder
 	now    func() time.Time
 	budget time.Duration // listBudget; shorter in tests
@@ -63,13 +64,13 @@ type handler struct {
 //	GET /api/sagas        recent register sagas, newest first (?limit=1..100);
 //	                      IncompleteHeader when the list may miss some
 //	GET /api/sagas/{gid}  one saga, its branches and business rows
-func New(dtm *dtmhttp.Client, rows RowFinder) http.Handler {
+func New(dtm *dtmread.Client, rows RowFinder) http.Handler {
 	return newHandler(dtm, rows, time.Now, listBudget)
 }
 
 // newHandler lets tests fix the clock that ages are measured against and
 // the listing's budget.
-func newHandler(dtm *dtmhttp.Client, rows RowFinder, now func() time.Time, budget time.Duration) http.Handler {
+func newHandler(dtm *dtmread.Client, rows RowFinder, now func() time.Time, budget time.Duration) http.Handler {
 	h := &handler{dtm: dtm, rows: rows, now: now, budget: budget}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/sagas", h.list)
@@ -93,10 +94,10 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	listing, cancel := context.WithTimeout(ctx, h.budget)
-	ts, err := h.dtm.RecentSagas(listing, sagaview.GidPrefix, limit)
+	ts, err := h.dtm.RecentSagas(listing, register.GidPrefix, limit)
 	cancel()
 	switch {
-	case errors.Is(err, dtmhttp.ErrIncomplete):
+	case errors.Is(err, dtmread.ErrIncomplete):
 		logx.WithContext(ctx).Infof("list sagas: answered incomplete: %v", err)
 		w.Header().Set(IncompleteHeader, "true")
 	case err != nil:
@@ -110,13 +111,13 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 func (h *handler) detail(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	gid := r.PathValue("gid")
-	userID, ok := sagaview.UserID(gid)
+	userID, ok := register.UserID(gid)
 	if !ok {
 		writeError(ctx, w, http.StatusBadRequest, codeInvalidArgument, "not a register saga gid (register-<user id>)")
 		return
 	}
 	saga, err := h.dtm.Query(ctx, gid)
-	if errors.Is(err, dtmhttp.ErrNotFound) {
+	if errors.Is(err, dtmread.ErrNotFound) {
 		writeError(ctx, w, http.StatusNotFound, codeNotFound, "DTM knows no saga "+gid)
 		return
 	}

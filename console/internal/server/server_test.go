@@ -19,9 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zeromicro/go-zero/core/logx"
 
-	"sagasuite/console/internal/dtmhttp"
 	"sagasuite/console/internal/sagaview"
 	"sagasuite/console/internal/server/ui"
+	"sagasuite/internal/dtmread"
 )
 
 // TestMain silences the handlers' error log: the tests read the answers.
@@ -160,7 +160,7 @@ func newConsole(t *testing.T, dtmURL string, rows RowFinder) *httptest.Server {
 func newConsoleBudget(t *testing.T, dtmURL string, rows RowFinder, budget time.Duration) *httptest.Server {
 	t.Helper()
 	now := func() time.Time { return epoch.Add(1000 * time.Second) }
-	console := httptest.NewServer(newHandler(dtmhttp.New(dtmURL), rows, now, budget))
+	console := httptest.NewServer(newHandler(dtmread.New(dtmURL), rows, now, budget))
 	t.Cleanup(console.Close)
 	return console
 }

@@ -154,10 +154,10 @@ func compensate(ctx context.Context, o Options, gid string) error {
 	meta := func(branchID string) context.Context {
 		return dtmgimp.TransInfo2Ctx(ctx, gid, "saga", branchID, "compensate", "")
 	}
-	if _, err := o.Users.CreateUserCompensate(meta("01"), &userpb.CreateUserReq{Id: id}); err != nil {
+	if _, err := o.Users.CreateUserCompensate(meta(register.UserStep.BranchID), &userpb.CreateUserReq{Id: id}); err != nil {
 		return fmt.Errorf("CreateUserCompensate: %w", err)
 	}
-	if _, err := o.Scores.InitScoreCompensate(meta("02"), &userscorepb.InitScoreReq{UserId: id}); err != nil {
+	if _, err := o.Scores.InitScoreCompensate(meta(register.ScoreStep.BranchID), &userscorepb.InitScoreReq{UserId: id}); err != nil {
 		return fmt.Errorf("InitScoreCompensate: %w", err)
 	}
 	return nil

@@ -1,8 +1,8 @@
-// Package apierr is the gateway's error answer: an HTTP status and a JSON
-// body {"code", "message", ...} whose code is stable and documented.
+// Package apierr is the gateway's error answers as the logic decides them:
+// a stable, documented code, a message, and the field or saga concerned.
+// Which HTTP status a code is answered with is the handler's to say, in
+// one table (handler.StatusOf), so the logic knows nothing of HTTP.
 package apierr
-
-import "net/http"
 
 // Codes every client may rely on.
 const (
@@ -25,7 +25,6 @@ const (
 
 // Error is an answer the gateway sends instead of a success body.
 type Error struct {
-	Status int
 	Body
 }
 
@@ -42,12 +41,18 @@ type Body struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// New returns an Error with status, code and message.
-func New(status int, code, message string) *Error {
-	return &Error{Status: status, Body: Body{Code: code, Message: message}}
+// New returns an Error with code and message.
+func New(code, message string) *Error {
+	return &Error{Body: Body{Code: code, Message: message}}
 }
 
-// BadField is a 400 INVALID_ARGUMENT naming field.
+// BadField is an INVALID_ARGUMENT naming field.
 func BadField(field, message string) *Error {
-	return &Error{Status: http.StatusBadRequest, Body: Body{Code: InvalidArgument, Message: message, Field: field}}
+	return &Error{Body: Body{Code: InvalidArgument, Message: message, Field: field}}
+}
+
+// WithGid returns e naming the saga gid.
+func (e *Error) WithGid(gid string) *Error {
+	e.Gid = gid
+	return e
 }

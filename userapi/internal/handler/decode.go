@@ -31,7 +31,7 @@ const maxBody = 4 << 10
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/json" {
-		return apierr.New(http.StatusUnsupportedMediaType, apierr.UnsupportedMediaType, "Content-Type must be application/json")
+		return apierr.New(apierr.UnsupportedMediaType, "Content-Type must be application/json")
 	}
 	body, err := readBody(w, r)
 	if err != nil {
@@ -67,7 +67,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		// The limit applies to what the JSON parser would read, too.
 		body = &limitedReader{r: unzipped, left: maxBody}
 	default:
-		return nil, apierr.New(http.StatusUnsupportedMediaType, apierr.UnsupportedMediaType, "Content-Encoding must be gzip or none")
+		return nil, apierr.New(apierr.UnsupportedMediaType, "Content-Encoding must be gzip or none")
 	}
 	data, err := io.ReadAll(body)
 	var tooLarge *http.MaxBytesError
@@ -112,7 +112,7 @@ func decodeError(err error) error {
 	)
 	switch {
 	case errors.As(err, &tooLarge):
-		return apierr.New(http.StatusRequestEntityTooLarge, apierr.BodyTooLarge, "the body must not exceed 4096 bytes")
+		return apierr.New(apierr.BodyTooLarge, "the body must not exceed 4096 bytes")
 	case errors.As(err, &typeError):
 		if typeError.Field == "" {
 			return apierr.BadField("", "the body must be a JSON object")

@@ -81,7 +81,7 @@ func TestDecodeJSON(t *testing.T) {
 			_, err := decodeBody(strings.NewReader(tc.body), tc.contentType)
 			var e *apierr.Error
 			require.True(t, errors.As(err, &e), "%v", err)
-			require.Equal(t, tc.status, e.Status)
+			require.Equal(t, tc.status, StatusOf(e.Code))
 			require.Equal(t, tc.code, e.Code)
 			require.Equal(t, tc.field, e.Field)
 			require.NotEmpty(t, e.Message)
@@ -119,7 +119,7 @@ func TestDecodeJSONUnreadableBody(t *testing.T) {
 	_, err := decodeBody(iotest.ErrReader(io.ErrUnexpectedEOF), "application/json")
 	var e *apierr.Error
 	require.True(t, errors.As(err, &e), "%v", err)
-	require.Equal(t, http.StatusBadRequest, e.Status)
+	require.Equal(t, http.StatusBadRequest, StatusOf(e.Code))
 	require.Equal(t, apierr.InvalidArgument, e.Code)
 }
 

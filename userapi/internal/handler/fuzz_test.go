@@ -57,11 +57,11 @@ func FuzzDecodeRegister(f *testing.F) {
 			e := mustAPIError(t, err)
 			switch {
 			case len(body) > maxBody:
-				if e.Code != apierr.BodyTooLarge || e.Status != http.StatusRequestEntityTooLarge {
-					t.Fatalf("a body of %d bytes: %d %s, want 413", len(body), e.Status, e.Code)
+				if e.Code != apierr.BodyTooLarge || StatusOf(e.Code) != http.StatusRequestEntityTooLarge {
+					t.Fatalf("a body of %d bytes: %d %s, want 413", len(body), StatusOf(e.Code), e.Code)
 				}
-			case e.Code != apierr.InvalidArgument || e.Status != http.StatusBadRequest:
-				t.Fatalf("%d %s, want 400 %s", e.Status, e.Code, apierr.InvalidArgument)
+			case e.Code != apierr.InvalidArgument || StatusOf(e.Code) != http.StatusBadRequest:
+				t.Fatalf("%d %s, want 400 %s", StatusOf(e.Code), e.Code, apierr.InvalidArgument)
 			}
 			return
 		}
@@ -101,8 +101,8 @@ func FuzzDecodeRegister(f *testing.F) {
 
 		if err := logic.ValidateRegister(&req); err != nil {
 			e := mustAPIError(t, err)
-			if e.Status != http.StatusBadRequest || e.Code != apierr.InvalidArgument || !fields[e.Field] || e.Field == "" {
-				t.Fatalf("validation answered %d %s field %q", e.Status, e.Code, e.Field)
+			if StatusOf(e.Code) != http.StatusBadRequest || e.Code != apierr.InvalidArgument || !fields[e.Field] || e.Field == "" {
+				t.Fatalf("validation answered %d %s field %q", StatusOf(e.Code), e.Code, e.Field)
 			}
 			return
 		}
@@ -125,8 +125,8 @@ func mustAPIError(t *testing.T, err error) *apierr.Error {
 	if !errors.As(err, &e) {
 		t.Fatalf("%T %v is not an *apierr.Error", err, err)
 	}
-	if e.Status < 400 || e.Status > 499 || e.Message == "" {
-		t.Fatalf("answer %d %q", e.Status, e.Message)
+	if StatusOf(e.Code) < 400 || StatusOf(e.Code) > 499 || e.Message == "" {
+		t.Fatalf("answer %d %q", StatusOf(e.Code), e.Message)
 	}
 	return e
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/zeromicro/go-zero/rest/httpx"
 	"github.com/zeromicro/go-zero/rest/pathvar"
 
+	"sagasuite/rpc-common/reason"
 	"sagasuite/userapi/internal/apierr"
 	"sagasuite/userapi/internal/auth"
 	"sagasuite/userapi/internal/logic"
@@ -90,12 +91,12 @@ func authenticate(svcCtx *svc.ServiceContext) func(http.HandlerFunc) http.Handle
 		return func(w http.ResponseWriter, r *http.Request) {
 			scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
 			if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
-				httpx.ErrorCtx(r.Context(), w, apierr.New(http.StatusUnauthorized, apierr.Unauthenticated, "a bearer token is required"))
+				httpx.ErrorCtx(r.Context(), w, apierr.New(apierr.Unauthenticated, "a bearer token is required"))
 				return
 			}
 			id, err := svcCtx.Tokens.Parse(strings.TrimSpace(token))
 			if err != nil {
-				httpx.ErrorCtx(r.Context(), w, apierr.New(http.StatusUnauthorized, apierr.Unauthenticated, "the token is invalid or expired"))
+				httpx.ErrorCtx(r.Context(), w, apierr.New(apierr.Unauthenticated, "the token is invalid or expired"))
 				return
 			}
 			next(w, r.WithContext(auth.WithUserID(r.Context(), id)))
@@ -109,7 +110,7 @@ func authenticate(svcCtx *svc.ServiceContext) func(http.HandlerFunc) http.Handle
 func ErrorAnswer(ctx context.Context, err error) (int, any) {
 	var e *apierr.Error
 	if errors.As(err, &e) {
-		return e.Status, e.Body
+		return StatusOf(e.Code), e.Body
 	}
 	logx.WithContext(ctx).Errorf("internal error: %v", err)
 	return http.StatusInternalServerError, apierr.Body{Code: apierr.Internal, Message: "internal error"}
@@ -117,10 +118,38 @@ func ErrorAnswer(ctx context.Context, err error) (int, any) {
 
 // NotFound answers unknown paths in the gateway's error format.
 var NotFound = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	httpx.ErrorCtx(r.Context(), w, apierr.New(http.StatusNotFound, apierr.NotFound, "no such endpoint"))
+	httpx.ErrorCtx(r.Context(), w, apierr.New(apierr.NotFound, "no such endpoint"))
 })
 
 // NotAllowed answers a known path called with the wrong method.
 var NotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	httpx.ErrorCtx(r.Context(), w, apierr.New(http.StatusMethodNotAllowed, apierr.MethodNotAllowed, "method not allowed on this endpoint"))
+	httpx.ErrorCtx(r.Context(), w, apierr.New(apierr.MethodNotAllowed, "method not allowed on this endpoint"))
 })
+
+// statusOf is the HTTP status of each error code the gateway answers with,
+// the one place where the logic's decisions become HTTP.
+var statusOf = map[string]int{
+	apierr.InvalidArgument:      http.StatusBadRequest,
+	apierr.UnsupportedMediaType: http.StatusUnsupportedMediaType,
+	apierr.BodyTooLarge:         http.StatusRequestEntityTooLarge,
+	apierr.InvalidCredentials:   http.StatusUnauthorized,
+	apierr.Unauthenticated:      http.StatusUnauthorized,
+	apierr.NotFound:             http.StatusNotFound,
+	apierr.MethodNotAllowed:     http.StatusMethodNotAllowed,
+	reason.UsernameTaken:        http.StatusConflict,
+	reason.ScoreRejected:        http.StatusUnprocessableEntity,
+	apierr.IdempotencyKeyReused: http.StatusUnprocessableEntity,
+	apierr.Unavailable:          http.StatusServiceUnavailable,
+	apierr.RegistrationStopped:  http.StatusInternalServerError,
+	apierr.RegistrationFailed:   http.StatusInternalServerError,
+	apierr.Internal:             http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status of an error code; a code without one
+// is an internal error.
+func StatusOf(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}

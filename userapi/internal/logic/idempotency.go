@@ -1,16 +1,10 @@
 package logic
 
 import (
-	"net/http"
-
 	"github.com/google/uuid"
-	"google.golang.org/protobuf/proto"
 
 	"sagasuite/internal/register"
-	"sagasuite/rpc-common/userpb"
-	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/apierr"
-	"sagasuite/userapi/internal/sagastatus"
 )
 
 // IdempotencyHeader lets a client repeat POST /register safely.
@@ -19,7 +13,7 @@ const IdempotencyHeader = "Idempotency-Key"
 const maxIdempotencyKey = 128
 
 // errKeyReused: the key already named a registration with another body.
-var errKeyReused = apierr.New(http.StatusUnprocessableEntity, apierr.IdempotencyKeyReused,
+var errKeyReused = apierr.New(apierr.IdempotencyKeyReused,
 	"this Idempotency-Key was used for a different registration")
 
 // allocateID returns the new user's id. Without a key it is a UUIDv7:
@@ -42,14 +36,4 @@ func allocateID(key string) (string, error) {
 		}
 	}
 	return register.KeyID(key), nil
-}
-
-// payloads decodes the two action payloads DTM holds for a register saga.
-func payloads(s *sagastatus.Saga) (*userpb.CreateUserReq, *userscorepb.InitScoreReq, bool) {
-	var user userpb.CreateUserReq
-	var score userscorepb.InitScoreReq
-	if proto.Unmarshal(s.ActionPayloads["01"], &user) != nil || proto.Unmarshal(s.ActionPayloads["02"], &score) != nil {
-		return nil, nil, false
-	}
-	return &user, &score, true
 }

@@ -5,7 +5,6 @@ package logic
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/dtm-labs/dtm/client/dtmcli"
@@ -18,12 +17,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"sagasuite/internal/dtmconn"
+	"sagasuite/internal/dtmread"
 	"sagasuite/internal/register"
 	"sagasuite/rpc-common/reason"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/apierr"
-	"sagasuite/userapi/internal/sagastatus"
 	"sagasuite/userapi/internal/svc"
 	"sagasuite/userapi/internal/types"
 )
@@ -91,7 +90,7 @@ func (a *attempt) withKey() (*types.RegisterResp, error) {
 	switch {
 	case err == nil:
 		return a.existing(s)
-	case !errors.Is(err, sagastatus.ErrNotFound):
+	case !errors.Is(err, dtmread.ErrNotFound):
 		return nil, upstream(a.ctx, "dtm", err)
 	}
 	if resp, found, err := a.registeredBefore(); found || err != nil {
@@ -158,15 +157,16 @@ func (a *attempt) registeredBefore() (resp *types.RegisterResp, found bool, err 
 // existing answers from the saga DTM holds for the key: another body is
 // refused; a prepared saga of this body is submitted as stored (its
 // preparer may have died); any other is settled.
-func (a *attempt) existing(s *sagastatus.Saga) (*types.RegisterResp, error) {
-	user, score, ok := payloads(s)
-	if !ok || !a.sameAs(user, score) {
+func (a *attempt) existing(s *dtmread.Saga) (*types.RegisterResp, error) {
+	stored := s.ActionPayloads()
+	p, err := register.Decode(stored)
+	if err != nil || !a.sameAs(p.User, p.Score) {
 		return nil, errKeyReused
 	}
-	if s.DTMStatus != dtmcli.StatusPrepared {
+	if s.Transaction.Status != dtmcli.StatusPrepared {
 		return a.settle(s, nil, nil)
 	}
-	return a.submit(a.sagaOf(s.ActionPayloads["01"], s.ActionPayloads["02"]))
+	return a.submit(a.sagaOf([][]byte{stored[register.UserStep.BranchID], stored[register.ScoreStep.BranchID]}))
 }
 
 // sameAs says whether the stored payloads are this request's registration:
@@ -195,27 +195,21 @@ func (a *attempt) newSaga() (*dtmgrpc.SagaGrpc, error) {
 		logx.WithContext(a.ctx).Errorf("saga %s not submitted: DTM %s unreachable", a.gid, a.svcCtx.Config.Saga.DtmServer)
 		return nil, unavailable(a.gid)
 	}
-	return a.sagaOf(
-		dtmgimp.MustProtoMarshal(&userpb.CreateUserReq{
-			Id: a.id, Username: a.req.Username, PasswordHash: string(hash), Gender: a.req.Gender,
-		}),
-		dtmgimp.MustProtoMarshal(&userscorepb.InitScoreReq{UserId: a.id, Score: a.req.Score})), nil
+	return a.sagaOf(register.Payloads{
+		User:  &userpb.CreateUserReq{Id: a.id, Username: a.req.Username, PasswordHash: string(hash), Gender: a.req.Gender},
+		Score: &userscorepb.InitScoreReq{UserId: a.id, Score: a.req.Score},
+	}.Encode()), nil
 }
 
 // sagaOf is the register saga of this attempt's gid with the given action
-// payloads, already encoded: this request's own, or those DTM stores for a
-// prepared saga, resubmitted byte for byte. Its two steps (branch ids 01
-// and 02, as payloads reads them back) are the user row, then the score row.
-func (a *attempt) sagaOf(user, score []byte) *dtmgrpc.SagaGrpc {
-	b := a.svcCtx.Branches
-	saga := dtmgrpc.NewSagaGrpcWithContext(a.ctx, a.svcCtx.Config.Saga.DtmServer, a.gid)
-	saga.Steps = []map[string]string{
-		{"action": b.CreateUser, "compensate": b.CreateUserCompensate},
-		{"action": b.InitScore, "compensate": b.InitScoreCompensate},
-	}
-	saga.BinPayloads = [][]byte{user, score}
-	return saga
+// payloads, already encoded in step order: this request's own, or those
+// DTM stores for a prepared saga, resubmitted byte for byte.
+func (a *attempt) sagaOf(payloads [][]byte) *dtmgrpc.SagaGrpc {
+	return register.NewSaga(a.ctx, a.svcCtx.Config.Saga.DtmServer, a.gid, a.svcCtx.Services, payloads)
 }
+
+// submitter submits a saga (dtmgrpc.SagaGrpc): settle resubmits through it.
+type submitter interface{ Submit() error }
 
 // submit sends the saga and waits for its result.
 func (a *attempt) submit(saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
@@ -244,19 +238,19 @@ func (a *attempt) submit(saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
 // aborting) by the end, nothing may drive it but a retry with the key,
 // which the answer asks for (503): a 202 would promise progress no one
 // makes.
-func (a *attempt) settle(s *sagastatus.Saga, submitErr error, saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
+func (a *attempt) settle(s *dtmread.Saga, submitErr error, saga submitter) (*types.RegisterResp, error) {
 	pause := 20 * time.Millisecond
 	var err error
 	driven := false
 	for {
 		if s != nil {
-			switch s.Status {
-			case types.StatusSucceeded:
+			switch s.Transaction.Status {
+			case dtmcli.StatusSucceed:
 				return a.succeeded(), nil
-			case types.StatusFailed:
+			case dtmcli.StatusFailed:
 				return nil, a.failed(s)
 			}
-			driven = s.DTMStatus != dtmcli.StatusPrepared
+			driven = s.Transaction.Status != dtmcli.StatusPrepared
 			if !driven && saga != nil {
 				if submitErr = saga.Submit(); submitErr == nil {
 					return a.succeeded(), nil
@@ -289,35 +283,36 @@ func (a *attempt) succeeded() *types.RegisterResp {
 // (DTM's forceStop, one click in its dashboard) without compensating it,
 // even in the middle of its compensation, with the reason of the branch
 // that failed still attached.
-func (a *attempt) failed(s *sagastatus.Saga) error {
-	if s.Reason == reason.IDTaken {
+func (a *attempt) failed(s *dtmread.Saga) error {
+	code, _ := reason.Find(s.Transaction.RollbackReason)
+	if code == reason.IDTaken {
 		// The user branch found the id's row already there: the rows are
 		// another saga's of the same gid (one retention deleted), none of
 		// this one's.
-		return withGid(apierr.New(http.StatusUnprocessableEntity, apierr.IdempotencyKeyReused,
-			"this Idempotency-Key was used before, by a registration whose saga is no longer on record"), a.gid)
+		return apierr.New(apierr.IdempotencyKeyReused,
+			"this Idempotency-Key was used before, by a registration whose saga is no longer on record").WithGid(a.gid)
 	}
 	left, err := rowsLeft(a.ctx, a.svcCtx, a.id)
 	if err != nil {
 		logx.WithContext(a.ctx).Errorf("saga %s failed; its rows could not be checked: %v", a.gid, err)
-		return withGid(apierr.New(http.StatusServiceUnavailable, apierr.Unavailable,
-			"the registration failed; whether its writes were undone cannot be checked now, retry later"), a.gid)
+		return apierr.New(apierr.Unavailable,
+			"the registration failed; whether its writes were undone cannot be checked now, retry later").WithGid(a.gid)
 	}
 	if left {
 		logx.WithContext(a.ctx).Errorf("saga %s failed with its writes in place: stopped without compensation (deploy/repair undoes it)", a.gid)
-		return withGid(apierr.New(http.StatusInternalServerError, apierr.RegistrationStopped,
-			"the registration was stopped before it finished and is not rolled back yet"), a.gid)
+		return apierr.New(apierr.RegistrationStopped,
+			"the registration was stopped before it finished and is not rolled back yet").WithGid(a.gid)
 	}
 	var e *apierr.Error
-	switch s.Reason {
+	switch code {
 	case reason.UsernameTaken:
-		e = apierr.New(http.StatusConflict, s.Reason, "username is already registered")
+		e = apierr.New(code, "username is already registered")
 	case reason.ScoreRejected:
-		e = apierr.New(http.StatusUnprocessableEntity, s.Reason, "initial score rejected by rule; the registration was rolled back")
+		e = apierr.New(code, "initial score rejected by rule; the registration was rolled back")
 	default:
-		e = apierr.New(http.StatusInternalServerError, apierr.RegistrationFailed, "the registration failed and nothing of it was kept")
+		e = apierr.New(apierr.RegistrationFailed, "the registration failed and nothing of it was kept")
 	}
-	return withGid(e, a.gid)
+	return e.WithGid(a.gid)
 }
 
 // rowsLeft says whether the user or the score row of id exists.
@@ -345,16 +340,11 @@ func notFoundIsNil(err error) error {
 	return err
 }
 
-func withGid(e *apierr.Error, gid string) *apierr.Error {
-	e.Gid = gid
-	return e
-}
-
 // unavailable answers a saga that was provably never sent: DTM could not
 // be reached, so nothing was written.
 func unavailable(gid string) error {
-	return withGid(apierr.New(http.StatusServiceUnavailable, apierr.Unavailable,
-		"the saga could not be submitted; nothing was written, retry later"), gid)
+	return apierr.New(apierr.Unavailable,
+		"the saga could not be submitted; nothing was written, retry later").WithGid(gid)
 }
 
 // notStarted answers a keyed registration whose start DTM did not confirm:
@@ -362,6 +352,6 @@ func unavailable(gid string) error {
 // until a retry with the same key submits it (or finds the outcome of the
 // request that did).
 func notStarted(gid string) error {
-	return withGid(apierr.New(http.StatusServiceUnavailable, apierr.Unavailable,
-		"the registration's start could not be confirmed; retry with the same Idempotency-Key"), gid)
+	return apierr.New(apierr.Unavailable,
+		"the registration's start could not be confirmed; retry with the same Idempotency-Key").WithGid(gid)
 }

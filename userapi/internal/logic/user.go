@@ -3,27 +3,28 @@ package logic
 import (
 	"context"
 	"errors"
-	"net/http"
+	"time"
 
 	"github.com/zeromicro/go-zero/core/logx"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"sagasuite/internal/dtmread"
 	"sagasuite/internal/register"
+	"sagasuite/rpc-common/reason"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/apierr"
-	"sagasuite/userapi/internal/sagastatus"
 	"sagasuite/userapi/internal/svc"
 	"sagasuite/userapi/internal/types"
 )
 
 // errInvalidCredentials is the single answer to an unknown user, a wrong
 // password and an unfinished registration.
-var errInvalidCredentials = apierr.New(http.StatusUnauthorized, apierr.InvalidCredentials, "invalid username or password")
+var errInvalidCredentials = apierr.New(apierr.InvalidCredentials, "invalid username or password")
 
-var errAccountGone = apierr.New(http.StatusUnauthorized, apierr.Unauthenticated, "the account of this token does not exist")
+var errAccountGone = apierr.New(apierr.Unauthenticated, "the account of this token does not exist")
 
 // Login checks the credentials and issues a token. Only a completed
 // registration can log in: the user row must have its score row too.
@@ -72,7 +73,7 @@ func UserInfo(ctx context.Context, svcCtx *svc.ServiceContext, userID string) (*
 	return &types.UserInfoResp{ID: u.Id, Username: u.Username, Gender: u.Gender, Score: s.Score}, nil
 }
 
-var errNoSaga = apierr.New(http.StatusNotFound, apierr.NotFound, "no register saga with this gid")
+var errNoSaga = apierr.New(apierr.NotFound, "no register saga with this gid")
 
 // Saga reports a register saga's state. Only register sagas: DTM may run
 // other applications' sagas too, and their state is not ours to show.
@@ -81,17 +82,35 @@ func Saga(ctx context.Context, svcCtx *svc.ServiceContext, gid string) (*types.S
 		return nil, errNoSaga
 	}
 	s, err := svcCtx.Sagas.Query(ctx, gid)
-	if errors.Is(err, sagastatus.ErrNotFound) {
+	if errors.Is(err, dtmread.ErrNotFound) {
 		return nil, errNoSaga
 	}
 	if err != nil {
 		return nil, upstream(ctx, "dtm", err)
 	}
-	return &s.SagaResp, nil
+	return sagaResp(s), nil
+}
+
+// sagaResp is the gateway's view of a saga: statuses folded, the reason
+// of a failure as its stable code, branches named by service and method.
+func sagaResp(s *dtmread.Saga) *types.SagaResp {
+	out := &types.SagaResp{Gid: s.Transaction.Gid, Status: dtmread.View(s.Transaction.Status), Branches: []types.SagaBranch{}}
+	if out.Status == types.StatusFailed {
+		out.Reason, _ = reason.Find(s.Transaction.RollbackReason)
+	}
+	for _, b := range s.Branches {
+		service, method := register.SplitBranchURL(b.URL)
+		sb := types.SagaBranch{BranchID: b.BranchID, Op: b.Op, Service: service, Method: method, Status: dtmread.View(b.Status)}
+		if b.FinishTime != nil {
+			sb.FinishTime = b.FinishTime.UTC().Format(time.RFC3339)
+		}
+		out.Branches = append(out.Branches, sb)
+	}
+	return out
 }
 
 // upstream logs a dependency's failure once and answers 503 without detail.
 func upstream(ctx context.Context, what string, err error) error {
 	logx.WithContext(ctx).Errorf("%s: %v", what, err)
-	return apierr.New(http.StatusServiceUnavailable, apierr.Unavailable, "a backing service is unavailable, retry later")
+	return apierr.New(apierr.Unavailable, "a backing service is unavailable, retry later")
 }

@@ -17,33 +17,34 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/status"
 
+	"sagasuite/internal/dtmread"
+	"sagasuite/internal/register"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 	"sagasuite/userapi/internal/auth"
 	"sagasuite/userapi/internal/config"
-	"sagasuite/userapi/internal/sagastatus"
 )
 
 // minSecretLen is the shortest JWT secret accepted in pro mode: HS256 wants
 // a key at least as long as its 256-bit output.
 const minSecretLen = 32
 
-// BranchURLs are the four gRPC methods the register saga calls, addressed
-// through etcd so that DTM follows the services wherever they run.
-type BranchURLs struct {
-	CreateUser, CreateUserCompensate string
-	InitScore, InitScoreCompensate   string
+// Sagas reads sagas from DTM (dtmread.Client).
+type Sagas interface {
+	Query(ctx context.Context, gid string) (*dtmread.Saga, error)
 }
 
 // ServiceContext holds what every handler shares.
 type ServiceContext struct {
-	Config   config.Config
-	User     userpb.UserClient
-	Score    userscorepb.UserScoreClient
-	Tokens   *auth.Tokens
-	Sagas    *sagastatus.Client
-	Branches BranchURLs
+	Config config.Config
+	User   userpb.UserClient
+	Score  userscorepb.UserScoreClient
+	Tokens *auth.Tokens
+	Sagas  Sagas
+	// Services addresses the register saga's steps through etcd, so that
+	// DTM follows the services wherever they run.
+	Services register.Services
 	// Dtm is the connection the saga client submits on.
 	Dtm *grpc.ClientConn
 }
@@ -84,20 +85,16 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 		return nil, fmt.Errorf("dtm %s: %w", c.Saga.DtmServer, err)
 	}
 
-	userURL := config.EtcdURL(c.UserRpc.Etcd, c.UserRpc.Etcd.Key)
-	scoreURL := config.EtcdURL(c.UserScoreRpc.Etcd, c.UserScoreRpc.Etcd.Key)
 	return &ServiceContext{
 		Config: c,
 		User:   userpb.NewUserClient(userConn.Conn()),
 		Score:  userscorepb.NewUserScoreClient(scoreConn.Conn()),
 		Tokens: auth.NewTokens(secret, time.Duration(c.Auth.AccessExpire)*time.Second),
-		Sagas:  sagastatus.New(c.Saga.DtmHttp),
+		Sagas:  dtmread.New(c.Saga.DtmHttp),
 		Dtm:    dtmConn,
-		Branches: BranchURLs{
-			CreateUser:           userURL + userpb.User_CreateUser_FullMethodName,
-			CreateUserCompensate: userURL + userpb.User_CreateUserCompensate_FullMethodName,
-			InitScore:            scoreURL + userscorepb.UserScore_InitScore_FullMethodName,
-			InitScoreCompensate:  scoreURL + userscorepb.UserScore_InitScoreCompensate_FullMethodName,
+		Services: register.Services{
+			register.UserStep.Service:  config.EtcdURL(c.UserRpc.Etcd, c.UserRpc.Etcd.Key),
+			register.ScoreStep.Service: config.EtcdURL(c.UserScoreRpc.Etcd, c.UserScoreRpc.Etcd.Key),
 		},
 	}, nil
 }

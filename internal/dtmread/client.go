@@ -1,21 +1,27 @@
-// Package dtmhttp reads DTM's HTTP API, the only API where DTM answers
-// status queries (its gRPC API has none). It decodes just the fields the
-// console shows: branch payloads, which carry password hashes, are never
-// decoded, and branch URLs are left to the caller to reduce to names.
-package dtmhttp
+// Package dtmread reads DTM's HTTP API, the only API where DTM answers
+// status queries (its gRPC API has none): one saga with its branches, and
+// the newest sagas of a gid prefix. Its types are DTM's records, not any
+// one reader's view: the gateway and the console each turn them into
+// theirs. A branch's payload (BinData) may carry a password hash; it is
+// for the gateway's idempotency check and must never be shown.
+package dtmread
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dtm-labs/dtm/client/dtmcli"
+	"github.com/dtm-labs/dtm/client/dtmcli/dtmimp"
+
+	"sagasuite/internal/httpget"
 )
 
 // ErrNotFound: DTM holds no transaction with that gid.
@@ -41,10 +47,34 @@ const (
 	pageSize = 1000
 	// maxBody guards the decoder against an endless or hostile answer.
 	maxBody = 16 << 20
+	// timeout bounds one request: callers poll, and a slow DTM must show
+	// up as an error, not as requests piling up.
+	timeout = 3 * time.Second
 )
 
+// The statuses shown for sagas and branches by the gateway and the
+// console, so that they never disagree.
+const (
+	Succeeded = "succeeded"
+	Failed    = "failed"
+	Pending   = "pending"
+)
+
+// View folds a DTM saga or branch status into Succeeded, Failed or
+// Pending: prepared, submitted and aborting are not final yet.
+func View(dtmStatus string) string {
+	switch dtmStatus {
+	case dtmcli.StatusSucceed:
+		return Succeeded
+	case dtmcli.StatusFailed:
+		return Failed
+	default:
+		return Pending
+	}
+}
+
 // Transaction is the part of DTM's global transaction (TransGlobalStore)
-// the console reads. DTM emits times as RFC 3339 in its own time zone.
+// read here. DTM emits times as RFC 3339 in its own time zone.
 type Transaction struct {
 	// ID is the store's row id: DTM's MySQL store lists by it, newest first.
 	ID             int64      `json:"id"`
@@ -55,35 +85,51 @@ type Transaction struct {
 }
 
 // Branch is one action or compensation (TransBranchStore). URL is DTM's
-// internal address of the branch and must not leave the console.
+// internal address of the branch and BinData its payload: neither may be
+// shown.
 type Branch struct {
 	BranchID   string     `json:"branch_id"`
 	Op         string     `json:"op"`
 	URL        string     `json:"url"`
 	Status     string     `json:"status"`
 	FinishTime *time.Time `json:"finish_time"`
+	BinData    []byte     `json:"bin_data"`
 }
 
-// Saga is a transaction with its branches, as /api/dtmsvr/query answers.
+// Saga is a transaction with its branches in saga order: each step's
+// action, then its compensation.
 type Saga struct {
 	Transaction Transaction
 	Branches    []Branch
 }
 
-// Client queries one DTM server's HTTP API.
-type Client struct {
-	base string
-	http *http.Client
+// ActionPayloads returns the payload of each action, by branch id.
+func (s *Saga) ActionPayloads() map[string][]byte {
+	out := map[string][]byte{}
+	for _, b := range s.Branches {
+		if b.Op == dtmimp.OpAction {
+			out[b.BranchID] = b.BinData
+		}
+	}
+	return out
 }
 
-// New returns a client for DTM's HTTP API at base (http://host:36789).
-// The timeout is short: the page polls every second and a slow DTM should
-// show up as an error, not as requests piling up.
-func New(base string) *Client {
-	return &Client{
-		base: strings.TrimSuffix(base, "/"),
-		http: &http.Client{Timeout: 3 * time.Second},
+// Client queries DTM's HTTP API. DTM servers sharing a store answer the
+// same, so with several the client asks the next when one does not answer.
+type Client struct {
+	bases []string
+}
+
+// New returns a client for DTM's HTTP API at bases, a comma-separated list
+// of base URLs (http://host:36789).
+func New(bases string) *Client {
+	c := &Client{}
+	for _, b := range strings.Split(bases, ",") {
+		if b = strings.TrimSuffix(strings.TrimSpace(b), "/"); b != "" {
+			c.bases = append(c.bases, b)
+		}
 	}
+	return c
 }
 
 // Query returns the saga gid with its branches, or ErrNotFound.
@@ -98,6 +144,13 @@ func (c *Client) Query(ctx context.Context, gid string) (*Saga, error) {
 	if out.Transaction == nil {
 		return nil, ErrNotFound
 	}
+	sort.SliceStable(out.Branches, func(i, j int) bool {
+		a, b := out.Branches[i], out.Branches[j]
+		if a.BranchID != b.BranchID {
+			return a.BranchID < b.BranchID
+		}
+		return a.Op == dtmimp.OpAction && b.Op != dtmimp.OpAction
+	})
 	return &Saga{Transaction: *out.Transaction, Branches: out.Branches}, nil
 }
 
@@ -156,21 +209,24 @@ func (c *Client) RecentSagas(ctx context.Context, gidPrefix string, n int) ([]Tr
 	}
 }
 
+// get asks each base in turn until one answers.
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path+"?"+q.Encode(), nil)
+	err := errors.New("dtm: no DTM HTTP address configured")
+	for _, base := range c.bases {
+		if err = c.getFrom(ctx, base, path, q, out); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func (c *Client) getFrom(ctx context.Context, base, path string, q url.Values, out any) error {
+	body, err := httpget.Get(ctx, base+path+"?"+q.Encode(), timeout, maxBody)
 	if err != nil {
-		return err
+		return fmt.Errorf("dtm: %w", err)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("dtm %s: HTTP %d", path, resp.StatusCode)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
-		return fmt.Errorf("dtm %s: %w", path, err)
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("dtm %s%s: %w", base, path, err)
 	}
 	return nil
 }

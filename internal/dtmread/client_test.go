@@ -1,4 +1,4 @@
-package dtmhttp
+package dtmread
 
 import (
 	"context"
@@ -184,4 +184,45 @@ func TestRecentSagasSaysWhenItStoppedShort(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, errors.Is(err, ErrIncomplete))
 	require.Nil(t, ts)
+}
+
+// TestQueryReadsInSagaOrderFromTheFirstServerThatAnswers: DTM lists each
+// step's compensation before its action; Query returns action first, with
+// the actions' payloads, and asks the next server when one is down.
+func TestQueryReadsInSagaOrderFromTheFirstServerThatAnswers(t *testing.T) {
+	dtm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/dtmsvr/query" || r.URL.Query().Get("gid") != "register-x" {
+			_ = json.NewEncoder(w).Encode(map[string]any{"transaction": nil})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"transaction": map[string]any{"id": 7, "gid": "register-x", "status": "submitted"},
+			"branches": []map[string]any{
+				{"branch_id": "01", "op": "compensate", "status": "prepared", "bin_data": []byte("u")},
+				{"branch_id": "01", "op": "action", "status": "succeed", "bin_data": []byte("u")},
+				{"branch_id": "02", "op": "compensate", "status": "prepared", "bin_data": []byte("s")},
+				{"branch_id": "02", "op": "action", "status": "prepared", "bin_data": []byte("s")},
+			},
+		})
+	}))
+	defer dtm.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+
+	c := New(down.URL + ", " + dtm.URL + "/")
+	s, err := c.Query(context.Background(), "register-x")
+	require.NoError(t, err)
+	var order []string
+	for _, b := range s.Branches {
+		order = append(order, b.BranchID+" "+b.Op)
+	}
+	require.Equal(t, []string{"01 action", "01 compensate", "02 action", "02 compensate"}, order)
+	require.Equal(t, map[string][]byte{"01": []byte("u"), "02": []byte("s")}, s.ActionPayloads())
+
+	_, err = c.Query(context.Background(), "register-y")
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = New(down.URL).Query(context.Background(), "register-x")
+	require.ErrorContains(t, err, "HTTP 503")
 }
