@@ -57,7 +57,7 @@ func describeMachine(ctx context.Context, dsn, redisAddr string) machineInfo {
 		cancel()
 		db.Close()
 	}
-	m.redis = redisVersion(redisAddr)
+	m.redis = redisVersion(ctx, redisAddr)
 	m.command = "go run ./bench"
 	if len(os.Args) > 1 {
 		m.command += " " + strings.Join(os.Args[1:], " ")
