@@ -15,8 +15,9 @@
 //
 // Each variant warms up, then sweeps the concurrency (closed-loop clients,
 // fixed duration per level), recording latencies, statuses, and the CPU
-// time and peak RSS of every process. It prints the tables and writes
-// docs/bench.md and docs/bench.svg.
+// time and the peak private (RssAnon) and file-backed (RssFile) memory of
+// every process. It prints the tables and writes docs/bench.md and
+// docs/bench.svg.
 //
 //	go run ./bench [-d 10s] [-sweep 1,4,16,64,128] [-store mysql,redis]
 package main
@@ -441,7 +442,7 @@ func (b *bench) targets() []procstat.Target {
 	var ts []procstat.Target
 	for _, name := range []string{"userapi", "user", "user-score", "dtm", "floors"} {
 		if pid := b.s.PID(name); pid > 0 {
-			ts = append(ts, procstat.Target{Name: name, PID: pid, Reset: true})
+			ts = append(ts, procstat.Target{Name: name, PID: pid})
 		}
 	}
 	for _, comm := range []string{"mariadbd", "mysqld"} {
@@ -455,7 +456,7 @@ func (b *bench) targets() []procstat.Target {
 			ts = append(ts, procstat.Target{Name: "redis", PID: pids[0]})
 		}
 	}
-	return append(ts, procstat.Target{Name: "bench", PID: os.Getpid(), Reset: true})
+	return append(ts, procstat.Target{Name: "bench", PID: os.Getpid()})
 }
 
 // level measures one concurrency level.
@@ -552,7 +553,7 @@ func (b *bench) production(ctx context.Context) error {
 // bcryptLoop hashes on n goroutines for d and returns hashes per second and
 // this process's usage meanwhile.
 func bcryptLoop(n, cost int, d time.Duration) (float64, procstat.Usage) {
-	m := procstat.Start([]procstat.Target{{Name: "bench", PID: os.Getpid(), Reset: true}})
+	m := procstat.Start([]procstat.Target{{Name: "bench", PID: os.Getpid()}})
 	var count atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()

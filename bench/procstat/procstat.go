@@ -1,111 +1,94 @@
-// Package procstat reads a process's CPU time and memory from /proc and
-// measures both over an interval.
+// Package procstat measures processes' CPU time and resident memory over an
+// interval, read from /proc through prometheus/procfs.
+//
+// Memory is reported as the kernel splits it, not as one RSS: RssAnon is
+// the process's private memory (heap, stacks), what it costs the machine;
+// RssFile is pages of mapped files (the executable, libraries), which stay
+// in the page cache, are shared with every other process mapping the same
+// file, and which the kernel drops and reads back as it needs. One RSS
+// figure mixes the two, and a program can lower it without using less
+// memory by unmapping its own executable.
 package procstat
 
 import (
-	"bytes"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-)
 
-// userHZ is the unit of the CPU times in /proc/<pid>/stat (USER_HZ, 100 on
-// every Linux build that matters).
-const userHZ = 100
+	"github.com/prometheus/procfs"
+)
 
 // CPU returns the user+system CPU time pid has used so far.
 func CPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0, err
 	}
-	return parseStat(data)
+	return cpuOf(p)
 }
 
-// parseStat reads utime and stime (fields 14 and 15) from a stat line; the
-// command name, field 2, may hold spaces and parentheses, so fields are
-// counted from its last ')'.
-func parseStat(data []byte) (time.Duration, error) {
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed stat line")
-	}
-	f := strings.Fields(string(data[i+1:]))
-	// f[0] is field 3 (state), so utime (14) is f[11] and stime (15) f[12].
-	if len(f) < 13 {
-		return 0, fmt.Errorf("short stat line")
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("malformed stat times")
-	}
-	return time.Duration(u+s) * time.Second / userHZ, nil
-}
-
-// Memory returns VmRSS and VmHWM (peak RSS) of pid in KiB.
-func Memory(pid int) (rss, hwm int64, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+func cpuOf(p procfs.Proc) (time.Duration, error) {
+	st, err := p.Stat()
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		name, val, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		var dst *int64
-		switch name {
-		case "VmRSS":
-			dst = &rss
-		case "VmHWM":
-			dst = &hwm
-		default:
-			continue
-		}
-		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
-		*dst = n
-	}
-	return rss, hwm, nil
+	return time.Duration(st.CPUTime() * float64(time.Second)), nil
 }
 
-// ResetPeak restarts VmHWM of pid at its current RSS (clear_refs 5); it
-// needs the rights to ptrace pid, which a parent running as the same user
-// has for its children.
-func ResetPeak(pid int) error {
-	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+// Memory is what a process holds resident, in bytes, as /proc/<pid>/status
+// splits it (VmRSS is the sum of the three).
+type Memory struct {
+	Anon  uint64 // RssAnon: private memory
+	File  uint64 // RssFile: resident pages of mapped files
+	Shmem uint64 // RssShmem: shared memory (System V, tmpfs, shared anonymous)
 }
 
-// FindByExe returns the pids whose executable is path.
+// Max is the field-by-field maximum of m and o.
+func (m Memory) Max(o Memory) Memory {
+	return Memory{Anon: max(m.Anon, o.Anon), File: max(m.File, o.File), Shmem: max(m.Shmem, o.Shmem)}
+}
+
+// ReadMemory returns pid's resident memory now.
+func ReadMemory(pid int) (Memory, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return Memory{}, err
+	}
+	return memoryOf(p)
+}
+
+func memoryOf(p procfs.Proc) (Memory, error) {
+	s, err := p.NewStatus()
+	if err != nil {
+		return Memory{}, err
+	}
+	return Memory{Anon: s.RssAnon, File: s.RssFile, Shmem: s.RssShmem}, nil
+}
+
+// FindByExe returns the pids whose executable is path (also when the file
+// has been replaced or removed since the process started).
 func FindByExe(path string) []int {
-	return find(func(pid string) bool {
-		exe, err := os.Readlink(filepath.Join("/proc", pid, "exe"))
+	return find(func(p procfs.Proc) bool {
+		exe, err := p.Executable()
 		return err == nil && strings.TrimSuffix(exe, " (deleted)") == path
 	})
 }
 
 // FindByName returns the pids whose command name (comm) is name.
 func FindByName(name string) []int {
-	return find(func(pid string) bool {
-		comm, err := os.ReadFile(filepath.Join("/proc", pid, "comm"))
-		return err == nil && strings.TrimSpace(string(comm)) == name
+	return find(func(p procfs.Proc) bool {
+		comm, err := p.Comm()
+		return err == nil && comm == name
 	})
 }
 
-func find(match func(pid string) bool) []int {
-	entries, _ := os.ReadDir("/proc")
+func find(match func(procfs.Proc) bool) []int {
+	procs, _ := procfs.AllProcs()
 	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || !match(e.Name()) {
-			continue
+	for _, p := range procs {
+		if match(p) {
+			pids = append(pids, p.PID)
 		}
-		pids = append(pids, pid)
 	}
 	return pids
 }
@@ -115,49 +98,51 @@ type Usage struct {
 	CPU time.Duration // user+system CPU time
 	// Cores is CPU over the interval's wall time (1.0 = one core busy).
 	Cores float64
-	// PeakKB is the peak RSS in KiB: VmHWM reset at the start of the
-	// interval when Reset, otherwise the largest VmRSS sampled.
-	PeakKB int64
-	// Sampled says PeakKB is sampled VmRSS, not VmHWM.
-	Sampled bool
+	// Peak holds, field by field, the largest value sampled (every
+	// SampleEvery and at both ends): the kernel keeps a peak of the total
+	// RSS only (VmHWM), none of RssAnon or RssFile. The fields need not
+	// come from the same sample, and a rise and fall between two samples
+	// is missed.
+	Peak Memory
 }
+
+// SampleEvery is how often a Monitor reads every target's memory.
+const SampleEvery = 100 * time.Millisecond
 
 // Target is a process to measure.
 type Target struct {
 	Name string
 	PID  int
-	// Reset: the peak can be reset (our own children, ourselves); otherwise
-	// VmRSS is sampled.
-	Reset bool
 }
 
 // Monitor measures a set of processes from Start to Stop.
 type Monitor struct {
-	targets []Target
-	start   time.Time
-	cpu0    map[string]time.Duration
-	mu      sync.Mutex
-	peak    map[string]int64
-	stop    chan struct{}
-	done    chan struct{}
+	procs map[string]procfs.Proc
+	start time.Time
+	cpu0  map[string]time.Duration
+	mu    sync.Mutex
+	peak  map[string]Memory
+	stop  chan struct{}
+	done  chan struct{}
 }
 
-// Start records every target's CPU time and resets or starts sampling its
-// peak RSS (every 100 ms).
+// Start records every target's CPU time and starts sampling its memory.
+// A target whose process does not exist is left out of Stop's result.
 func Start(targets []Target) *Monitor {
-	m := &Monitor{targets: targets, start: time.Now(), cpu0: map[string]time.Duration{},
-		peak: map[string]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
-	m.targets = slices.Clone(targets)
-	for i, t := range m.targets {
-		if t.Reset && ResetPeak(t.PID) != nil {
-			m.targets[i].Reset = false // fall back to sampling
+	m := &Monitor{procs: map[string]procfs.Proc{}, start: time.Now(), cpu0: map[string]time.Duration{},
+		peak: map[string]Memory{}, stop: make(chan struct{}), done: make(chan struct{})}
+	for _, t := range targets {
+		p, err := procfs.NewProc(t.PID)
+		if err != nil {
+			continue
 		}
-		m.cpu0[t.Name], _ = CPU(t.PID)
+		m.procs[t.Name] = p
+		m.cpu0[t.Name], _ = cpuOf(p)
 	}
 	m.sample()
 	go func() {
 		defer close(m.done)
-		tick := time.NewTicker(100 * time.Millisecond)
+		tick := time.NewTicker(SampleEvery)
 		defer tick.Stop()
 		for {
 			select {
@@ -174,33 +159,29 @@ func Start(targets []Target) *Monitor {
 func (m *Monitor) sample() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, t := range m.targets {
-		if rss, _, err := Memory(t.PID); err == nil {
-			m.peak[t.Name] = max(m.peak[t.Name], rss)
+	for name, p := range m.procs {
+		if mem, err := memoryOf(p); err == nil {
+			m.peak[name] = m.peak[name].Max(mem)
 		}
 	}
 }
 
-// Stop ends the interval and returns each target's usage by name.
+// Stop ends the interval and returns each target's usage by name; a target
+// whose process went away is left out.
 func (m *Monitor) Stop() map[string]Usage {
 	close(m.stop)
 	<-m.done
 	m.sample()
 	wall := time.Since(m.start)
 	out := map[string]Usage{}
-	for _, t := range m.targets {
-		cpu, err := CPU(t.PID)
+	for name, p := range m.procs {
+		cpu, err := cpuOf(p)
 		if err != nil {
-			continue // the process went away
+			continue
 		}
-		u := Usage{CPU: cpu - m.cpu0[t.Name], PeakKB: m.peak[t.Name], Sampled: true}
+		u := Usage{CPU: cpu - m.cpu0[name], Peak: m.peak[name]}
 		u.Cores = u.CPU.Seconds() / wall.Seconds()
-		if t.Reset {
-			if _, hwm, err := Memory(t.PID); err == nil && hwm > 0 {
-				u.PeakKB, u.Sampled = max(hwm, u.PeakKB), false
-			}
-		}
-		out[t.Name] = u
+		out[name] = u
 	}
 	return out
 }

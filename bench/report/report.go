@@ -163,24 +163,35 @@ func Table(v Variant) string {
 				b.WriteString(" – |")
 				continue
 			}
-			mark := ""
-			if u.Sampled {
-				mark = "*"
-			}
-			fmt.Fprintf(&b, " %.0f%% · %.0f%s |", 100*u.Cores, float64(u.PeakKB)/1024, mark)
+			fmt.Fprintf(&b, " %.0f%% · %s |", 100*u.Cores, memCell(u.Peak))
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
 }
 
-// PeakRSS is the largest peak RSS (KiB) of process key over every level of
-// the variants.
-func PeakRSS(key string, vs ...Variant) int64 {
-	var peak int64
+// memCell is "anon / file" in MB, with the shared memory after them when
+// there is any to show.
+func memCell(m procstat.Memory) string {
+	cell := MB(m.Anon) + " / " + MB(m.File)
+	if m.Shmem > mib/2 { // what "%.0f" shows as 1 or more
+		cell += " + " + MB(m.Shmem) + " shm"
+	}
+	return cell
+}
+
+const mib = 1 << 20
+
+// MB formats bytes in MB of 2^20 bytes, rounded.
+func MB(bytes uint64) string { return fmt.Sprintf("%.0f", float64(bytes)/mib) }
+
+// PeakMemory is, field by field, the largest peak of process key over every
+// level of the variants.
+func PeakMemory(key string, vs ...Variant) procstat.Memory {
+	var peak procstat.Memory
 	for _, v := range vs {
 		for _, l := range v.Levels {
-			peak = max(peak, l.Usage[key].PeakKB)
+			peak = peak.Max(l.Usage[key].Peak)
 		}
 	}
 	return peak

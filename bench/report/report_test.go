@@ -18,7 +18,9 @@ func level(c, ok, bad int, p time.Duration) Level {
 	}
 	return Level{
 		Result: load.Result{Conc: c, Elapsed: time.Second, Lat: lat, OKLat: lat[:ok], Statuses: map[int]int{201: ok, 503: bad}},
-		Usage:  map[string]procstat.Usage{"userapi": {CPU: 500 * time.Millisecond, Cores: 0.5, PeakKB: 30 * 1024}},
+		Usage: map[string]procstat.Usage{
+			"userapi": {CPU: 500 * time.Millisecond, Cores: 0.5, Peak: procstat.Memory{Anon: 30 * mib, File: 25 * mib}},
+		},
 	}
 }
 
@@ -45,10 +47,50 @@ func TestBest(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	tab := Table(variants()[0])
-	for _, want := range []string{"| 16 | 200 |", "3 (503: 3)", "gateway", "50% · 30"} {
+	for _, want := range []string{"| 16 | 200 |", "3 (503: 3)", "gateway", "| 50% · 30 / 25 |"} {
 		if !strings.Contains(tab, want) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
 		}
+	}
+	if strings.Contains(tab, "shm") {
+		t.Errorf("shared memory shown though there is none:\n%s", tab)
+	}
+}
+
+func TestMemCell(t *testing.T) {
+	for _, tc := range []struct {
+		m    procstat.Memory
+		want string
+	}{
+		{procstat.Memory{Anon: 14 * mib, File: 31 * mib}, "14 / 31"},
+		{procstat.Memory{Anon: 14*mib + 600<<10, File: mib / 4}, "15 / 0"}, // rounded
+		{procstat.Memory{Anon: 14 * mib, File: 31 * mib, Shmem: mib / 4}, "14 / 31"},
+		{procstat.Memory{Anon: 14 * mib, File: 31 * mib, Shmem: 3 * mib}, "14 / 31 + 3 shm"},
+	} {
+		if got := memCell(tc.m); got != tc.want {
+			t.Errorf("memCell(%+v) = %q, want %q", tc.m, got, tc.want)
+		}
+	}
+}
+
+func TestPeakMemory(t *testing.T) {
+	// Each field is its own maximum over every level of every variant:
+	// the largest RssAnon and the largest RssFile come from different levels.
+	a, b, c := level(1, 1, 0, time.Millisecond), level(4, 1, 0, time.Millisecond), level(16, 1, 0, time.Millisecond)
+	a.Usage = map[string]procstat.Usage{"user": {Peak: procstat.Memory{Anon: 40 * mib, File: 10 * mib}}}
+	b.Usage = map[string]procstat.Usage{"user": {Peak: procstat.Memory{Anon: 20 * mib, File: 35 * mib}},
+		"userapi": {Peak: procstat.Memory{Anon: 99 * mib}}}
+	c.Usage = map[string]procstat.Usage{"user": {Peak: procstat.Memory{Anon: 30 * mib, File: 5 * mib, Shmem: mib}}}
+	vs := []Variant{{Name: "x", Levels: []Level{a, b}}, {Name: "y", Levels: []Level{c}}}
+	want := procstat.Memory{Anon: 40 * mib, File: 35 * mib, Shmem: mib}
+	if got := PeakMemory("user", vs...); got != want {
+		t.Errorf("PeakMemory(user) = %+v, want %+v", got, want)
+	}
+	if got := PeakMemory("user", vs[1]); got != c.Usage["user"].Peak {
+		t.Errorf("PeakMemory(user, y) = %+v, want %+v", got, c.Usage["user"].Peak)
+	}
+	if got := PeakMemory("dtm", vs...); got != (procstat.Memory{}) {
+		t.Errorf("PeakMemory of a process never measured = %+v", got)
 	}
 }
 
