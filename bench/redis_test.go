@@ -17,7 +17,7 @@ import (
 func startRedis(t *testing.T) string {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("redis-server not installed")
+		t.Fatal("redis-server is needed for this test (Debian: redis-server)")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
