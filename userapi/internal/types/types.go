@@ -1,6 +1,8 @@
 // Package types holds the gateway's request and response bodies.
 package types
 
+import "sagasuite/internal/dtmread"
+
 // RegisterReq is the body of POST /register.
 type RegisterReq struct {
 	Username string `json:"username"`
@@ -37,11 +39,11 @@ type UserInfoResp struct {
 	Score    int64  `json:"score"`
 }
 
-// Saga status values, as the gateway reports them.
+// Saga status values, as the gateway (and the console) report them.
 const (
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusPending   = "pending"
+	StatusSucceeded = dtmread.Succeeded
+	StatusFailed    = dtmread.Failed
+	StatusPending   = dtmread.Pending
 )
 
 // SagaResp answers GET /sagas/{gid}.
