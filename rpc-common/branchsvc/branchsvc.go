@@ -4,13 +4,14 @@
 // serving their gRPC methods, behind mutual TLS when it is configured,
 // registered in etcd.
 //
-// A service keeps its own logic, model and proto, and says here only who
-// may call which of its methods. Its main reads:
+// A service keeps its own logic, model and proto; its server package gives
+// Serve a Service (its gRPC registration, who may call which method). Its
+// main reads, errors aside:
 //
 //	var c config.Config // embeds branchsvc.Conf
 //	conf.MustLoad(*configFile, &c)
 //	c.ApplyEnv()
-//	ctx, err := svc.NewServiceContext(c) // c.OpenDB()
+//	ctx, err := svc.NewServiceContext(c) // opens c.OpenDB()
 //	branchsvc.Serve(c.Conf, server.Service(ctx))
 package branchsvc
 
