@@ -1,40 +1,13 @@
-// Package config is the user-score service's configuration.
+// Package config is the user-score service's configuration
+// (etc/user-score.yaml).
 package config
 
-import (
-	"github.com/zeromicro/go-zero/zrpc"
+import "sagasuite/rpc-common/branchsvc"
 
-	"sagasuite/rpc-common/envconf"
-	"sagasuite/rpc-common/peertls"
-)
-
-// Config of the user-score service.
+// Config of the user-score service: a branch service's settings (listen
+// address, etcd, database, TLS; branchsvc.Conf) and its own.
 type Config struct {
-	zrpc.RpcServerConf
-	// DataSource is the DSN of the user_score database, which also holds
-	// the barrier table of this branch.
-	DataSource string `json:",env=DATA_SOURCE"`
-	// MaxOpenConns bounds the pool (and so the concurrent branch
-	// transactions; more wait for a connection). Every pool of the suite
-	// together must stay below MySQL's max_connections (151 by default):
-	// beyond it MySQL refuses connections and DTM retries the branch only
-	// after RetryInterval. 16 serve a branch's short transactions on a
-	// 2-core MySQL as fast as 32 did (docs/perf-log.md).
-	MaxOpenConns int `json:",default=16"`
-	// TLS turns on mutual TLS: callers must show a certificate of the
-	// suite's CA whose name the method allows (TLS_CERT, TLS_KEY, TLS_CA).
-	TLS peertls.Conf `json:",optional"`
+	branchsvc.Conf
 	// RejectScore, when set, is an initial score InitScore refuses.
 	RejectScore *int64 `json:",optional,env=REJECT_SCORE"`
-}
-
-// ApplyEnv lets the environment override go-zero's own settings.
-func (c *Config) ApplyEnv() error {
-	envconf.String(&c.ListenOn, "LISTEN_ON")
-	envconf.Etcd(&c.Etcd)
-	c.TLS.ApplyEnv()
-	if _, err := c.TLS.Enabled(); err != nil {
-		return err
-	}
-	return envconf.DevServer(&c.DevServer)
 }

@@ -32,3 +32,17 @@ func TestRejectScore(t *testing.T) {
 	require.NoError(t, conf.Load(path, &without))
 	require.Nil(t, without.RejectScore)
 }
+
+// TestShipped: etc/user-score.yaml fills the shared branch service settings
+// (branchsvc.Conf, embedded).
+func TestShipped(t *testing.T) {
+	var c Config
+	require.NoError(t, conf.Load("../../etc/user-score.yaml", &c))
+	require.Equal(t, "user-score.rpc", c.Name)
+	require.Equal(t, "127.0.0.1:8081", c.ListenOn)
+	require.Equal(t, "user-score.rpc", c.Etcd.Key)
+	require.Equal(t, int64(5000), c.Timeout)
+	require.Equal(t, "root:@tcp(127.0.0.1:3306)/user_score?parseTime=true&loc=UTC", c.DataSource)
+	require.Equal(t, 16, c.MaxOpenConns)
+	require.Equal(t, 6471, c.DevServer.Port)
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
-	"sagasuite/rpc-common/branch"
 	"sagasuite/user-score/internal/config"
 	"sagasuite/user-score/internal/model"
 )
@@ -21,9 +20,7 @@ type ServiceContext struct {
 
 // NewServiceContext opens the pool (without connecting) and the model.
 func NewServiceContext(c config.Config) (*ServiceContext, error) {
-	// go-zero logs every statement with its arguments: one line per write is noise; slow and failed statements are still logged.
-	sqlx.DisableStmtLog()
-	db, err := branch.OpenDB(c.DataSource, c.MaxOpenConns)
+	db, err := c.OpenDB()
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 	"golang.org/x/crypto/bcrypt"
 
-	"sagasuite/rpc-common/branch"
 	"sagasuite/user/internal/config"
 	"sagasuite/user/internal/model"
 )
@@ -25,11 +24,7 @@ type ServiceContext struct {
 
 // NewServiceContext opens the pool (without connecting) and the models.
 func NewServiceContext(c config.Config) (*ServiceContext, error) {
-	// go-zero logs statements with their arguments (every one, and again
-	// each failed or slow one): here they carry password hashes. Failures
-	// are logged once, without arguments, by the branch layer.
-	sqlx.DisableLog()
-	db, err := branch.OpenDB(c.DataSource, c.MaxOpenConns)
+	db, err := c.OpenDB()
 	if err != nil {
 		return nil, err
 	}
