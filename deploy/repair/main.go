@@ -28,6 +28,7 @@ import (
 
 	"sagasuite/deploy/repair/orphans"
 	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 	"sagasuite/rpc-common/envconf"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
@@ -49,7 +50,7 @@ func main() {
 	}
 }
 
-func run(dsn string, dbs schema.Databases, etcd []string, dtmHTTP string, grace time.Duration, apply bool, max int) error {
+func run(dsn string, dbs store.Databases, etcd []string, dtmHTTP string, grace time.Duration, apply bool, max int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cfg, err := mysql.ParseDSN(dsn)
