@@ -13,8 +13,8 @@ import (
 
 	"github.com/dtm-labs/dtm/client/dtmcli"
 
-	"sagasuite/deploy/sagacheck/check"
 	"sagasuite/internal/register"
+	"sagasuite/internal/store"
 )
 
 // batchSize bounds one IN list and one page of DTM's store.
@@ -73,7 +73,7 @@ func withRows(ctx context.Context, o Options, gids []string) ([]string, error) {
 		if len(ids) == 0 {
 			break
 		}
-		list, args := check.InList(ids)
+		list, args := store.InList(ids)
 		present, err := column(ctx, t.db, fmt.Sprintf("SELECT `%s` FROM `%s` WHERE `%s` IN (%s)", t.column, t.table, t.column, list), args...)
 		if err != nil {
 			return nil, err
