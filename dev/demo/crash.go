@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"sagasuite/internal/register"
 )
 
 const (
@@ -137,7 +139,7 @@ func (d *demo) userScoreDown(pidFile, username string) {
 		fmt.Println()
 	}
 	d.saga(answer.Gid)
-	d.rows("rows for this saga's user id", strings.TrimPrefix(answer.Gid, "register-"))
+	d.rows("rows for this saga's user id", strings.TrimPrefix(answer.Gid, register.GidPrefix))
 	fmt.Printf("   in the console: %s/#%s\n", d.console, answer.Gid)
 }
 
