@@ -12,6 +12,7 @@ import (
 
 	"sagasuite/bench/procstat"
 	"sagasuite/bench/report"
+	"sagasuite/internal/store"
 )
 
 // Targets of the performance issue (2-core machine, benchmark mode).
@@ -51,7 +52,7 @@ func describeMachine(ctx context.Context, dsn, redisAddr string) machineInfo {
 	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.kernel = strings.TrimSpace(string(data))
 	}
-	if db, err := sql.Open("mysql", dsn); err == nil {
+	if db, err := openServer(dsn); err == nil {
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_ = db.QueryRowContext(c, "SELECT VERSION()").Scan(&m.mariadb)
 		cancel()
@@ -63,6 +64,16 @@ func describeMachine(ctx context.Context, dsn, redisAddr string) machineInfo {
 		m.command += " " + strings.Join(os.Args[1:], " ")
 	}
 	return m
+}
+
+// openServer prepares a pool on the MySQL server of dsn, its database part
+// ignored.
+func openServer(dsn string) (*sql.DB, error) {
+	cfg, err := store.Config(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(store.In(cfg, ""))
 }
 
 // loadAvg is the 1, 5 and 15 minute load averages.
@@ -200,7 +211,7 @@ func (b *bench) markdown(m machineInfo) string {
 
 	p("## How it was measured\n\n")
 	p("- `bench` builds the suite and `bench/floors` into a temporary directory and starts a private stack: "+
-		"databases `%s_*` (dropped and recreated, dropped again at the end), an embedded etcd and every process on free ports, "+
+		"databases `%s_<random>_*` (internal/testdb: created with the suite's schema, dropped at the end), an embedded etcd and every process on free ports, "+
 		"through `internal/suite`'s Layout, exactly the shipped configs plus `MODE=pro`, a random `JWT_SECRET` and "+
 		"`BCRYPT_COST=%d` (the labelled benchmark mode). Load goes to 127.0.0.1 only.\n", b.o.dbPrefix, b.o.cost)
 	p("- Each variant warms up %s at C=%d (not measured). Then the levels run in step, %s each: at each concurrency every "+

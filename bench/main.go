@@ -35,8 +35,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sagasuite/internal/httpget"
-	"sagasuite/internal/suite"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +45,6 @@ import (
 	_ "github.com/dtm-labs/driver-gozero" // resolves etcd:// URLs for DTM (floor 0)
 	"github.com/dtm-labs/dtm/client/dtmgrpc"
 	dtmlogger "github.com/dtm-labs/logger"
-	"github.com/go-sql-driver/mysql"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -56,6 +53,9 @@ import (
 	"sagasuite/bench/procstat"
 	"sagasuite/bench/report"
 	"sagasuite/bench/stack"
+	"sagasuite/internal/httpget"
+	"sagasuite/internal/store"
+	"sagasuite/internal/suite"
 )
 
 type options struct {
@@ -92,7 +92,7 @@ func main() {
 	flag.StringVar(&variants, "variants", "register,floor-saga,floor-dtm,floor-localtx,prod", "which variants to run")
 	flag.StringVar(&o.out, "out", "docs", "directory (relative to the repository) for bench.md and bench.svg; empty: write nothing")
 	flag.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "Redis for DTM's Redis store")
-	flag.StringVar(&o.dbPrefix, "db-prefix", "sagabench", "prefix of the run's databases (dropped and recreated)")
+	flag.StringVar(&o.dbPrefix, "db-prefix", "sagabench", "prefix of the run's databases (<prefix>_<random>_*, dropped at the end)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, logs, profiles) and the databases")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up after this long")
 	flag.Parse()
@@ -169,9 +169,9 @@ func run(o options) error {
 	}
 	dsn := os.Getenv("MYSQL_DSN")
 	if dsn == "" {
-		dsn = "root:@tcp(127.0.0.1:3306)/"
+		dsn = store.DefaultDSN
 	}
-	myCfg, err := mysql.ParseDSN(dsn)
+	myCfg, err := store.Config(dsn)
 	if err != nil {
 		return fmt.Errorf("MYSQL_DSN: %w", err)
 	}
@@ -198,6 +198,8 @@ func run(o options) error {
 			dropCtx, c := context.WithTimeout(context.Background(), 30*time.Second)
 			_ = b.s.DropDatabases(dropCtx)
 			c()
+		} else {
+			fmt.Printf("databases kept: %s\n", b.s.Databases())
 		}
 		if ok && !o.keep {
 			os.RemoveAll(dir)

@@ -12,6 +12,9 @@
 //	USER_DSN        root:@tcp(127.0.0.1:3306)/user?parseTime=true&loc=UTC
 //	USER_SCORE_DSN  root:@tcp(127.0.0.1:3306)/user_score?parseTime=true&loc=UTC
 //
+// Whatever a DSN's parseTime and loc say, the console reads times as UTC
+// (the time-zone policy of internal/store).
+//
 // The console has no authentication and shows usernames, so it listens on
 // localhost unless the operator names another address.
 //
@@ -35,6 +38,7 @@ import (
 	"sagasuite/console/internal/rows"
 	"sagasuite/console/internal/server"
 	"sagasuite/internal/dtmread"
+	"sagasuite/internal/store"
 )
 
 // config is the process configuration; see the package comment.
@@ -49,12 +53,21 @@ func loadConfig(args []string) (config, error) {
 	c := config{
 		ListenOn:     env("LISTEN_ON", "127.0.0.1:8890"),
 		DtmHTTP:      env("DTM_HTTP", "http://127.0.0.1:36789"),
-		UserDSN:      env("USER_DSN", "root:@tcp(127.0.0.1:3306)/user?parseTime=true&loc=UTC"),
-		UserScoreDSN: env("USER_SCORE_DSN", "root:@tcp(127.0.0.1:3306)/user_score?parseTime=true&loc=UTC"),
+		UserDSN:      env("USER_DSN", defaultDSN(store.Default.User)),
+		UserScoreDSN: env("USER_SCORE_DSN", defaultDSN(store.Default.UserScore)),
 	}
 	flags := flag.NewFlagSet("console", flag.ContinueOnError)
 	flags.StringVar(&c.ListenOn, "listen", c.ListenOn, "address to serve on (overrides LISTEN_ON)")
 	return c, flags.Parse(args)
+}
+
+// defaultDSN is the DSN of database db on store.DefaultDSN's server.
+func defaultDSN(db string) string {
+	server, err := store.Config(store.DefaultDSN)
+	if err != nil {
+		panic(err) // a constant that parses
+	}
+	return store.DSN(server, db)
 }
 
 func env(name, def string) string {

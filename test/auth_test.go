@@ -9,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v4"
 	"github.com/stretchr/testify/require"
 
+	reg "sagasuite/internal/register"
 	"sagasuite/internal/stacktest"
 )
 
@@ -49,9 +50,9 @@ func TestLoginAndUserInfo(t *testing.T) {
 
 func TestUserInfoRefusesBadTokens(t *testing.T) {
 	name := uniqueName("tok")
-	reg := register(t, registration{Username: name, Password: "token-password", Gender: "male", Score: 5})
-	require.Equal(t, http.StatusCreated, reg.Status, reg.Raw)
-	id := reg.str("id")
+	ok := register(t, registration{Username: name, Password: "token-password", Gender: "male", Score: 5})
+	require.Equal(t, http.StatusCreated, ok.Status, ok.Raw)
+	id := ok.str("id")
 
 	sign := func(method jwt.SigningMethod, key any, claims jwt.RegisteredClaims) string {
 		s, err := jwt.NewWithClaims(method, claims).SignedString(key)
@@ -81,7 +82,7 @@ func TestUserInfoRefusesBadTokens(t *testing.T) {
 	ten := register(t, registration{Username: uniqueName("tokten"), Password: "password-10", Gender: "male", Score: 10})
 	require.Equal(t, http.StatusUnprocessableEntity, ten.Status, ten.Raw)
 	compensated := valid
-	compensated.Subject = strings.TrimPrefix(ten.str("gid"), "register-")
+	compensated.Subject = strings.TrimPrefix(ten.str("gid"), reg.GidPrefix)
 	unsigned, err := jwt.NewWithClaims(jwt.SigningMethodNone, valid).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	require.NoError(t, err)
 	goodToken := sign(jwt.SigningMethodHS256, secret, valid)

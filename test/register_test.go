@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	reg "sagasuite/internal/register"
 	"sagasuite/internal/stacktest"
 )
 
@@ -90,7 +91,7 @@ func TestScoreTenIsCompensated(t *testing.T) {
 	require.Equal(t, "SCORE_REJECTED", a.str("code"))
 	gid := a.str("gid")
 	require.NotEmpty(t, gid)
-	id := strings.TrimPrefix(gid, "register-")
+	id := strings.TrimPrefix(gid, reg.GidPrefix)
 
 	// The user row the first branch wrote was removed by its compensation.
 	require.Zero(t, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE username = ? OR id = ?", name, id))
@@ -129,7 +130,7 @@ func TestDuplicateUsernameKeepsOriginal(t *testing.T) {
 	require.Equal(t, hashBefore, hashAfter)
 	require.Equal(t, "other", gender)
 	require.Equal(t, 1, count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ?", id))
-	secondID := strings.TrimPrefix(second.str("gid"), "register-")
+	secondID := strings.TrimPrefix(second.str("gid"), reg.GidPrefix)
 	require.Zero(t, count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ?", secondID))
 
 	login := call(t, http.MethodPost, "/login", map[string]string{"username": name, "password": "first-password"})

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/sagacheck/check"
+	reg "sagasuite/internal/register"
 )
 
 // down kills the named process for a test, as a crash would, and returns
@@ -59,7 +60,7 @@ func TestPendingWhileBranchDownThenSucceeds(t *testing.T) {
 
 	// DTM retries after its RetryInterval (10 s), doubling after that.
 	waitSagaStatus(t, gid, "succeeded", 60*time.Second)
-	id := strings.TrimPrefix(gid, "register-")
+	id := strings.TrimPrefix(gid, reg.GidPrefix)
 	done := registerWithKey(t, key, r)
 	require.Equal(t, http.StatusCreated, done.Status, done.Raw)
 	require.Equal(t, id, done.str("id"))

@@ -1,5 +1,5 @@
 // Package stack starts the benchmark's private suite, as internal/stacktest
-// does for the tests: databases of its own (dropped and recreated), an
+// does for the tests: throwaway databases of its own (internal/testdb), an
 // embedded etcd on a free port, the suite's commands and the floors
 // command built into a temporary directory and run through internal/suite's
 // Layout on free ports.
@@ -7,9 +7,11 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -19,8 +21,9 @@ import (
 	"sagasuite/bench/procstat"
 	"sagasuite/internal/etcdnode"
 	"sagasuite/internal/proc"
-	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 	"sagasuite/internal/suite"
+	"sagasuite/internal/testdb"
 )
 
 // Options of a benchmark stack.
@@ -42,26 +45,39 @@ type Stack struct {
 	Bin      string
 	EtcdHost string
 	Etcd     *clientv3.Client
-	FloorDBs schema.Databases
+	// FloorDBs are the floors' pair, like user and user_score; the set's
+	// DTM database is not used.
+	FloorDBs store.Databases
 	Floors   int // the floors' HTTP port
 	procs    map[string]*proc.Proc
 	node     *etcdnode.Node
+	dbs      []*testdb.DBs
 }
 
-// Start builds and starts everything and waits until it is ready.
-func Start(ctx context.Context, o Options) (*Stack, error) {
+// Start builds and starts everything and waits until it is ready. The
+// databases are <DBPrefix>_<random>_* and <DBPrefix>_floor_<random>_*;
+// DropDatabases drops them.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s := &Stack{Opts: o, Bin: filepath.Join(o.Dir, "bin")}
-	dbs := schema.Databases{User: o.DBPrefix + "_user", UserScore: o.DBPrefix + "_user_score", DTM: o.DBPrefix + "_dtm"}
-	// The floors get a pair like user/user_score (each with its barrier
-	// table); schema.Apply also wants a DTM database, which is the suite's.
-	s.FloorDBs = schema.Databases{User: o.DBPrefix + "_floor_a", UserScore: o.DBPrefix + "_floor_b", DTM: dbs.DTM}
-	if err := schema.Reset(ctx, o.MySQL.FormatDSN(), dbs, s.FloorDBs); err != nil {
-		return nil, fmt.Errorf("MySQL at %s: %w", o.MySQL.Addr, err)
+	defer func() {
+		if err != nil {
+			drop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = s.DropDatabases(drop)
+		}
+	}()
+	for _, prefix := range []string{o.DBPrefix, o.DBPrefix + "_floor"} {
+		d, err := testdb.Create(ctx, o.MySQL.FormatDSN(), prefix)
+		if err != nil {
+			return nil, err
+		}
+		s.dbs = append(s.dbs, d)
 	}
+	dbs := s.dbs[0].Names
+	s.FloorDBs = s.dbs[1].Names
 	if err := suite.Build(ctx, o.Root, s.Bin, "./bench/floors"); err != nil {
 		return nil, err
 	}
-	var err error
 	if s.node, err = etcdnode.Start(filepath.Join(o.Dir, "etcd"), "127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("embedded etcd: %w", err)
 	}
@@ -183,5 +199,18 @@ func (s *Stack) Close() {
 
 // DropDatabases removes the run's databases.
 func (s *Stack) DropDatabases(ctx context.Context) error {
-	return schema.Drop(ctx, s.MySQL.FormatDSN(), s.DBs, s.FloorDBs)
+	var errs []error
+	for _, d := range s.dbs {
+		errs = append(errs, d.Drop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Databases names the run's databases, for people.
+func (s *Stack) Databases() string {
+	names := make([]string, len(s.dbs))
+	for i, d := range s.dbs {
+		names[i] = d.String()
+	}
+	return strings.Join(names, ", ")
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 	"gopkg.in/yaml.v3"
 
-	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 )
 
 // What docker-compose.yml must describe. Ports, keys and database names
@@ -281,8 +281,8 @@ func (p *project) env(name, key string) (string, bool) {
 
 // databases are the names migrate creates: the schema package's defaults
 // unless the compose file overrides them.
-func (p *project) databases() schema.Databases {
-	dbs := schema.Default
+func (p *project) databases() store.Databases {
+	dbs := store.Default
 	for key, dst := range map[string]*string{"USER_DB": &dbs.User, "USER_SCORE_DB": &dbs.UserScore, "DTM_DB": &dbs.DTM} {
 		if v, ok := p.env("migrate", key); ok && v != "" {
 			*dst = v

@@ -16,19 +16,18 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/zeromicro/go-zero/zrpc"
 
 	"sagasuite/deploy/repair/orphans"
 	"sagasuite/internal/register"
 	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 	"sagasuite/rpc-common/envconf"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
@@ -50,28 +49,15 @@ func main() {
 	}
 }
 
-func run(dsn string, dbs schema.Databases, etcd []string, dtmHTTP string, grace time.Duration, apply bool, max int) error {
+func run(dsn string, names store.Databases, etcd []string, dtmHTTP string, grace time.Duration, apply bool, max int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cfg, err := mysql.ParseDSN(dsn)
+	dbs, err := store.OpenAll(ctx, dsn, names)
 	if err != nil {
 		return err
 	}
-	open := func(name string) (*sql.DB, error) {
-		c := cfg.Clone()
-		c.DBName, c.ParseTime, c.Loc = name, true, time.Local
-		return sql.Open("mysql", c.FormatDSN())
-	}
-	var o orphans.Options
-	for _, db := range []struct {
-		dst  **sql.DB
-		name string
-	}{{&o.DTM, dbs.DTM}, {&o.User, dbs.User}, {&o.UserScore, dbs.UserScore}} {
-		if *db.dst, err = open(db.name); err != nil {
-			return err
-		}
-		defer (*db.dst).Close()
-	}
+	defer dbs.Close()
+	o := orphans.Options{DTM: dbs.DTM, User: dbs.User, UserScore: dbs.UserScore}
 	o.Grace, o.DryRun, o.DTMHTTP = grace, true, dtmHTTP
 	found, err := orphans.Run(ctx, o)
 	if err != nil {

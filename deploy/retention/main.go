@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"sagasuite/deploy/retention/purge"
-	"sagasuite/deploy/sagacheck/check"
 	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 )
 
 // minOlderThan keeps the command from deleting barrier rows that may still
@@ -59,15 +59,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	src, err := check.Open(openCtx, target.DSN, target.DBs)
+	dbs, err := store.OpenAll(openCtx, target.DSN, target.DBs)
 	if err != nil {
 		fmt.Fprintf(stderr, "retention: %v\n", err)
 		return 2
 	}
-	defer src.Close()
+	defer dbs.Close()
 
 	res, err := purge.Run(ctx, purge.Options{
-		DTM: src.DTM, User: src.User, UserScore: src.UserScore,
+		DTM: dbs.DTM, User: dbs.User, UserScore: dbs.UserScore,
 		OlderThan: *olderThan, DeleteSagas: *sagas, OrphanBarriers: *orphans, DryRun: *dryRun, BatchSize: *batch,
 	})
 	fmt.Fprintf(stdout, "databases: dtm %s, user %s, user_score %s\n", target.DBs.DTM, target.DBs.User, target.DBs.UserScore)

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/sagacheck/checktest"
+	"sagasuite/internal/register"
+	"sagasuite/internal/testdb"
 )
 
 // TestCommand: the dry run lists and deletes nothing, the real run deletes
@@ -19,7 +21,7 @@ func TestCommand(t *testing.T) {
 	old := checktest.NewID()
 	d.Succeeded(t, old, time.Now().Add(-10*24*time.Hour))
 	d.Succeeded(t, checktest.NewID(), time.Now())
-	dbFlags := []string{"-dsn", checktest.DSN(), "-dtm-db", d.Names.DTM, "-user-db", d.Names.User, "-user-score-db", d.Names.UserScore}
+	dbFlags := []string{"-dsn", testdb.DSN(), "-dtm-db", d.Names.DTM, "-user-db", d.Names.User, "-user-score-db", d.Names.UserScore}
 	run := func(extra ...string) (int, string, string) {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), append(append([]string{}, dbFlags...), extra...), &stdout, &stderr)
@@ -33,7 +35,7 @@ func TestCommand(t *testing.T) {
 	require.Contains(t, out, "DRY RUN")
 	require.Regexp(t, `barrier rows in user +would delete 1\n`, out)
 	require.Regexp(t, `trans_global rows +would delete 1\n`, out)
-	require.Contains(t, out, "sagas:\n  "+checktest.Gid(old)+"\n")
+	require.Contains(t, out, "sagas:\n  "+register.Gid(old)+"\n")
 	require.Equal(t, 2, barrierRows())
 
 	code, out, stderr = run("-older-than", "48h")

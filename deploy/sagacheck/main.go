@@ -19,6 +19,7 @@ import (
 
 	"sagasuite/deploy/sagacheck/check"
 	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 )
 
 // Exit statuses: scripts and cron jobs tell a broken invariant from a
@@ -52,15 +53,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	src, err := check.Open(openCtx, target.DSN, target.DBs)
+	dbs, err := store.OpenAll(openCtx, target.DSN, target.DBs)
 	if err != nil {
 		fmt.Fprintf(stderr, "sagacheck: %v\n", err)
 		return exitError
 	}
-	defer src.Close()
-	src.MaxUnfinishedAge, src.ListLimit = *maxAge, *list
+	defer dbs.Close()
 
-	rep, err := check.Run(ctx, src)
+	rep, err := check.Run(ctx, check.Sources{
+		DTM: dbs.DTM, User: dbs.User, UserScore: dbs.UserScore,
+		MaxUnfinishedAge: *maxAge, ListLimit: *list,
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "sagacheck: %v\n", err)
 		return exitError

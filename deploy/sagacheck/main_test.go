@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/sagacheck/checktest"
+	"sagasuite/internal/testdb"
 )
 
 // TestExitStatus: 0 when clean, 1 on a violation, 2 when the check cannot
@@ -16,7 +17,7 @@ import (
 func TestExitStatus(t *testing.T) {
 	t.Parallel()
 	d := checktest.New(t, "sagacheck")
-	dbFlags := []string{"-dsn", checktest.DSN(), "-dtm-db", d.Names.DTM, "-user-db", d.Names.User, "-user-score-db", d.Names.UserScore}
+	dbFlags := []string{"-dsn", testdb.DSN(), "-dtm-db", d.Names.DTM, "-user-db", d.Names.User, "-user-score-db", d.Names.UserScore}
 	run := func(extra ...string) (int, string, string) {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), append(append([]string{}, dbFlags...), extra...), &stdout, &stderr)

@@ -29,6 +29,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"sagasuite/internal/register"
+	"sagasuite/internal/store"
 )
 
 type demo struct {
@@ -45,12 +46,13 @@ func main() {
 	flag.Parse()
 	api := envOr("API_URL", "http://127.0.0.1:8888")
 	console := strings.TrimSuffix(envOr("CONSOLE_URL", "http://127.0.0.1:8890"), "/")
-	cfg, err := mysql.ParseDSN(envOr("MYSQL_DSN", "root:@tcp(127.0.0.1:3306)/"))
+	cfg, err := store.Config(envOr("MYSQL_DSN", store.DefaultDSN))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "MYSQL_DSN: %v\n", err)
 		os.Exit(2)
 	}
-	d := &demo{api: api, console: console, users: open(cfg, "user"), scores: open(cfg, "user_score")}
+	cfg.Timeout = 3 * time.Second
+	d := &demo{api: api, console: console, users: open(cfg, store.Default.User), scores: open(cfg, store.Default.UserScore)}
 	if code, _, err := d.call(http.MethodGet, "/sagas/ping", nil, ""); err != nil || code != http.StatusNotFound {
 		fmt.Fprintf(os.Stderr, "the gateway at %s does not answer (%v): start the suite with `make run` first\n", api, err)
 		os.Exit(2)
@@ -224,11 +226,14 @@ func (d *demo) call(method, path string, body any, token string) (int, []byte, e
 	return resp.StatusCode, data, err
 }
 
+// open prepares a pool on db without connecting: a database that is down
+// shows as an error in the rows printed.
 func open(server *mysql.Config, db string) *sql.DB {
-	c := server.Clone()
-	c.DBName = db
-	c.Timeout = 3 * time.Second
-	conn, _ := sql.Open("mysql", c.FormatDSN())
+	conn, err := store.Open(store.In(server, db))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "database %s: %v\n", db, err)
+		os.Exit(2)
+	}
 	return conn
 }
 

@@ -37,6 +37,7 @@ import (
 
 	"sagasuite/internal/proc"
 	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 	"sagasuite/internal/suite"
 )
 
@@ -82,7 +83,7 @@ func run(dataDir, binDir string, freePorts bool, dbPrefix string) error {
 		layout = layout.OnFreePorts()
 	}
 	if dbPrefix != "" {
-		layout.DBs = schema.Databases{User: dbPrefix + "_user", UserScore: dbPrefix + "_user_score", DTM: dbPrefix + "_dtm"}
+		layout.DBs = store.Prefixed(dbPrefix)
 	}
 	schemaCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = schema.Apply(schemaCtx, mysqlCfg.FormatDSN(), layout.DBs)

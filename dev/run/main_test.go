@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 	"sagasuite/internal/suite"
 	"sagasuite/internal/testdb"
 )
@@ -49,7 +50,7 @@ func TestHealthyStartIsQuiet(t *testing.T) {
 	const prefix = "runtest"
 	dsn := testdb.DSN()
 	t.Cleanup(func() {
-		_ = schema.Drop(context.Background(), dsn, schema.Databases{User: prefix + "_user", UserScore: prefix + "_user_score", DTM: prefix + "_dtm"})
+		_ = schema.Drop(context.Background(), dsn, store.Prefixed(prefix))
 	})
 	data := t.TempDir()
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "run"), "-data", data, "-bin", bin, "-free-ports", "-db-prefix", prefix)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"sagasuite/internal/store"
 	"sagasuite/internal/suite"
 )
 
@@ -28,9 +28,9 @@ const localMySQLOverlay = "deploy/compose.local-mysql.yml"
 func ensureMySQL(ctx context.Context, root, dataDir string) (*mysql.Config, error) {
 	dsn := os.Getenv("MYSQL_DSN")
 	if dsn == "" {
-		dsn = "root:@tcp(127.0.0.1:3306)/"
+		dsn = store.DefaultDSN
 	}
-	cfg, err := mysql.ParseDSN(dsn)
+	cfg, err := store.Config(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
 	}
@@ -53,9 +53,7 @@ started for you.`, cfg.Addr, cfg.User, pingErr)
 }
 
 func ping(ctx context.Context, cfg *mysql.Config) error {
-	server := cfg.Clone()
-	server.DBName = ""
-	db, err := sql.Open("mysql", server.FormatDSN())
+	db, err := store.Open(store.In(cfg, ""))
 	if err != nil {
 		return err
 	}
@@ -91,8 +89,12 @@ func startComposeMySQL(ctx context.Context, root, dataDir string) (*mysql.Config
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("docker compose up mysql: %w", err)
 	}
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = "root", password, "tcp", "127.0.0.1:3306"
+	// The overlay publishes it where DefaultDSN points, root with a password.
+	cfg, err := store.Config(store.DefaultDSN)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Passwd = password
 	cfg.Timeout = 3 * time.Second
 	err = suite.WaitFor(c, "the compose mysql service", func() bool { return ping(c, cfg) == nil })
 	if err != nil {

@@ -2,25 +2,23 @@ package schema
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"sagasuite/internal/store"
 )
 
 // Drop removes the databases of each set, if they exist: for test and
 // benchmark runs, which own their databases; never the shipped ones.
-func Drop(ctx context.Context, serverDSN string, sets ...Databases) error {
-	cfg, err := mysql.ParseDSN(serverDSN)
+func Drop(ctx context.Context, serverDSN string, sets ...store.Databases) error {
+	cfg, err := store.Config(serverDSN)
 	if err != nil {
-		return fmt.Errorf("parse DSN: %w", err)
+		return err
 	}
-	cfg.DBName = ""
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	db, err := openConfig(cfg)
+	db, err := store.Open(store.In(cfg, ""))
 	if err != nil {
 		return err
 	}
@@ -30,7 +28,7 @@ func Drop(ctx context.Context, serverDSN string, sets ...Databases) error {
 			if name == "" {
 				continue
 			}
-			if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+strings.ReplaceAll(name, "`", "``")+"`"); err != nil {
+			if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quote(name)); err != nil {
 				return err
 			}
 		}
@@ -39,7 +37,7 @@ func Drop(ctx context.Context, serverDSN string, sets ...Databases) error {
 }
 
 // Reset drops the databases of each set and creates them afresh.
-func Reset(ctx context.Context, serverDSN string, sets ...Databases) error {
+func Reset(ctx context.Context, serverDSN string, sets ...store.Databases) error {
 	if err := Drop(ctx, serverDSN, sets...); err != nil {
 		return err
 	}
@@ -50,3 +48,6 @@ func Reset(ctx context.Context, serverDSN string, sets ...Databases) error {
 	}
 	return nil
 }
+
+// quote is name as a MySQL identifier.
+func quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }

@@ -4,6 +4,7 @@
 // Columns added after a table first shipped are added to existing tables
 // by the steps in columns, which check information_schema first (MySQL 8
 // has no ADD COLUMN IF NOT EXISTS) and fill the new column in old rows.
+// Which databases there are, and how they are reached, is package store's.
 package schema
 
 import (
@@ -14,24 +15,16 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"sagasuite/internal/register"
+	"sagasuite/internal/store"
 )
 
 //go:embed *.sql
 var files embed.FS
 
-// Databases names the suite's databases. Tests use other names than the
-// defaults so that they never touch a running stack's data.
-type Databases struct {
-	User      string
-	UserScore string
-	DTM       string
-}
-
-// Default is what the shipped configs use.
-var Default = Databases{User: "user", UserScore: "user_score", DTM: "dtm"}
-
 // plan says which files make up each database.
-func (d Databases) plan() []struct {
+func plan(d store.Databases) []struct {
 	name  string
 	files []string
 } {
@@ -46,13 +39,13 @@ func (d Databases) plan() []struct {
 }
 
 // Apply creates the databases and their tables through serverDSN, a DSN
-// whose database part is ignored (for example "root:@tcp(127.0.0.1:3306)/").
-func Apply(ctx context.Context, serverDSN string, dbs Databases) error {
-	cfg, err := mysql.ParseDSN(serverDSN)
+// whose database part is ignored (for example store.DefaultDSN).
+func Apply(ctx context.Context, serverDSN string, dbs store.Databases) error {
+	cfg, err := store.Config(serverDSN)
 	if err != nil {
-		return fmt.Errorf("parse DSN: %w", err)
+		return err
 	}
-	for _, target := range dbs.plan() {
+	for _, target := range plan(dbs) {
 		if err := applyDatabase(ctx, cfg, target.name, target.files); err != nil {
 			return fmt.Errorf("database %s: %w", target.name, err)
 		}
@@ -61,21 +54,17 @@ func Apply(ctx context.Context, serverDSN string, dbs Databases) error {
 }
 
 func applyDatabase(ctx context.Context, cfg *mysql.Config, name string, fileNames []string) error {
-	server := cfg.Clone()
-	server.DBName = ""
-	db, err := openConfig(server)
+	db, err := store.Open(store.In(cfg, ""))
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS `"+strings.ReplaceAll(name, "`", "``")+"` DEFAULT CHARACTER SET utf8mb4")
+	_, err = db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+quote(name)+" DEFAULT CHARACTER SET utf8mb4")
 	db.Close()
 	if err != nil {
 		return err
 	}
 
-	inDB := cfg.Clone()
-	inDB.DBName = name
-	if db, err = openConfig(inDB); err != nil {
+	if db, err = store.Open(store.In(cfg, name)); err != nil {
 		return err
 	}
 	defer db.Close()
@@ -103,23 +92,25 @@ type column struct {
 	table, name string
 	// add is the ALTER TABLE clause that adds it.
 	add string
-	// fill, when set, gives the rows that predate the column their value.
-	fill string
+	// fill, when set, gives the rows that predate the column their value,
+	// with fillArgs as its arguments.
+	fill     string
+	fillArgs []any
 }
 
 // columns are the added columns, by the file that creates their table.
-// Every register saga's gid is register-<user id>, so the rows written
+// Every register saga's gid is register.Gid(user id), so the rows written
 // before the gid column get exactly the gid that wrote them.
 var columns = map[string][]column{
 	"user.sql": {{
 		table: "user", name: "gid",
 		add:  "ADD COLUMN `gid` varchar(128) CHARACTER SET ascii NOT NULL DEFAULT '' AFTER `id`",
-		fill: "UPDATE `user` SET gid = CONCAT('register-', id) WHERE gid = ''",
+		fill: "UPDATE `user` SET gid = CONCAT(?, id) WHERE gid = ''", fillArgs: []any{register.GidPrefix},
 	}},
 	"user_score.sql": {{
 		table: "user_score", name: "gid",
 		add:  "ADD COLUMN `gid` varchar(128) CHARACTER SET ascii NOT NULL DEFAULT '' AFTER `user_id`",
-		fill: "UPDATE user_score SET gid = CONCAT('register-', user_id) WHERE gid = ''",
+		fill: "UPDATE user_score SET gid = CONCAT(?, user_id) WHERE gid = ''", fillArgs: []any{register.GidPrefix},
 	}},
 }
 
@@ -139,17 +130,9 @@ func (c column) ensure(ctx context.Context, db *sql.DB, database string) error {
 	// Every time, not only after the ALTER: a migration interrupted between
 	// the two must not leave rows that no compensation can match.
 	if c.fill != "" {
-		_, err = db.ExecContext(ctx, c.fill)
+		_, err = db.ExecContext(ctx, c.fill, c.fillArgs...)
 	}
 	return err
-}
-
-func openConfig(cfg *mysql.Config) (*sql.DB, error) {
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sql.OpenDB(connector), nil
 }
 
 // statements splits a schema file at the semicolons that end a line and

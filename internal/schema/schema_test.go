@@ -1,13 +1,14 @@
-package schema
+package schema_test
 
 import (
 	"context"
 	"database/sql"
 	"testing"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 	"sagasuite/internal/testdb"
 )
 
@@ -16,18 +17,15 @@ import (
 // saga that wrote it (register-<id>), and applying again changes nothing.
 func TestApplyAddsTheGidColumnToOldTables(t *testing.T) {
 	dsn := testdb.DSN()
-	dbs := Databases{User: "schema_test_user", UserScore: "schema_test_score", DTM: "schema_test_dtm"}
+	dbs := testdb.Names("schema")
 	ctx := context.Background()
-	require.NoError(t, Drop(ctx, dsn, dbs), "MySQL at %s", dsn)
-	t.Cleanup(func() { _ = Drop(context.Background(), dsn, dbs) })
+	t.Cleanup(func() { _ = schema.Drop(context.Background(), dsn, dbs) })
 
 	// The tables as they shipped before.
-	cfg, err := mysql.ParseDSN(dsn)
+	cfg, err := store.Config(dsn)
 	require.NoError(t, err)
 	open := func(name string) *sql.DB {
-		c := cfg.Clone()
-		c.DBName = name
-		db, err := openConfig(c)
+		db, err := store.Open(store.In(cfg, name))
 		require.NoError(t, err)
 		t.Cleanup(func() { db.Close() })
 		return db
@@ -35,7 +33,7 @@ func TestApplyAddsTheGidColumnToOldTables(t *testing.T) {
 	server := open("")
 	for _, name := range []string{dbs.User, dbs.UserScore} {
 		_, err := server.Exec("CREATE DATABASE `" + name + "`")
-		require.NoError(t, err)
+		require.NoError(t, err, "MySQL at %s (set %s)", dsn, testdb.Env)
 	}
 	user, score := open(dbs.User), open(dbs.UserScore)
 	for _, stmt := range []struct {
@@ -52,7 +50,7 @@ func TestApplyAddsTheGidColumnToOldTables(t *testing.T) {
 	}
 
 	for range 2 {
-		require.NoError(t, Apply(ctx, dsn, dbs))
+		require.NoError(t, schema.Apply(ctx, dsn, dbs))
 		var gid string
 		require.NoError(t, user.QueryRow("SELECT gid FROM `user` WHERE username = 'old'").Scan(&gid))
 		require.Equal(t, "register-0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e7f", gid)

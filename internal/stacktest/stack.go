@@ -1,5 +1,6 @@
 // Package stacktest starts the whole suite for integration tests: the real
-// MariaDB/MySQL over TCP (databases of its own, never the dev stack's), an
+// MariaDB/MySQL over TCP (throwaway databases of internal/testdb, never the
+// dev stack's), an
 // embedded etcd, and the DTM server, user, user-score, userapi and the
 // saga console built from this module and run as separate processes, so
 // that a test can kill and restart any of them.
@@ -15,14 +16,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 
 	"sagasuite/internal/devcerts"
 	"sagasuite/internal/etcdnode"
 	"sagasuite/internal/proc"
-	"sagasuite/internal/schema"
 	"sagasuite/internal/suite"
 	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/peertls"
@@ -33,8 +32,9 @@ const EnvMySQL = testdb.Env
 
 // Options vary the stack a test package starts.
 type Options struct {
-	// DBPrefix names the run's own databases (<prefix>_user, …), dropped and
-	// recreated at start; test packages that may run at once differ here.
+	// DBPrefix starts the names of the run's own databases
+	// (<prefix>_<random>_user, …, internal/testdb), created at start and
+	// dropped at Close.
 	DBPrefix string
 	// Replicas adds a second DTM server and a second user and user-score
 	// instance, registered under the same etcd keys (dtm-2, user-2, …).
@@ -64,49 +64,46 @@ type Stack struct {
 	DtmDB   *sql.DB
 	Etcd    *clientv3.Client
 
+	dbs   *testdb.DBs
 	etcd  *etcdnode.Node
 	procs map[string]*proc.Proc
 }
 
 // Start brings the suite up. It fails with a clear error, and never skips,
-// when MySQL is unreachable.
+// when MySQL is unreachable. On any later error it returns the Stack too:
+// Close it to stop what started and drop the databases.
 func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
 	opts = opts.withDefaults()
-	dbs := schema.Databases{User: opts.DBPrefix + "_user", UserScore: opts.DBPrefix + "_user_score", DTM: opts.DBPrefix + "_dtm"}
-	dsn := testdb.DSN()
-	cfg, err := mysql.ParseDSN(dsn)
+	dbs, err := testdb.Create(ctx, testdb.DSN(), opts.DBPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", EnvMySQL, err)
+		return nil, fmt.Errorf("%w (set %s)", err, EnvMySQL)
 	}
-	s := &Stack{Dir: dir}
-	if err := s.resetDatabases(ctx, cfg, dsn, dbs); err != nil {
-		return nil, fmt.Errorf("MySQL at %s (set %s): %w", cfg.Addr, EnvMySQL, err)
-	}
+	s := &Stack{Dir: dir, dbs: dbs, UserDB: dbs.User, ScoreDB: dbs.UserScore, DtmDB: dbs.DTM}
 	// The tests run the suite as it should run in production: mutual TLS
 	// between DTM, the gateway and the branch services, and etcd over TLS
 	// with authentication on.
 	tlsDir := filepath.Join(dir, "tls")
 	if s.etcd, err = suite.StartEtcd(ctx, filepath.Join(dir, "etcd"), "127.0.0.1:0", tlsDir); err != nil {
-		return nil, fmt.Errorf("embedded etcd: %w", err)
+		return s, fmt.Errorf("embedded etcd: %w", err)
 	}
 	s.EtcdHost = s.etcd.Endpoint()
 	rootEtcd, err := suite.Layout{EtcdHosts: []string{s.EtcdHost}, TLSDir: tlsDir}.EtcdConfig("root")
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	if s.Etcd, err = clientv3.New(rootEtcd); err != nil {
-		return nil, err
+		return s, err
 	}
 	root, err := suite.ModuleRoot()
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	if err := suite.Build(ctx, root, filepath.Join(dir, "bin")); err != nil {
-		return nil, err
+		return s, err
 	}
 
 	s.Layout = suite.Layout{
-		MySQL: cfg, DBs: dbs, EtcdHosts: []string{s.EtcdHost},
+		MySQL: dbs.Server, DBs: dbs.Names, EtcdHosts: []string{s.EtcdHost},
 		DtmHTTP: suite.FreePort(), DtmGRPC: suite.FreePort(), User: suite.FreePort(), UserScore: suite.FreePort(),
 		API: suite.FreePort(), Console: suite.FreePort(),
 		Dev: map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort()},
@@ -207,8 +204,12 @@ func WaitFor(limit time.Duration, what string, cond func() bool) error {
 // and with replicas dtm-2, user-2, user-score-2.
 func (s *Stack) Proc(name string) *proc.Proc { return s.procs[name] }
 
-// Close stops everything; logs stay in Dir.
-func (s *Stack) Close() {
+// Close stops everything and drops the databases; logs stay in Dir.
+func (s *Stack) Close() { s.stop(true) }
+
+// stop stops everything; the databases are dropped, or only closed and
+// kept for a look after a failure.
+func (s *Stack) stop(dropDatabases bool) {
 	for _, p := range s.procs {
 		p.Kill()
 	}
@@ -218,10 +219,17 @@ func (s *Stack) Close() {
 	if s.etcd != nil {
 		s.etcd.Close()
 	}
-	for _, db := range []*sql.DB{s.UserDB, s.ScoreDB, s.DtmDB} {
-		if db != nil {
-			db.Close()
-		}
+	if s.dbs == nil {
+		return
+	}
+	if !dropDatabases {
+		s.dbs.DBs.Close()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.dbs.Drop(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "dropping the test databases %s: %v\n", s.dbs, err)
 	}
 }
 
@@ -243,19 +251,6 @@ func (s *Stack) Logs(lines int) string {
 		fmt.Fprintf(&b, "==== %s (%s)\n%s\n", name, p.Log, strings.Join(all, "\n"))
 	}
 	return b.String()
-}
-
-func (s *Stack) resetDatabases(ctx context.Context, cfg *mysql.Config, dsn string, dbs schema.Databases) error {
-	if err := schema.Reset(ctx, dsn, dbs); err != nil {
-		return err
-	}
-	layout := suite.Layout{MySQL: cfg}
-	open := func(name string) *sql.DB {
-		db, _ := sql.Open("mysql", layout.DSN(name))
-		return db
-	}
-	s.UserDB, s.ScoreDB, s.DtmDB = open(dbs.User), open(dbs.UserScore), open(dbs.DTM)
-	return nil
 }
 
 // Main is a test package's TestMain body: it starts the stack into *stack,
@@ -283,9 +278,9 @@ func Main(m interface{ Run() int }, opts Options, stack **Stack) int {
 	code := m.Run()
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, s.Logs(40))
-		fmt.Fprintf(os.Stderr, "logs kept in %s\n", dir)
+		fmt.Fprintf(os.Stderr, "logs kept in %s, databases kept: %s\n", dir, s.dbs)
 	}
-	s.Close()
+	s.stop(code == 0)
 	if code == 0 {
 		os.RemoveAll(dir)
 	}

@@ -21,7 +21,7 @@ import (
 
 	"sagasuite/internal/httpget"
 	"sagasuite/internal/proc"
-	"sagasuite/internal/schema"
+	"sagasuite/internal/store"
 )
 
 // Names of the processes, in start order.
@@ -43,7 +43,7 @@ var Keys = []string{"dtmservice", "user.rpc", "user-score.rpc"}
 // Layout says where every process listens and which databases it uses.
 type Layout struct {
 	MySQL     *mysql.Config // server level: address and credentials
-	DBs       schema.Databases
+	DBs       store.Databases
 	EtcdHosts []string
 	DtmHTTP   int
 	DtmGRPC   int
@@ -67,7 +67,7 @@ type Layout struct {
 func Default(mysqlCfg *mysql.Config) Layout {
 	return Layout{
 		MySQL:     mysqlCfg,
-		DBs:       schema.Default,
+		DBs:       store.Default,
 		EtcdHosts: []string{"127.0.0.1:2379"},
 		DtmHTTP:   36789,
 		DtmGRPC:   36790,
@@ -93,14 +93,8 @@ func (l Layout) OnFreePorts() Layout {
 	return l
 }
 
-// DSN is a service-level DSN for database db.
-func (l Layout) DSN(db string) string {
-	c := l.MySQL.Clone()
-	c.DBName = db
-	c.ParseTime = true
-	c.Loc = time.UTC
-	return c.FormatDSN()
-}
+// DSN is a service-level DSN for database db (store.DSN).
+func (l Layout) DSN(db string) string { return store.DSN(l.MySQL, db) }
 
 func local(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 

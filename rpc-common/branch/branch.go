@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"sagasuite/internal/store"
 	"sagasuite/rpc-common/reason"
 )
 
@@ -145,7 +146,9 @@ func Permanent(err error) bool {
 
 // OpenDB opens a branch service's pool without connecting, so the service
 // starts while MySQL is still down (DTM retries its branches meanwhile).
-// The barrier opens its local transactions on this pool.
+// The barrier opens its local transactions on this pool. It opens dsn
+// through internal/store, under its time-zone policy (parseTime, loc=UTC,
+// as the shipped DataSources say).
 //
 // It interpolates statement arguments in the client (the driver's
 // interpolateParams): each barrier and business statement is then one round
@@ -154,16 +157,15 @@ func Permanent(err error) bool {
 // services and MySQL). The driver escapes the arguments for the
 // connection's character set, and refuses the charsets it cannot escape.
 func OpenDB(dsn string, maxOpen int) (*sql.DB, error) {
-	cfg, err := mysql.ParseDSN(dsn)
+	cfg, err := store.Config(dsn)
 	if err != nil {
 		return nil, err
 	}
 	cfg.InterpolateParams = true
-	connector, err := mysql.NewConnector(cfg)
+	db, err := store.Open(cfg)
 	if err != nil {
 		return nil, err
 	}
-	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(maxOpen)
 	// Half the pool stays open between bursts; the rest is returned to
 	// MySQL, whose max_connections every process of the suite shares.

@@ -5,30 +5,22 @@ import (
 	"database/sql"
 	"testing"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"sagasuite/internal/schema"
 	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/reason"
 )
 
 // barrierDB is a user database of its own (business table "t" and the
-// barrier), on MySQL at TEST_MYSQL_DSN; it fails when MySQL is unreachable.
+// barrier), on MySQL at TEST_MYSQL_DSN (internal/testdb), opened as the
+// branch services open theirs; it fails when MySQL is unreachable.
 func barrierDB(t *testing.T) *sql.DB {
 	t.Helper()
-	dsn := testdb.DSN()
-	dbs := schema.Databases{User: "branch_test_user", UserScore: "branch_test_score", DTM: "branch_test_dtm"}
-	ctx := context.Background()
-	require.NoError(t, schema.Reset(ctx, dsn, dbs), "MySQL at %s", dsn)
-	t.Cleanup(func() { _ = schema.Drop(context.Background(), dsn, dbs) })
-	cfg, err := mysql.ParseDSN(dsn)
-	require.NoError(t, err)
-	cfg.DBName = dbs.User
-	db, err := OpenDB(cfg.FormatDSN(), 4)
+	d := testdb.New(t, "branch")
+	db, err := OpenDB(d.DSN(d.Names.User), 4)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	_, err = db.Exec("CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(4) NOT NULL)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/internal/testdb"
@@ -12,22 +11,12 @@ import (
 
 // TestOpenDBInterpolatesSafely stores hostile strings through a pool that
 // interpolates arguments in the client and reads them back unchanged (and
-// the table survives them). It runs against MySQL (TEST_MYSQL_DSN, default
-// root@127.0.0.1:3306) and fails when MySQL is unreachable.
+// the table survives them). It runs against MySQL (internal/testdb:
+// TEST_MYSQL_DSN, default root@127.0.0.1:3306) and fails when MySQL is
+// unreachable.
 func TestOpenDBInterpolatesSafely(t *testing.T) {
-	dsn := testdb.DSN()
-	cfg, err := mysql.ParseDSN(dsn)
-	require.NoError(t, err)
-	cfg.DBName = ""
-	admin, err := OpenDB(cfg.FormatDSN(), 2)
-	require.NoError(t, err)
-	defer admin.Close()
-	_, err = admin.Exec("CREATE DATABASE IF NOT EXISTS branch_opendb_test")
-	require.NoError(t, err, "MySQL at %s", cfg.Addr)
-	defer admin.Exec("DROP DATABASE branch_opendb_test")
-
-	cfg.DBName = "branch_opendb_test"
-	db, err := OpenDB(cfg.FormatDSN(), 2)
+	d := testdb.New(t, "opendb")
+	db, err := OpenDB(d.DSN(d.Names.User), 2)
 	require.NoError(t, err)
 	defer db.Close()
 	ctx := context.Background()

@@ -24,6 +24,7 @@ import (
 
 	"sagasuite/deploy/repair/orphans"
 	"sagasuite/deploy/sagacheck/check"
+	reg "sagasuite/internal/register"
 	"sagasuite/internal/suite"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
@@ -324,10 +325,10 @@ func checkAnswers(t *testing.T, results []outcome) {
 			var n int
 			require.NoError(t, stack.DtmDB.QueryRow("SELECT COUNT(*) FROM trans_global WHERE gid = ?", gid).Scan(&n))
 			require.Zero(t, n, "%s was answered 503 'nothing was written', but DTM stored it", gid)
-			user, score := present(strings.TrimPrefix(gid, "register-"))
+			user, score := present(strings.TrimPrefix(gid, reg.GidPrefix))
 			require.False(t, user || score, "%s was answered 503 'nothing was written', but wrote rows", gid)
 		}
-		id := strings.TrimPrefix(o.gid, "register-")
+		id := strings.TrimPrefix(o.gid, reg.GidPrefix)
 		switch o.status {
 		case http.StatusCreated:
 			require.NotEmpty(t, o.id, "a 201 carries the id")

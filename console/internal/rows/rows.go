@@ -11,9 +11,8 @@ import (
 	"fmt"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // the services' store
-
 	"sagasuite/console/internal/sagaview"
+	"sagasuite/internal/store"
 )
 
 // queryTimeout bounds one lookup; the page polls every second.
@@ -39,8 +38,14 @@ func Open(userDSN, scoreDSN string) (*Reader, error) {
 	return &Reader{user: user, score: score}, nil
 }
 
+// openPool opens dsn under package store's time-zone policy, whatever its
+// parseTime and loc say: create_time is read as UTC.
 func openPool(dsn string) (*sql.DB, error) {
-	db, err := sql.Open("mysql", dsn)
+	cfg, err := store.Config(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(cfg)
 	if err != nil {
 		return nil, err
 	}

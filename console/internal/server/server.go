@@ -113,7 +113,7 @@ func (h *handler) detail(w http.ResponseWriter, r *http.Request) {
 	gid := r.PathValue("gid")
 	userID, ok := register.UserID(gid)
 	if !ok {
-		writeError(ctx, w, http.StatusBadRequest, codeInvalidArgument, "not a register saga gid (register-<user id>)")
+		writeError(ctx, w, http.StatusBadRequest, codeInvalidArgument, "not a register saga gid ("+register.GidPrefix+"<user id>)")
 		return
 	}
 	saga, err := h.dtm.Query(ctx, gid)

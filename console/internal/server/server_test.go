@@ -22,6 +22,7 @@ import (
 	"sagasuite/console/internal/sagaview"
 	"sagasuite/console/internal/server/ui"
 	"sagasuite/internal/dtmread"
+	reg "sagasuite/internal/register"
 )
 
 // TestMain silences the handlers' error log: the tests read the answers.
@@ -318,10 +319,10 @@ func TestDTMFailureIsUnavailable(t *testing.T) {
 
 func TestSagaDetail(t *testing.T) {
 	score := int64(42)
-	userRow := sagaview.UserRow{Exists: true, ID: strings.TrimPrefix(registerGid(1), "register-"), Username: "ann", Gender: "female", CreatedAt: "2025-03-01T10:00:01Z"}
+	userRow := sagaview.UserRow{Exists: true, ID: strings.TrimPrefix(registerGid(1), reg.GidPrefix), Username: "ann", Gender: "female", CreatedAt: "2025-03-01T10:00:01Z"}
 	scoreRow := sagaview.ScoreRow{Exists: true, UserID: userRow.ID, Score: &score, CreatedAt: "2025-03-01T10:00:01Z"}
 	pendingUser := userRow
-	pendingUser.ID = strings.TrimPrefix(registerGid(4), "register-")
+	pendingUser.ID = strings.TrimPrefix(registerGid(4), reg.GidPrefix)
 	rows := fakeRows{rows: map[string]sagaview.Rows{
 		userRow.ID:     {User: userRow, UserScore: scoreRow},
 		pendingUser.ID: {User: pendingUser},

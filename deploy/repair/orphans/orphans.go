@@ -39,6 +39,7 @@ import (
 	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
 
 	"sagasuite/internal/register"
+	"sagasuite/internal/store"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
 )
@@ -53,8 +54,13 @@ type Options struct {
 	Grace time.Duration
 	// DryRun lists the orphans without touching them.
 	DryRun bool
-	// Now is the clock (zero means time.Now), in the databases' time zone.
+	// Now is the clock; zero means time.Now(). A barrier row's age is
+	// measured by its database's own clock, moved by Now's distance from
+	// time.Now() (package store: no DATETIME is compared with a time.Time).
 	Now time.Time
+	// DTMLocation is the time zone DTM writes its timestamps in (its DSN
+	// says loc=Local; package store); nil means this process's local zone.
+	DTMLocation *time.Location
 	// DTMHTTP is the base URL of DTM's HTTP API (http://host:36789), through
 	// which abandoned sagas are stopped; empty leaves them alone.
 	DTMHTTP string
@@ -92,14 +98,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 // unrecorded finds register gids with barrier rows but no saga in DTM and,
 // unless DryRun, compensates them and drops their barrier rows.
 func unrecorded(ctx context.Context, o Options) (Result, error) {
-	now := o.Now
-	if now.IsZero() {
-		now = time.Now()
+	// The barrier's create_time is its database's CURRENT_TIMESTAMP: the
+	// rows older than Grace at Now are those created before that
+	// database's NOW() minus age.
+	age := o.Grace
+	if !o.Now.IsZero() {
+		age -= time.Until(o.Now)
 	}
-	cutoff := now.Add(-o.Grace)
 	candidates := map[string]bool{}
 	for _, db := range []*sql.DB{o.User, o.UserScore} {
-		gids, err := column(ctx, db, "SELECT DISTINCT gid FROM barrier WHERE gid LIKE ? AND create_time < ?", register.GidPrefix+"%", cutoff)
+		gids, err := store.Strings(ctx, db,
+			"SELECT DISTINCT gid FROM barrier WHERE gid LIKE ? AND create_time < NOW() - INTERVAL ? MICROSECOND",
+			register.GidPrefix+"%", age.Microseconds())
 		if err != nil {
 			return Result{}, err
 		}

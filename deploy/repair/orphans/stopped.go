@@ -3,7 +3,6 @@ package orphans
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,8 +12,8 @@ import (
 
 	"github.com/dtm-labs/dtm/client/dtmcli"
 
-	"sagasuite/deploy/sagacheck/check"
 	"sagasuite/internal/register"
+	"sagasuite/internal/store"
 )
 
 // batchSize bounds one IN list and one page of DTM's store.
@@ -28,7 +27,7 @@ func stopped(ctx context.Context, o Options, res *Result) error {
 	last := ""
 	for {
 		// By gid, its unique key: pages that do not move under inserts.
-		gids, err := column(ctx, o.DTM,
+		gids, err := store.Strings(ctx, o.DTM,
 			"SELECT gid FROM trans_global WHERE gid > ? AND gid LIKE ? AND status = ? ORDER BY gid LIMIT ?",
 			last, register.GidPrefix+"%", dtmcli.StatusFailed, batchSize)
 		if err != nil {
@@ -65,48 +64,21 @@ func withRows(ctx context.Context, o Options, gids []string) ([]string, error) {
 			ids = append(ids, id)
 		}
 	}
-	found := map[string]bool{}
-	for _, t := range []struct {
-		db            *sql.DB
-		table, column string
-	}{{o.User, "user", "id"}, {o.UserScore, "user_score", "user_id"}} {
-		if len(ids) == 0 {
-			break
-		}
-		list, args := check.InList(ids)
-		present, err := column(ctx, t.db, fmt.Sprintf("SELECT `%s` FROM `%s` WHERE `%s` IN (%s)", t.column, t.table, t.column, list), args...)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range present {
-			found[id] = true
-		}
+	users, err := store.Present(ctx, o.User, "user", "id", ids)
+	if err != nil {
+		return nil, err
+	}
+	scores, err := store.Present(ctx, o.UserScore, "user_score", "user_id", ids)
+	if err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, gid := range gids {
-		if id, ok := register.UserID(gid); ok && found[id] {
+		if id, ok := register.UserID(gid); ok && (users[id] || scores[id]) {
 			out = append(out, gid)
 		}
 	}
 	return out, nil
-}
-
-// column runs a query of one string column and returns its values.
-func column(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 // abandoned finds register sagas prepared longer than Grace ago and, unless
@@ -118,9 +90,9 @@ func abandoned(ctx context.Context, o Options, res *Result) error {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	gids, err := column(ctx, o.DTM,
+	gids, err := store.Strings(ctx, o.DTM,
 		"SELECT gid FROM trans_global WHERE status = ? AND gid LIKE ? AND create_time < ? ORDER BY id",
-		dtmcli.StatusPrepared, register.GidPrefix+"%", now.Add(-o.Grace))
+		dtmcli.StatusPrepared, register.GidPrefix+"%", store.DTMTime(now.Add(-o.Grace), o.DTMLocation))
 	if err != nil {
 		return err
 	}

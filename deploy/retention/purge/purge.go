@@ -44,7 +44,9 @@ import (
 	"fmt"
 	"time"
 
-	"sagasuite/deploy/sagacheck/check"
+	"github.com/dtm-labs/dtm/client/dtmcli"
+
+	"sagasuite/internal/store"
 )
 
 // Defaults for the zero values of Options' settings.
@@ -79,7 +81,7 @@ type Options struct {
 	// Now is the clock; zero means time.Now().
 	Now time.Time
 	// DTMLocation is the time zone DTM writes its timestamps in (its DSN
-	// says loc=Local); nil means this process's local zone.
+	// says loc=Local; package store); nil means this process's local zone.
 	DTMLocation *time.Location
 }
 
@@ -157,14 +159,14 @@ type purger struct {
 // finished walks DTM's store in id order for finished sagas older than the
 // cutoff and removes each batch's rows.
 func (p *purger) finished(ctx context.Context) error {
-	cutoff := check.DTMTime(p.res.Cutoff, p.o.DTMLocation)
+	cutoff := store.DTMTime(p.res.Cutoff, p.o.DTMLocation)
 	var last int64
 	for {
 		var gids []string
 		rows, err := p.o.DTM.QueryContext(ctx,
 			"SELECT id, gid FROM trans_global WHERE id > ? AND status IN (?, ?) "+
 				"AND COALESCE(finish_time, rollback_time, update_time) < ? ORDER BY id LIMIT ?",
-			last, check.StatusSucceed, check.StatusFailed, cutoff, p.o.BatchSize)
+			last, dtmcli.StatusSucceed, dtmcli.StatusFailed, cutoff, p.o.BatchSize)
 		if err != nil {
 			return fmt.Errorf("select finished sagas: %w", err)
 		}
@@ -186,7 +188,7 @@ func (p *purger) finished(ctx context.Context) error {
 		p.res.Sagas += len(gids)
 		p.res.Listed = p.list(p.res.Listed, gids)
 
-		list, args := check.InList(gids)
+		list, args := store.InList(gids)
 		inGids := "gid IN (" + list + ")"
 		for _, t := range []struct {
 			name string
@@ -202,7 +204,7 @@ func (p *purger) finished(ctx context.Context) error {
 				return fmt.Errorf("trans_branch_op: %w", err)
 			}
 			// The status condition is a guard: the selection already asked for it.
-			finished := append(append([]any{}, args...), check.StatusSucceed, check.StatusFailed)
+			finished := append(append([]any{}, args...), dtmcli.StatusSucceed, dtmcli.StatusFailed)
 			if err := p.remove(ctx, p.o.DTM, "trans_global", inGids+" AND status IN (?, ?)", finished, &p.res.Globals); err != nil {
 				return fmt.Errorf("trans_global: %w", err)
 			}
@@ -221,43 +223,31 @@ func (p *purger) orphans(ctx context.Context, db *sql.DB, gidCount, rowCount *in
 	age := int64(p.o.OlderThan / time.Second)
 	last := ""
 	for {
-		var gids []string
-		rows, err := db.QueryContext(ctx, "SELECT DISTINCT gid FROM barrier WHERE gid > ? ORDER BY gid LIMIT ?", last, p.o.BatchSize)
+		gids, err := store.Strings(ctx, db, "SELECT DISTINCT gid FROM barrier WHERE gid > ? ORDER BY gid LIMIT ?", last, p.o.BatchSize)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			if err := rows.Scan(&last); err != nil {
-				rows.Close()
-				return err
-			}
-			gids = append(gids, last)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if len(gids) == 0 {
 			return nil
 		}
+		last = gids[len(gids)-1]
 
-		known := map[string]bool{}
-		list, args := check.InList(gids)
-		if err := collect(ctx, p.o.DTM, "SELECT gid FROM trans_global WHERE gid IN ("+list+")", args, func(g string) { known[g] = true }); err != nil {
+		known, err := store.SagaStatuses(ctx, p.o.DTM, gids)
+		if err != nil {
 			return err
 		}
 		var unknown []string
 		for _, g := range gids {
-			if !known[g] {
+			if _, ok := known[g]; !ok {
 				unknown = append(unknown, g)
 			}
 		}
 		if len(unknown) > 0 {
-			list, args := check.InList(unknown)
+			list, args := store.InList(unknown)
 			where := "gid IN (" + list + ") AND create_time < NOW() - INTERVAL ? SECOND"
 			args = append(args, age)
-			var old []string
-			if err := collect(ctx, db, "SELECT DISTINCT gid FROM barrier WHERE "+where, args, func(g string) { old = append(old, g) }); err != nil {
+			old, err := store.Strings(ctx, db, "SELECT DISTINCT gid FROM barrier WHERE "+where, args...)
+			if err != nil {
 				return err
 			}
 			*gidCount += int64(len(old))
@@ -309,21 +299,4 @@ func (p *purger) list(listed, gids []string) []string {
 		listed = append(listed, g)
 	}
 	return listed
-}
-
-// collect runs a one-column query and hands each value to add.
-func collect(ctx context.Context, db *sql.DB, query string, args []any, add func(string)) error {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return err
-		}
-		add(v)
-	}
-	return rows.Err()
 }

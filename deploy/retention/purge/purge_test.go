@@ -7,11 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dtm-labs/dtm/client/dtmcli"
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/retention/purge"
 	"sagasuite/deploy/sagacheck/check"
 	"sagasuite/deploy/sagacheck/checktest"
+	"sagasuite/internal/register"
+	"sagasuite/internal/store"
 )
 
 // world is one seeded deployment: which gids are old and finished (their
@@ -38,7 +41,7 @@ func seed(t *testing.T) *world {
 		} else {
 			d.Failed(t, id, long) // rollback_time set, finish_time NULL, as DTM leaves it
 		}
-		w.oldFinished = append(w.oldFinished, checktest.Gid(id))
+		w.oldFinished = append(w.oldFinished, register.Gid(id))
 	}
 
 	recent := checktest.NewID()
@@ -48,21 +51,21 @@ func seed(t *testing.T) *world {
 	// Unfinished for ten days: DTM still retries these, their barrier rows
 	// are what makes the retries safe.
 	stuck := checktest.NewID()
-	d.Saga(t, checktest.Gid(stuck), check.StatusSubmitted, long)
+	d.Saga(t, register.Gid(stuck), dtmcli.StatusSubmitted, long)
 	d.User(t, stuck)
-	d.Barrier(t, d.Sources.User, checktest.Gid(stuck), "01", "action", "action")
+	d.Barrier(t, d.Sources.User, register.Gid(stuck), "01", "action", "action")
 	aborting := checktest.NewID()
-	d.Saga(t, checktest.Gid(aborting), check.StatusAborting, long)
-	d.Barrier(t, d.UserScore, checktest.Gid(aborting), "02", "action", "compensate")
-	d.Barrier(t, d.UserScore, checktest.Gid(aborting), "02", "compensate", "compensate")
-	w.keep = []string{checktest.Gid(recent), checktest.Gid(recentFailed), checktest.Gid(stuck), checktest.Gid(aborting)}
+	d.Saga(t, register.Gid(aborting), dtmcli.StatusAborting, long)
+	d.Barrier(t, d.UserScore, register.Gid(aborting), "02", "action", "compensate")
+	d.Barrier(t, d.UserScore, register.Gid(aborting), "02", "compensate", "compensate")
+	w.keep = []string{register.Gid(recent), register.Gid(recentFailed), register.Gid(stuck), register.Gid(aborting)}
 
-	w.oldOrphan = checktest.Gid(checktest.NewID())
+	w.oldOrphan = register.Gid(checktest.NewID())
 	d.Barrier(t, d.Sources.User, w.oldOrphan, "01", "action", "action")
 	d.Barrier(t, d.UserScore, w.oldOrphan, "02", "action", "action")
 	d.Exec(t, d.Sources.User, "UPDATE barrier SET create_time = NOW() - INTERVAL 10 DAY WHERE gid = ?", w.oldOrphan)
 	d.Exec(t, d.UserScore, "UPDATE barrier SET create_time = NOW() - INTERVAL 10 DAY WHERE gid = ?", w.oldOrphan)
-	w.newOrphan = checktest.Gid(checktest.NewID())
+	w.newOrphan = register.Gid(checktest.NewID())
 	d.Barrier(t, d.Sources.User, w.newOrphan, "01", "action", "action")
 	return w
 }
@@ -210,7 +213,7 @@ func TestRunAgeOfAFailedSaga(t *testing.T) {
 	t.Parallel()
 	d := checktest.New(t, "retention")
 	now := time.Now()
-	stamp := func(ago time.Duration) string { return check.DTMTime(now.Add(-ago), time.Local) }
+	stamp := func(ago time.Duration) string { return store.DTMTime(now.Add(-ago), time.Local) }
 	for _, tc := range []struct {
 		name                     string
 		finish, rollback, update any

@@ -26,25 +26,18 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dtm-labs/dtm/client/dtmcli"
+
+	"sagasuite/internal/register"
+	"sagasuite/internal/store"
 )
 
-// GidPrefix starts every register saga's gid; the rest is the user id
-// (userapi/internal/logic.GidPrefix).
-const GidPrefix = "register-"
-
-// DTM's global transaction statuses (dtmcli.Status*). Only succeed and
-// failed are final.
-const (
-	StatusPrepared  = "prepared"
-	StatusSubmitted = "submitted"
-	StatusAborting  = "aborting"
-	StatusSucceed   = "succeed"
-	StatusFailed    = "failed"
-)
-
-// Finished reports whether a saga status is final: DTM never runs a branch
-// of a succeed or failed saga again.
-func Finished(status string) bool { return status == StatusSucceed || status == StatusFailed }
+// Finished reports whether a saga status (dtmcli.Status*) is final: DTM
+// never runs a branch of a succeed or failed saga again.
+func Finished(status string) bool {
+	return status == dtmcli.StatusSucceed || status == dtmcli.StatusFailed
+}
 
 // Defaults for the zero values of Sources' settings.
 const (
@@ -53,7 +46,8 @@ const (
 	DefaultBatchSize        = 1000
 )
 
-// Sources says where to read and what to tolerate.
+// Sources says where to read and what to tolerate. store.OpenAll opens the
+// databases.
 type Sources struct {
 	DTM       *sql.DB // DTM's store: trans_global
 	User      *sql.DB // user service: user, barrier
@@ -65,8 +59,9 @@ type Sources struct {
 	// one whose branch keeps failing.
 	MaxUnfinishedAge time.Duration
 	// DTMLocation is the time zone DTM writes its timestamps in: DTM's
-	// MySQL DSN says loc=Local, so the DTM server's local zone. Nil means
-	// this process's local zone (set TZ like the DTM server's).
+	// MySQL DSN says loc=Local, so the DTM server's local zone (package
+	// store). Nil means this process's local zone (set TZ like the DTM
+	// server's).
 	DTMLocation *time.Location
 	// Now is the check's clock; zero means time.Now().
 	Now time.Time
@@ -241,7 +236,7 @@ func pause(point string) {
 // sagas walks DTM's store (rules 1, 2 and 4). Rows are looked up after the
 // saga was read finished, so what they show is final.
 func (c *checker) sagas(ctx context.Context) error {
-	cutoff := DTMTime(c.src.Now.Add(-c.src.MaxUnfinishedAge), c.src.DTMLocation)
+	cutoff := store.DTMTime(c.src.Now.Add(-c.src.MaxUnfinishedAge), c.src.DTMLocation)
 	var last int64
 	for {
 		type saga struct {
@@ -274,7 +269,7 @@ func (c *checker) sagas(ctx context.Context) error {
 			if !Finished(s.status) && s.stale {
 				c.rep.add(NoStaleSaga, s.gid, fmt.Sprintf("%s since %s", s.status, s.since))
 			}
-			if id, ok := strings.CutPrefix(s.gid, GidPrefix); ok {
+			if id, ok := strings.CutPrefix(s.gid, register.GidPrefix); ok {
 				c.rep.RegisterSagas++
 				if Finished(s.status) {
 					ids = append(ids, id)
@@ -282,24 +277,24 @@ func (c *checker) sagas(ctx context.Context) error {
 			}
 		}
 		if len(ids) > 0 {
-			users, err := presentIDs(ctx, c.src.User, userSide.table, userSide.column, ids)
+			users, err := store.Present(ctx, c.src.User, userSide.table, userSide.column, ids)
 			if err != nil {
 				return err
 			}
-			scores, err := presentIDs(ctx, c.src.UserScore, scoreSide.table, scoreSide.column, ids)
+			scores, err := store.Present(ctx, c.src.UserScore, scoreSide.table, scoreSide.column, ids)
 			if err != nil {
 				return err
 			}
 			for _, s := range batch {
-				id, ok := strings.CutPrefix(s.gid, GidPrefix)
+				id, ok := strings.CutPrefix(s.gid, register.GidPrefix)
 				if !ok {
 					continue
 				}
 				u, sc := users[id], scores[id]
 				switch {
-				case s.status == StatusSucceed && !(u && sc):
+				case s.status == dtmcli.StatusSucceed && !(u && sc):
 					c.rep.add(SucceededHasRows, s.gid, rowList(!u, !sc, "no user row", "no score row"))
-				case s.status == StatusFailed && (u || sc):
+				case s.status == dtmcli.StatusFailed && (u || sc):
 					c.rep.add(FailedHasNoRows, s.gid, rowList(u, sc, "user row left", "score row left"))
 				}
 			}
@@ -382,23 +377,23 @@ func (c *checker) orphans(ctx context.Context, sd side) error {
 			pause("orphan suspects")
 			gids := make([]string, len(suspects))
 			for i, id := range suspects {
-				gids[i] = GidPrefix + id
+				gids[i] = register.Gid(id)
 			}
-			statuses, err := sagaStatuses(ctx, c.src.DTM, gids)
+			statuses, err := store.SagaStatuses(ctx, c.src.DTM, gids)
 			if err != nil {
 				return err
 			}
 			var settled []string
 			for _, id := range suspects {
-				if st, ok := statuses[GidPrefix+id]; !ok || Finished(st) {
+				if st, ok := statuses[register.Gid(id)]; !ok || Finished(st) {
 					settled = append(settled, id)
 				}
 			}
-			stillOwn, err := presentIDs(ctx, own, sd.table, sd.column, settled)
+			stillOwn, err := store.Present(ctx, own, sd.table, sd.column, settled)
 			if err != nil {
 				return err
 			}
-			stillOther, err := presentIDs(ctx, other, sd.otherTable, sd.otherColumn, settled)
+			stillOther, err := store.Present(ctx, other, sd.otherTable, sd.otherColumn, settled)
 			if err != nil {
 				return err
 			}
@@ -407,7 +402,7 @@ func (c *checker) orphans(ctx context.Context, sd side) error {
 					continue
 				}
 				saga := "no saga"
-				if st, ok := statuses[GidPrefix+id]; ok {
+				if st, ok := statuses[register.Gid(id)]; ok {
 					saga = "saga " + st
 				}
 				c.rep.add(NoOrphanRows, id, sd.label+"; "+saga)
@@ -443,7 +438,7 @@ func (c *checker) barriers(ctx context.Context, db *sql.DB, label string) error 
 			return err
 		}
 		pause("barrier gids")
-		statuses, err := sagaStatuses(ctx, c.src.DTM, gids)
+		statuses, err := store.SagaStatuses(ctx, c.src.DTM, gids)
 		if err != nil {
 			return err
 		}
@@ -468,16 +463,6 @@ func (c *checker) barriers(ctx context.Context, db *sql.DB, label string) error 
 	}
 }
 
-// DTMTime formats t as DTM stores it: a DATETIME in DTM's local zone. It is
-// passed as a string so that the comparison does not depend on the loc
-// setting of the caller's connection.
-func DTMTime(t time.Time, loc *time.Location) string {
-	if loc == nil {
-		loc = time.Local
-	}
-	return t.In(loc).Format(time.DateTime)
-}
-
 // queryRows runs a query and hands each row to scan.
 func queryRows(ctx context.Context, db *sql.DB, query string, args []any, scan func(*sql.Rows) error) error {
 	rows, err := db.QueryContext(ctx, query, args...)
@@ -493,38 +478,9 @@ func queryRows(ctx context.Context, db *sql.DB, query string, args []any, scan f
 	return rows.Err()
 }
 
-// InList returns "?,?,?" for n values and the values as arguments.
-func InList(values []string) (string, []any) {
-	args := make([]any, len(values))
-	for i, v := range values {
-		args[i] = v
-	}
-	return strings.TrimSuffix(strings.Repeat("?,", len(values)), ","), args
-}
-
-// presentIDs returns which of ids exist in table.column. ids is one batch,
-// so one IN list.
-func presentIDs(ctx context.Context, db *sql.DB, table, column string, ids []string) (map[string]bool, error) {
-	found := map[string]bool{}
-	if len(ids) == 0 {
-		return found, nil
-	}
-	list, args := InList(ids)
-	err := queryRows(ctx, db, fmt.Sprintf("SELECT `%s` FROM `%s` WHERE `%s` IN (%s)", column, table, column, list), args,
-		func(rows *sql.Rows) error {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			found[id] = true
-			return nil
-		})
-	return found, err
-}
-
 // absent returns the ids, in order, that table.column does not hold.
 func absent(ctx context.Context, db *sql.DB, table, column string, ids []string) ([]string, error) {
-	found, err := presentIDs(ctx, db, table, column, ids)
+	found, err := store.Present(ctx, db, table, column, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -537,32 +493,13 @@ func absent(ctx context.Context, db *sql.DB, table, column string, ids []string)
 	return out, nil
 }
 
-// sagaStatuses returns the status of each gid DTM's store holds.
-func sagaStatuses(ctx context.Context, db *sql.DB, gids []string) (map[string]string, error) {
-	out := map[string]string{}
-	if len(gids) == 0 {
-		return out, nil
-	}
-	list, args := InList(gids)
-	err := queryRows(ctx, db, "SELECT gid, status FROM trans_global WHERE gid IN ("+list+")", args,
-		func(rows *sql.Rows) error {
-			var gid, status string
-			if err := rows.Scan(&gid, &status); err != nil {
-				return err
-			}
-			out[gid] = status
-			return nil
-		})
-	return out, err
-}
-
 // barrierRows counts the barrier rows of each gid.
 func barrierRows(ctx context.Context, db *sql.DB, gids []string) (map[string]int, error) {
 	out := map[string]int{}
 	if len(gids) == 0 {
 		return out, nil
 	}
-	list, args := InList(gids)
+	list, args := store.InList(gids)
 	err := queryRows(ctx, db, "SELECT gid, COUNT(*) FROM barrier WHERE gid IN ("+list+") GROUP BY gid", args,
 		func(rows *sql.Rows) error {
 			var gid string

@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dtm-labs/dtm/client/dtmcli"
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/sagacheck/check"
 	"sagasuite/deploy/sagacheck/checktest"
+	"sagasuite/internal/register"
 )
 
 // TestRunNamesEveryOffender seeds one deployment with a clean and a broken
@@ -26,41 +28,41 @@ func TestRunNamesEveryOffender(t *testing.T) {
 		"orphanScore", "stale", "inFlight", "aborting", "barrierOnly"} {
 		id[name] = checktest.NewID()
 	}
-	gid := func(name string) string { return checktest.Gid(id[name]) }
+	gid := func(name string) string { return register.Gid(id[name]) }
 
 	// Clean: everything a finished saga leaves, nothing more.
 	d.Succeeded(t, id["clean"], now.Add(-time.Hour))
 	d.Failed(t, id["cleanFailed"], now.Add(-time.Hour))
 	// A succeeded saga whose score row is missing: rule 1, and its user row is an orphan (rule 3).
-	d.Saga(t, gid("noScore"), check.StatusSucceed, now.Add(-time.Hour))
+	d.Saga(t, gid("noScore"), dtmcli.StatusSucceed, now.Add(-time.Hour))
 	d.User(t, id["noScore"])
 	// A succeeded saga with neither row: rule 1 only (no row to be an orphan).
-	d.Saga(t, gid("noRows"), check.StatusSucceed, now.Add(-time.Hour))
+	d.Saga(t, gid("noRows"), dtmcli.StatusSucceed, now.Add(-time.Hour))
 	// A failed saga whose compensation did not remove the user row: rule 2 and rule 3.
 	d.Failed(t, id["failedUserLeft"], now.Add(-time.Hour))
 	d.User(t, id["failedUserLeft"])
 	// A failed saga with both rows: rule 2 only (the pair is complete).
-	d.Saga(t, gid("failedBothLeft"), check.StatusFailed, now.Add(-time.Hour))
+	d.Saga(t, gid("failedBothLeft"), dtmcli.StatusFailed, now.Add(-time.Hour))
 	d.User(t, id["failedBothLeft"])
 	d.Score(t, id["failedBothLeft"])
 	// A score row with no saga and no user: rule 3.
 	d.Score(t, id["orphanScore"])
 	// A saga submitted an hour ago, still retrying its score branch: rule 4
 	// only; its lone user row belongs to a saga in flight.
-	d.Saga(t, gid("stale"), check.StatusSubmitted, now.Add(-time.Hour))
+	d.Saga(t, gid("stale"), dtmcli.StatusSubmitted, now.Add(-time.Hour))
 	d.User(t, id["stale"])
 	d.Barrier(t, d.Sources.User, gid("stale"), "01", "action", "action")
 	// Sagas in flight, with half their rows: no violation.
-	d.Saga(t, gid("inFlight"), check.StatusSubmitted, now.Add(-time.Second))
+	d.Saga(t, gid("inFlight"), dtmcli.StatusSubmitted, now.Add(-time.Second))
 	d.User(t, id["inFlight"])
-	d.Saga(t, gid("aborting"), check.StatusAborting, now.Add(-time.Second))
+	d.Saga(t, gid("aborting"), dtmcli.StatusAborting, now.Add(-time.Second))
 	d.User(t, id["aborting"])
 	// Barrier rows of a gid DTM's store does not know, in both services: rule 5 twice.
 	d.Barrier(t, d.Sources.User, gid("barrierOnly"), "01", "action", "action")
 	d.Barrier(t, d.Sources.User, gid("barrierOnly"), "01", "compensate", "compensate")
 	d.Barrier(t, d.UserScore, gid("barrierOnly"), "02", "action", "action")
 	// A transaction that is not a register saga is counted, and not checked against rows.
-	d.Saga(t, "other-1", check.StatusSucceed, now.Add(-time.Hour))
+	d.Saga(t, "other-1", dtmcli.StatusSucceed, now.Add(-time.Hour))
 
 	want := map[check.Rule][]string{
 		check.SucceededHasRows: {gid("noScore"), gid("noRows")},
@@ -122,7 +124,7 @@ func TestRunClean(t *testing.T) {
 		d.Failed(t, checktest.NewID(), now.Add(-time.Duration(i)*time.Minute))
 	}
 	inFlight := checktest.NewID()
-	d.Saga(t, checktest.Gid(inFlight), check.StatusSubmitted, now)
+	d.Saga(t, register.Gid(inFlight), dtmcli.StatusSubmitted, now)
 	d.User(t, inFlight)
 
 	rep, err := check.Run(context.Background(), withBatch(d.Sources, 3))
@@ -166,8 +168,8 @@ func TestRunMaxUnfinishedAge(t *testing.T) {
 	t.Parallel()
 	d := checktest.New(t, "sagacheck")
 	now := time.Now()
-	gid := checktest.Gid(checktest.NewID())
-	d.Saga(t, gid, check.StatusAborting, now.Add(-10*time.Minute))
+	gid := register.Gid(checktest.NewID())
+	d.Saga(t, gid, dtmcli.StatusAborting, now.Add(-10*time.Minute))
 	for _, tc := range []struct {
 		age  time.Duration
 		want []string

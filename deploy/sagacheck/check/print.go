@@ -7,11 +7,13 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/dtm-labs/dtm/client/dtmcli"
 )
 
 // statusOrder lists DTM's statuses finished first, the way an operator
 // reads the summary; other statuses follow in name order.
-var statusOrder = []string{StatusSucceed, StatusFailed, StatusSubmitted, StatusAborting, StatusPrepared}
+var statusOrder = []string{dtmcli.StatusSucceed, dtmcli.StatusFailed, dtmcli.StatusSubmitted, dtmcli.StatusAborting, dtmcli.StatusPrepared}
 
 // WriteText prints the report for people: the summary (sagas by status,
 // rows, violations per rule), then the listed violations of each violated

@@ -5,10 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dtm-labs/dtm/client/dtmcli"
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/sagacheck/check"
 	"sagasuite/deploy/sagacheck/checktest"
+	"sagasuite/internal/register"
 )
 
 // TestRunBesideARunningSystem: the check reads while sagas finish and
@@ -19,9 +21,9 @@ func TestRunBesideARunningSystem(t *testing.T) {
 	d := checktest.New(t, "sagacheck")
 	now := time.Now()
 	finishing, compensating, purged := checktest.NewID(), checktest.NewID(), checktest.NewID()
-	d.Saga(t, checktest.Gid(finishing), check.StatusSubmitted, now)
+	d.Saga(t, register.Gid(finishing), dtmcli.StatusSubmitted, now)
 	d.User(t, finishing)
-	d.Saga(t, checktest.Gid(compensating), check.StatusAborting, now)
+	d.Saga(t, register.Gid(compensating), dtmcli.StatusAborting, now)
 	d.User(t, compensating)
 	d.Succeeded(t, purged, now.Add(-30*24*time.Hour))
 
@@ -34,13 +36,13 @@ func TestRunBesideARunningSystem(t *testing.T) {
 		switch point {
 		case "orphan suspects": // the user rows were read, their score rows found missing
 			d.Score(t, finishing)
-			d.Exec(t, d.DTM, "UPDATE trans_global SET status = 'succeed', finish_time = NOW() WHERE gid = ?", checktest.Gid(finishing))
+			d.Exec(t, d.DTM, "UPDATE trans_global SET status = 'succeed', finish_time = NOW() WHERE gid = ?", register.Gid(finishing))
 			d.Exec(t, d.Sources.User, "DELETE FROM user WHERE id = ?", compensating)
-			d.Exec(t, d.DTM, "UPDATE trans_global SET status = 'failed', rollback_time = NOW() WHERE gid = ?", checktest.Gid(compensating))
+			d.Exec(t, d.DTM, "UPDATE trans_global SET status = 'failed', rollback_time = NOW() WHERE gid = ?", register.Gid(compensating))
 		case "barrier gids": // the barrier gids were read, DTM not asked yet
-			d.Exec(t, d.Sources.User, "DELETE FROM barrier WHERE gid = ?", checktest.Gid(purged))
-			d.Exec(t, d.UserScore, "DELETE FROM barrier WHERE gid = ?", checktest.Gid(purged))
-			d.Exec(t, d.DTM, "DELETE FROM trans_global WHERE gid = ?", checktest.Gid(purged))
+			d.Exec(t, d.Sources.User, "DELETE FROM barrier WHERE gid = ?", register.Gid(purged))
+			d.Exec(t, d.UserScore, "DELETE FROM barrier WHERE gid = ?", register.Gid(purged))
+			d.Exec(t, d.DTM, "DELETE FROM trans_global WHERE gid = ?", register.Gid(purged))
 		}
 	})
 	t.Cleanup(func() { check.SetHook(nil) })

@@ -1,91 +1,49 @@
-// Package checktest gives the tests of the saga check and of retention
-// throwaway databases of their own on the real MySQL server, and seeds them
-// with plain SQL, so that each scenario is exactly the rows DTM and the
-// services would leave (or a broken deployment would), without running
-// either.
+// Package checktest seeds the throwaway databases of internal/testdb with
+// plain SQL for the tests of the saga check, retention and the components,
+// so that each scenario is exactly the rows DTM and the services would
+// leave (or a broken deployment would), without running either.
 package checktest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"github.com/dtm-labs/dtm/client/dtmcli"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/deploy/sagacheck/check"
-	"sagasuite/internal/schema"
+	"sagasuite/internal/register"
+	"sagasuite/internal/store"
 	"sagasuite/internal/testdb"
 )
 
-// EnvMySQL names the server-level DSN the tests use (internal/testdb).
-const EnvMySQL = testdb.Env
-
-// DSN is the server-level DSN tests connect with.
-func DSN() string { return testdb.DSN() }
-
-// DBs are one test's databases, created with the suite's schema and
-// dropped when the test ends.
+// DBs are one test's databases (internal/testdb), as the check reads them.
 type DBs struct {
 	check.Sources
-	Names schema.Databases
+	Names store.Databases
+	db    *testdb.DBs
 }
 
-// New creates databases named <prefix>_<random>_{user,user_score,dtm}. An
-// unreachable MySQL fails the test: these tests exist to prove the
-// checks against the real server, and a skip would hide that they did not
-// run.
+// New creates databases named <prefix>_<random>_{user,user_score,dtm}
+// with testdb.New: dropped when the test ends, and an unreachable MySQL
+// fails the test, since these tests exist to prove the checks against the
+// real server.
 func New(t testing.TB, prefix string) *DBs {
 	t.Helper()
-	var rnd [4]byte
-	_, err := rand.Read(rnd[:])
-	require.NoError(t, err)
-	base := prefix + "_" + hex.EncodeToString(rnd[:])
-	names := schema.Databases{User: base + "_user", UserScore: base + "_user_score", DTM: base + "_dtm"}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	dsn := DSN()
-	t.Cleanup(func() { drop(t, dsn, names) })
-	require.NoError(t, schema.Apply(ctx, dsn, names), "MySQL must be reachable at %s (set %s)", dsn, EnvMySQL)
-	src, err := check.Open(ctx, dsn, names)
-	require.NoError(t, err)
-	t.Cleanup(func() { src.Close() })
-	return &DBs{Sources: src, Names: names}
+	db := testdb.New(t, prefix)
+	return &DBs{Sources: check.Sources{DTM: db.DTM, User: db.User, UserScore: db.UserScore}, Names: db.Names, db: db}
 }
 
-func drop(t testing.TB, dsn string, names schema.Databases) {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return
-	}
-	cfg.DBName = ""
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return
-	}
-	db := sql.OpenDB(connector)
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, name := range []string{names.User, names.UserScore, names.DTM} {
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	}
-}
+// DSN is the DSN of database db (one of Names), as a service's
+// configuration takes it: for a test that starts a service on them.
+func (d *DBs) DSN(db string) string { return d.db.DSN(db) }
 
 // NewID returns a user id as the gateway allocates them (UUIDv7).
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// Gid is the register saga's gid for a user id.
-func Gid(id string) string { return check.GidPrefix + id }
 
 // Saga stores a saga and its four branch operations as DTM does when the
 // gateway submits it. at is when it finished for succeed and failed (DTM
@@ -97,9 +55,9 @@ func (d *DBs) Saga(t testing.TB, gid, status string, at time.Time) {
 	created := at.Add(-time.Second)
 	var finish, rollback any
 	switch status {
-	case check.StatusSucceed:
+	case dtmcli.StatusSucceed:
 		finish = stamp(at)
-	case check.StatusFailed:
+	case dtmcli.StatusFailed:
 		rollback = stamp(at)
 	default:
 		created = at
@@ -146,8 +104,8 @@ func (d *DBs) Barrier(t testing.TB, db *sql.DB, gid, branch, op, reason string) 
 // both rows and one action barrier row per service.
 func (d *DBs) Succeeded(t testing.TB, id string, at time.Time) {
 	t.Helper()
-	gid := Gid(id)
-	d.Saga(t, gid, check.StatusSucceed, at)
+	gid := register.Gid(id)
+	d.Saga(t, gid, dtmcli.StatusSucceed, at)
 	d.User(t, id)
 	d.Score(t, id)
 	d.Barrier(t, d.Sources.User, gid, "01", "action", "action")
@@ -160,8 +118,8 @@ func (d *DBs) Succeeded(t testing.TB, id string, at time.Time) {
 // services; user-score's rejected action rolled its own row back).
 func (d *DBs) Failed(t testing.TB, id string, at time.Time) {
 	t.Helper()
-	gid := Gid(id)
-	d.Saga(t, gid, check.StatusFailed, at)
+	gid := register.Gid(id)
+	d.Saga(t, gid, dtmcli.StatusFailed, at)
 	d.Barrier(t, d.Sources.User, gid, "01", "action", "action")
 	d.Barrier(t, d.Sources.User, gid, "01", "compensate", "compensate")
 	d.Barrier(t, d.UserScore, gid, "02", "action", "compensate")
@@ -200,9 +158,7 @@ func (d *DBs) BarrierGids(t testing.TB, db *sql.DB) []string {
 }
 
 // stamp formats a time as DTM writes it.
-func stamp(t time.Time) string { return check.DTMTime(t, time.Local) }
+func stamp(t time.Time) string { return store.DTMTime(t, time.Local) }
 
 // String describes the databases, for failure messages.
-func (d *DBs) String() string {
-	return fmt.Sprintf("%s, %s, %s", d.Names.DTM, d.Names.User, d.Names.UserScore)
-}
+func (d *DBs) String() string { return d.db.String() }

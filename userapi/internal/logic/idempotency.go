@@ -20,7 +20,7 @@ var errKeyReused = apierr.New(apierr.IdempotencyKeyReused,
 // unique across gateway replicas without coordination (74 random bits per
 // millisecond) and time-ordered in the primary key. With a key it is
 // derived from the key (UUIDv5), so every attempt of one registration
-// names the same user and the same saga, gid register-<id>, on every
+// names the same user and the same saga, gid register.Gid(id), on every
 // replica and with no table of keys: DTM's store is the record.
 func allocateID(key string) (string, error) {
 	if key == "" {
