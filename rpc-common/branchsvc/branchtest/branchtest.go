@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
-	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -29,7 +28,6 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"sagasuite/internal/devcerts"
-	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/branchsvc"
 	"sagasuite/rpc-common/peertls"
 )
@@ -49,18 +47,6 @@ func Saga(gid, branchID, op string) context.Context {
 
 // NewID returns a user id as the gateway allocates them (UUIDv7).
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// DSN is a service's DataSource for database name on the tests' MySQL
-// (internal/testdb), with the options the shipped configs use.
-func DSN(t testing.TB, name string) string {
-	t.Helper()
-	cfg, err := mysql.ParseDSN(testdb.DSN())
-	require.NoError(t, err)
-	cfg.DBName = name
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	return cfg.FormatDSN()
-}
 
 // Server is a branch service served in-process.
 type Server struct {

@@ -18,8 +18,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"sagasuite/deploy/sagacheck/checktest"
 	"sagasuite/internal/register"
+	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/branch"
 	"sagasuite/rpc-common/branchsvc/branchtest"
 	"sagasuite/rpc-common/peertls"
@@ -44,10 +44,10 @@ type scoreRPC struct {
 // database of its own.
 func start(t *testing.T, edit ...func(*config.Config)) *scoreRPC {
 	t.Helper()
-	dbs := checktest.New(t, "scorecomp")
+	dbs := testdb.New(t, "scorecomp")
 	var c config.Config
 	require.NoError(t, conf.Load("../../etc/user-score.yaml", &c))
-	c.DataSource = branchtest.DSN(t, dbs.Names.UserScore)
+	c.DataSource = dbs.DSN(dbs.Names.UserScore)
 	for _, e := range edit {
 		e(&c)
 	}
@@ -60,7 +60,7 @@ func start(t *testing.T, edit ...func(*config.Config)) *scoreRPC {
 		srv:     srv,
 		dtm:     userscorepb.NewUserScoreClient(srv.Dial(t, peertls.DTM)),
 		gateway: userscorepb.NewUserScoreClient(srv.Dial(t, peertls.Gateway)),
-		db:      dbs.Sources.UserScore,
+		db:      dbs.UserScore,
 	}
 }
 

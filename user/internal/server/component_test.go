@@ -19,8 +19,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"sagasuite/deploy/sagacheck/checktest"
 	"sagasuite/internal/register"
+	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/branch"
 	"sagasuite/rpc-common/branchsvc/branchtest"
 	"sagasuite/rpc-common/peertls"
@@ -57,10 +57,10 @@ type userRPC struct {
 // database of its own.
 func start(t *testing.T) *userRPC {
 	t.Helper()
-	dbs := checktest.New(t, "usercomp")
+	dbs := testdb.New(t, "usercomp")
 	var c config.Config
 	require.NoError(t, conf.Load("../../etc/user.yaml", &c))
-	c.DataSource = branchtest.DSN(t, dbs.Names.User)
+	c.DataSource = dbs.DSN(dbs.Names.User)
 	svcCtx, err := svc.NewServiceContext(c)
 	require.NoError(t, err)
 	t.Cleanup(func() { svcCtx.DB.Close() })
@@ -70,7 +70,7 @@ func start(t *testing.T) *userRPC {
 		srv:     srv,
 		dtm:     userpb.NewUserClient(srv.Dial(t, peertls.DTM)),
 		gateway: userpb.NewUserClient(srv.Dial(t, peertls.Gateway)),
-		db:      dbs.Sources.User,
+		db:      dbs.User,
 	}
 	u.rowCount = func(t testing.TB, id string) int {
 		return branchtest.Count(t, u.db, "SELECT COUNT(*) FROM `user` WHERE id = ?", id)
