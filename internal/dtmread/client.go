@@ -52,6 +52,12 @@ const (
 	timeout = 3 * time.Second
 )
 
+// DTM's operations of a branch.
+const (
+	OpAction     = dtmimp.OpAction
+	OpCompensate = dtmimp.OpCompensate
+)
+
 // The statuses shown for sagas and branches by the gateway and the
 // console, so that they never disagree.
 const (

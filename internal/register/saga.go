@@ -1,15 +1,10 @@
 package register
 
 import (
-	"context"
 	"errors"
 	"net/url"
 	"strings"
 
-	"github.com/dtm-labs/dtm/client/dtmcli"
-	"github.com/dtm-labs/dtm/client/dtmcli/dtmimp"
-	"github.com/dtm-labs/dtm/client/dtmgrpc"
-	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
 	"google.golang.org/protobuf/proto"
 
 	"sagasuite/rpc-common/userpb"
@@ -49,19 +44,6 @@ var (
 	Steps = []Step{UserStep, ScoreStep}
 )
 
-// DTM's operations of a branch, as its store and API name them.
-const (
-	OpAction     = dtmimp.OpAction
-	OpCompensate = dtmimp.OpCompensate
-)
-
-// Finished says whether a DTM saga status is final: DTM never runs a branch
-// of a succeed or failed saga again. prepared, submitted and aborting are
-// not final.
-func Finished(dtmStatus string) bool {
-	return dtmStatus == dtmcli.StatusSucceed || dtmStatus == dtmcli.StatusFailed
-}
-
 // StepOf returns the step that calls method (an action or a compensation,
 // by full gRPC name or by its last element, as a branch URL ends).
 func StepOf(method string) (Step, bool) {
@@ -88,8 +70,16 @@ type Payloads struct {
 }
 
 // Encode marshals the payloads in step order, as DTM stores them.
-func (p Payloads) Encode() [][]byte {
-	return [][]byte{dtmgimp.MustProtoMarshal(p.User), dtmgimp.MustProtoMarshal(p.Score)}
+func (p Payloads) Encode() ([][]byte, error) {
+	user, err := proto.Marshal(p.User)
+	if err != nil {
+		return nil, err
+	}
+	score, err := proto.Marshal(p.Score)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{user, score}, nil
 }
 
 // ErrPayloads: what DTM holds for a saga is not a register saga's actions.
@@ -107,18 +97,18 @@ func Decode(byBranch map[string][]byte) (Payloads, error) {
 	return Payloads{User: user, Score: score}, nil
 }
 
-// NewSaga builds the register saga of gid for the DTM server at dtm, its
-// steps addressed through services, with payloads already encoded in step
-// order: a request's own (Payloads.Encode), or the bytes DTM stores for a
-// prepared saga, resubmitted unchanged.
-func NewSaga(ctx context.Context, dtm, gid string, services Services, payloads [][]byte) *dtmgrpc.SagaGrpc {
-	saga := dtmgrpc.NewSagaGrpcWithContext(ctx, dtm, gid)
+// SagaSteps are the saga's steps as DTM's client takes them (SagaGrpc's
+// Steps), addressed through services; the action payloads go with them in
+// the same order (Payloads.Encode, or the bytes DTM stores for a prepared
+// saga, resubmitted unchanged). This package leaves DTM's client out, so
+// that what reads the definition (schema, tools) does not link it.
+func SagaSteps(services Services) []map[string]string {
+	steps := make([]map[string]string, 0, len(Steps))
 	for _, s := range Steps {
 		base := services[s.Service]
-		saga.Steps = append(saga.Steps, map[string]string{"action": base + s.Action, "compensate": base + s.Compensate})
+		steps = append(steps, map[string]string{"action": base + s.Action, "compensate": base + s.Compensate})
 	}
-	saga.BinPayloads = payloads
-	return saga
+	return steps
 }
 
 // SplitBranchURL turns a step's URL, etcd://host:2379/user.rpc/user.User/CreateUser,

@@ -127,7 +127,7 @@ func Describe(saga *dtmread.Saga, rows Rows) Detail {
 		if st, ok := register.StepOf(method); ok {
 			s.table, s.rowExists = st.Table, rows.exists(st.Table)
 		}
-		if b.Op == register.OpAction {
+		if b.Op == dtmread.OpAction {
 			s.action = dtmread.View(b.Status)
 		} else {
 			s.compensate = dtmread.View(b.Status)
@@ -162,7 +162,7 @@ func (s step) effect(op, sagaStatus, sagaReason string) string {
 	}
 	row := "the " + s.table + " row"
 	final := sagaStatus != StatusPending
-	if op == register.OpCompensate {
+	if op == dtmread.OpCompensate {
 		switch {
 		case s.compensate != StatusSucceeded && final:
 			return "not needed"

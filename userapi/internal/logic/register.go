@@ -195,17 +195,24 @@ func (a *attempt) newSaga() (*dtmgrpc.SagaGrpc, error) {
 		logx.WithContext(a.ctx).Errorf("saga %s not submitted: DTM %s unreachable", a.gid, a.svcCtx.Config.Saga.DtmServer)
 		return nil, unavailable(a.gid)
 	}
-	return a.sagaOf(register.Payloads{
+	payloads, err := register.Payloads{
 		User:  &userpb.CreateUserReq{Id: a.id, Username: a.req.Username, PasswordHash: string(hash), Gender: a.req.Gender},
 		Score: &userscorepb.InitScoreReq{UserId: a.id, Score: a.req.Score},
-	}.Encode()), nil
+	}.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return a.sagaOf(payloads), nil
 }
 
 // sagaOf is the register saga of this attempt's gid with the given action
 // payloads, already encoded in step order: this request's own, or those
 // DTM stores for a prepared saga, resubmitted byte for byte.
 func (a *attempt) sagaOf(payloads [][]byte) *dtmgrpc.SagaGrpc {
-	return register.NewSaga(a.ctx, a.svcCtx.Config.Saga.DtmServer, a.gid, a.svcCtx.Services, payloads)
+	saga := dtmgrpc.NewSagaGrpcWithContext(a.ctx, a.svcCtx.Config.Saga.DtmServer, a.gid)
+	saga.Steps = register.SagaSteps(a.svcCtx.Services)
+	saga.BinPayloads = payloads
+	return saga
 }
 
 // submitter submits a saga (dtmgrpc.SagaGrpc): settle resubmits through it.
