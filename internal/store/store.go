@@ -169,3 +169,16 @@ func policy(cfg *mysql.Config) {
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 }
+
+// DuplicateEntry is MySQL's error number for a row whose key is taken.
+const DuplicateEntry = 1062
+
+// Duplicate returns err as MySQL's duplicate-entry error, whose message
+// names the key (PRIMARY, uniq_username), and false for any other error.
+func Duplicate(err error) (*mysql.MySQLError, bool) {
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) && myErr.Number == DuplicateEntry {
+		return myErr, true
+	}
+	return nil, false
+}

@@ -126,16 +126,16 @@ func FromSaga(ctx context.Context) (gid, op string, ok bool) {
 // permanentErrors are MySQL errors that the same statement meets again on
 // every retry: retrying them would keep a saga pending forever.
 var permanentErrors = map[uint16]bool{
-	1048: true, // column cannot be null
-	1062: true, // duplicate entry
-	1264: true, // out of range value
-	1265: true, // data truncated
-	1292: true, // incorrect value
-	1366: true, // incorrect string value
-	1406: true, // data too long
-	1452: true, // foreign key constraint fails
-	3819: true, // check constraint violated (MySQL)
-	4025: true, // check constraint violated (MariaDB)
+	1048:                 true, // column cannot be null
+	store.DuplicateEntry: true,
+	1264:                 true, // out of range value
+	1265:                 true, // data truncated
+	1292:                 true, // incorrect value
+	1366:                 true, // incorrect string value
+	1406:                 true, // data too long
+	1452:                 true, // foreign key constraint fails
+	3819:                 true, // check constraint violated (MySQL)
+	4025:                 true, // check constraint violated (MariaDB)
 }
 
 // Permanent says whether err is a database error that no retry can cure.

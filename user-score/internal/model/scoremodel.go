@@ -7,8 +7,9 @@ import (
 	"database/sql"
 	"errors"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
+
+	"sagasuite/internal/store"
 )
 
 // ErrNotFound: the user has no score row.
@@ -16,8 +17,6 @@ var ErrNotFound = errors.New("score not found")
 
 // ErrIDTaken: the user already has a score row.
 var ErrIDTaken = errors.New("score row exists")
-
-const errDuplicateEntry = 1062
 
 // Score is one row of the user_score table.
 type Score struct {
@@ -43,8 +42,7 @@ func (m *ScoreModel) WithTx(tx *sql.Tx) *ScoreModel {
 // Insert adds a user's score row; ErrIDTaken when the user has one.
 func (m *ScoreModel) Insert(ctx context.Context, s *Score) error {
 	_, err := m.conn.ExecCtx(ctx, "INSERT INTO user_score (user_id, gid, score) VALUES (?, ?, ?)", s.UserID, s.Gid, s.Score)
-	var myErr *mysql.MySQLError
-	if errors.As(err, &myErr) && myErr.Number == errDuplicateEntry {
+	if _, ok := store.Duplicate(err); ok {
 		return ErrIDTaken
 	}
 	return err

@@ -8,8 +8,9 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
+
+	"sagasuite/internal/store"
 )
 
 // ErrNotFound: no user row matches.
@@ -20,8 +21,6 @@ var ErrUsernameTaken = errors.New("username taken")
 
 // ErrIDTaken: another row already has this id.
 var ErrIDTaken = errors.New("user id taken")
-
-const errDuplicateEntry = 1062
 
 // User is one row of the user table.
 type User struct {
@@ -52,8 +51,7 @@ func (m *UserModel) Insert(ctx context.Context, u *User) error {
 	_, err := m.conn.ExecCtx(ctx,
 		"INSERT INTO `user` (id, gid, username, password_hash, gender) VALUES (?, ?, ?, ?, ?)",
 		u.ID, u.Gid, u.Username, u.PasswordHash, u.Gender)
-	var myErr *mysql.MySQLError
-	if errors.As(err, &myErr) && myErr.Number == errDuplicateEntry {
+	if myErr, ok := store.Duplicate(err); ok {
 		switch {
 		case strings.Contains(myErr.Message, "uniq_username"):
 			return ErrUsernameTaken
