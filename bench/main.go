@@ -382,7 +382,7 @@ func (b *bench) redisPrefix() string { return "{sagabench-" + b.runID + "}" }
 // body is a registration with a username no other request of the run uses.
 func (b *bench) body() []byte {
 	n := b.seq.Add(1)
-	return fmt.Appendf(nil, `{"username":"b%s_%d","password":"bench-password-1","gender":"other","score":1}`, b.runID, n)
+	return fmt.Appendf(nil, `{"username":"b%s_%d","password":"bench-password-1","email":"b%[1]s_%[2]d@example.test","gender":"other","score":1}`, b.runID, n)
 }
 
 func (b *bench) requests(url string) load.NewRequest {

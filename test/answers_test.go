@@ -141,7 +141,7 @@ func TestReplayAfterRetention(t *testing.T) {
 	// retention), its branches meet the rows of the first one: a permanent
 	// error, answered Aborted ID_TAKEN so that DTM compensates at once.
 	_, err := userpb.NewUserClient(dial(t, stack.UserAddr)).CreateUser(sagaCtx(gid, "action"),
-		&userpb.CreateUserReq{Id: id, Username: uniqueName("again"), PasswordHash: testHash, Gender: "male"})
+		&userpb.CreateUserReq{Id: id, Username: uniqueName("again"), Email: emailOf(uniqueName("again")), PasswordHash: testHash, Gender: "male"})
 	require.Equal(t, codes.Aborted, status.Code(err), "%v", err)
 	require.Equal(t, "ID_TAKEN", status.Convert(err).Message())
 	_, err = userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr)).InitScore(sagaCtxBranch(gid, "02", "action"),
@@ -178,7 +178,7 @@ func prepareLikeAGateway(t *testing.T, key string, r registration) string {
 	hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), bcrypt.MinCost)
 	require.NoError(t, err)
 	s := dtmgrpc.NewSagaGrpc(fmt.Sprintf("127.0.0.1:%d", stack.DtmGRPC), reg.Gid(id)).
-		Add(createUser(), createUserComp(), &userpb.CreateUserReq{Id: id, Username: r.Username, PasswordHash: string(hash), Gender: r.Gender}).
+		Add(createUser(), createUserComp(), &userpb.CreateUserReq{Id: id, Username: r.Username, Email: emailOf(r.Username), PasswordHash: string(hash), Gender: r.Gender}).
 		Add(initScore(), initScoreComp(), &userscorepb.InitScoreReq{UserId: id, Score: r.Score})
 	require.NoError(t, dtmgimp.DtmGrpcCall(&s.TransBase, "Prepare"))
 	var st string

@@ -131,7 +131,7 @@ func TestSagasBuiltPastTheGateway(t *testing.T) {
 	t.Run("an action named as its own compensation undoes it", func(t *testing.T) {
 		id := fresh()
 		st, reason := submitToDTM(t, reg.Gid(id),
-			step{createUser(), createUser(), &userpb.CreateUserReq{Id: id, Username: uniqueName("comp"), PasswordHash: hash, Gender: "male"}},
+			step{createUser(), createUser(), &userpb.CreateUserReq{Id: id, Username: uniqueName("comp"), Email: emailOf(uniqueName("comp")), PasswordHash: hash, Gender: "male"}},
 			step{initScore(), initScore(), &userscorepb.InitScoreReq{UserId: id, Score: 10}})
 		require.Equal(t, "failed", st)
 		require.Contains(t, reason, "SCORE_REJECTED")
@@ -180,7 +180,7 @@ func TestSagasBuiltPastTheGateway(t *testing.T) {
 			},
 		} {
 			id := fresh()
-			u := &userpb.CreateUserReq{Id: id, Username: uniqueName("bad"), PasswordHash: hash, Gender: "other"}
+			u := &userpb.CreateUserReq{Id: id, Username: uniqueName("bad"), Email: emailOf(uniqueName("bad")), PasswordHash: hash, Gender: "other"}
 			s := &userscorepb.InitScoreReq{UserId: id, Score: 5}
 			gid := reg.Gid(id)
 			if g := mutate(id, u, s); g != "" {
@@ -278,7 +278,7 @@ func TestCompensationDeletesOnlyItsOwnRows(t *testing.T) {
 	own, _ := uuid.NewV7()
 	gid := reg.Gid(own.String())
 	forget(t, own.String(), gid)
-	_, err := users.CreateUser(sagaCtx(gid, "action"), &userpb.CreateUserReq{Id: own.String(), Username: uniqueName("own"), PasswordHash: testHash, Gender: "male"})
+	_, err := users.CreateUser(sagaCtx(gid, "action"), &userpb.CreateUserReq{Id: own.String(), Username: uniqueName("own"), Email: emailOf(uniqueName("own")), PasswordHash: testHash, Gender: "male"})
 	require.NoError(t, err)
 	_, err = scores.InitScore(sagaCtx(gid, "action"), &userscorepb.InitScoreReq{UserId: own.String(), Score: 1})
 	require.NoError(t, err)
@@ -292,11 +292,11 @@ func TestCompensationDeletesOnlyItsOwnRows(t *testing.T) {
 	requireUser(t, vid, vname)
 
 	// An action of the victim's id under another gid is refused.
-	_, err = users.CreateUser(sagaCtx(gid, "action"), &userpb.CreateUserReq{Id: vid, Username: uniqueName("dup"), PasswordHash: testHash, Gender: "male"})
+	_, err = users.CreateUser(sagaCtx(gid, "action"), &userpb.CreateUserReq{Id: vid, Username: uniqueName("dup"), Email: emailOf(uniqueName("dup")), PasswordHash: testHash, Gender: "male"})
 	require.NoError(t, err, "a duplicate of gid's action: the barrier skips it")
 	other, _ := uuid.NewV7()
 	forget(t, other.String(), reg.Gid(other.String()))
-	_, err = users.CreateUser(sagaCtx(reg.Gid(other.String()), "action"), &userpb.CreateUserReq{Id: vid, Username: uniqueName("dup"), PasswordHash: testHash, Gender: "male"})
+	_, err = users.CreateUser(sagaCtx(reg.Gid(other.String()), "action"), &userpb.CreateUserReq{Id: vid, Username: uniqueName("dup"), Email: emailOf(uniqueName("dup")), PasswordHash: testHash, Gender: "male"})
 	require.Equal(t, codes.Aborted, status.Code(err))
 	require.Equal(t, "INVALID_PAYLOAD", status.Convert(err).Message())
 	requireUser(t, vid, vname)
@@ -440,7 +440,7 @@ func TestPlantedHashesCostNothing(t *testing.T) {
 	key := "planted-" + name
 	kid := reg.KeyID(key)
 	st, _ := submitToDTM(t, reg.Gid(kid),
-		step{createUser(), createUserComp(), &userpb.CreateUserReq{Id: kid, Username: name + "k", PasswordHash: costlyHash(16), Gender: "male"}},
+		step{createUser(), createUserComp(), &userpb.CreateUserReq{Id: kid, Username: name + "k", Email: emailOf(name + "k"), PasswordHash: costlyHash(16), Gender: "male"}},
 		step{initScore(), initScoreComp(), &userscorepb.InitScoreReq{UserId: kid, Score: 1}})
 	require.Equal(t, "failed", st)
 	start = time.Now()

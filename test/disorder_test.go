@@ -66,7 +66,7 @@ func branchesUnderTest(t *testing.T) []branchUnderTest {
 	scores := userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr))
 	userReq := func(id string) *userpb.CreateUserReq {
 		// The username is derived from the id so every saga gets its own.
-		return &userpb.CreateUserReq{Id: id, Username: "d" + id[len(id)-12:], PasswordHash: testHash, Gender: "other"}
+		return &userpb.CreateUserReq{Id: id, Username: "d" + id[len(id)-12:], Email: emailOf("d" + id[len(id)-12:]), PasswordHash: testHash, Gender: "other"}
 	}
 	return []branchUnderTest{
 		{
@@ -194,14 +194,14 @@ func TestBranchDisorder(t *testing.T) {
 // not remove the user who owns the name.
 func TestRejectedActionThenCompensation(t *testing.T) {
 	users := userpb.NewUserClient(dial(t, stack.UserAddr))
-	owner := &userpb.CreateUserReq{Id: uuid.NewString(), Username: uniqueName("owner"), PasswordHash: testHash, Gender: "male"}
+	owner := &userpb.CreateUserReq{Id: uuid.NewString(), Username: uniqueName("owner"), Email: emailOf(uniqueName("owner")), PasswordHash: testHash, Gender: "male"}
 	forget(t, owner.Id, reg.Gid(owner.Id))
 	_, err := users.CreateUser(sagaCtx(reg.Gid(owner.Id), "action"), owner)
 	require.NoError(t, err)
 
 	otherHash, err := bcrypt.GenerateFromPassword([]byte("password-intruder"), bcrypt.MinCost)
 	require.NoError(t, err)
-	intruder := &userpb.CreateUserReq{Id: uuid.NewString(), Username: owner.Username, PasswordHash: string(otherHash), Gender: "female"}
+	intruder := &userpb.CreateUserReq{Id: uuid.NewString(), Username: owner.Username, Email: emailOf("x" + owner.Username), PasswordHash: string(otherHash), Gender: "female"}
 	gid := reg.Gid(intruder.Id)
 	forget(t, intruder.Id, gid)
 	_, err = users.CreateUser(sagaCtx(gid, "action"), intruder)

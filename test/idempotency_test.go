@@ -13,7 +13,7 @@ import (
 
 func registerWithKey(t *testing.T, key string, r registration) answer {
 	t.Helper()
-	return call(t, http.MethodPost, "/register", r, "Idempotency-Key", key)
+	return call(t, http.MethodPost, "/register", r.withEmail(), "Idempotency-Key", key)
 }
 
 // TestIdempotencyKeyReturnsTheFirstOutcome: a client that lost its answer
@@ -53,7 +53,7 @@ func TestIdempotencyKeyReturnsTheFirstOutcome(t *testing.T) {
 	require.Equal(t, "SCORE_REJECTED", repeated.str("code"), repeated.Raw)
 	require.Equal(t, rejected.str("gid"), repeated.str("gid"))
 
-	bad := call(t, http.MethodPost, "/register", r, "Idempotency-Key", strings.Repeat("k", 129))
+	bad := call(t, http.MethodPost, "/register", r.withEmail(), "Idempotency-Key", strings.Repeat("k", 129))
 	require.Equal(t, http.StatusBadRequest, bad.Status)
 	require.Equal(t, "Idempotency-Key", bad.str("field"))
 }

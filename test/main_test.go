@@ -75,13 +75,26 @@ func call(t *testing.T, method, path string, body any, header ...string) answer 
 type registration struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	Email    string `json:"email"`
 	Gender   string `json:"gender"`
 	Score    int64  `json:"score"`
 }
 
+// withEmail gives a registration without an address one of its own,
+// derived from its username (unique names make unique addresses).
+func (r registration) withEmail() registration {
+	if r.Email == "" {
+		r.Email = emailOf(r.Username)
+	}
+	return r
+}
+
+// emailOf is the address the tests give the user name.
+func emailOf(name string) string { return name + "@example.test" }
+
 func register(t *testing.T, r registration) answer {
 	t.Helper()
-	return call(t, http.MethodPost, "/register", r)
+	return call(t, http.MethodPost, "/register", r.withEmail())
 }
 
 // uniqueName returns a username no other test uses.

@@ -28,7 +28,7 @@ func TestOrphanedBranchesAreCompensated(t *testing.T) {
 	users := userpb.NewUserClient(dial(t, stack.UserAddr))
 	repairUsers := userpb.NewUserClient(dialAs(t, stack.UserAddr, peertls.Repair))
 	_, err := users.CreateUser(sagaCtx(gid, "action"), &userpb.CreateUserReq{
-		Id: id.String(), Username: uniqueName("orphan"), PasswordHash: testHash, Gender: "other"})
+		Id: id.String(), Username: uniqueName("orphan"), Email: emailOf(uniqueName("orphan")), PasswordHash: testHash, Gender: "other"})
 	require.NoError(t, err)
 	require.Equal(t, 1, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ?", id.String()))
 

@@ -119,7 +119,7 @@ func TestDuplicateUsernameKeepsOriginal(t *testing.T) {
 	var hashBefore string
 	require.NoError(t, stack.UserDB.QueryRow("SELECT password_hash FROM `user` WHERE id = ?", id).Scan(&hashBefore))
 
-	second := register(t, registration{Username: name, Password: "second-password", Gender: "male", Score: 2})
+	second := register(t, registration{Username: name, Password: "second-password", Email: emailOf("2" + name), Gender: "male", Score: 2})
 	require.Equal(t, http.StatusConflict, second.Status, second.Raw)
 	require.Equal(t, "USERNAME_TAKEN", second.str("code"))
 
@@ -155,4 +155,25 @@ func TestConcurrentSameUsernameOneWins(t *testing.T) {
 	}
 	require.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusConflict: n - 1}, byStatus)
 	require.Equal(t, 1, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE username = ?", name))
+}
+
+// TestDuplicateEmailIsRefused: one user per address, the domain compared
+// case-insensitively: a second registration with the address gets 409
+// EMAIL_TAKEN, the first user keeps it, and nothing of the second is left.
+func TestDuplicateEmailIsRefused(t *testing.T) {
+	first := uniqueName("mailone")
+	a := register(t, registration{Username: first, Password: "first-password", Email: first + "@Example.Test", Gender: "other", Score: 1})
+	require.Equal(t, http.StatusCreated, a.Status, a.Raw)
+
+	second := uniqueName("mailtwo")
+	b := register(t, registration{Username: second, Password: "second-password", Email: first + "@EXAMPLE.test", Gender: "male", Score: 2})
+	require.Equal(t, http.StatusConflict, b.Status, b.Raw)
+	require.Equal(t, "EMAIL_TAKEN", b.str("code"), b.Raw)
+	id := strings.TrimPrefix(b.str("gid"), reg.GidPrefix)
+	require.Zero(t, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ?", id))
+	require.Zero(t, count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ?", id))
+
+	var email string
+	require.NoError(t, stack.UserDB.QueryRow("SELECT email FROM `user` WHERE id = ?", a.str("id")).Scan(&email))
+	require.Equal(t, first+"@example.test", email, "stored with its domain in lower case")
 }

@@ -115,6 +115,7 @@ func (s branches) Compensate(ctx context.Context, _ *emptypb.Empty) (*emptypb.Em
 type registerReq struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	Email    string `json:"email"`
 	Gender   string `json:"gender"`
 	Score    int64  `json:"score"`
 }
@@ -313,8 +314,8 @@ func (f *floors) insertBoth(ctx context.Context, id string, req *registerReq, ha
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	if _, err := tx.ExecContext(ctx,
-		"INSERT INTO `user` (id, username, password_hash, gender) VALUES (?, ?, ?, ?)",
-		id, req.Username, hash, req.Gender); err != nil {
+		"INSERT INTO `user` (id, username, password_hash, gender, email) VALUES (?, ?, ?, ?, ?)",
+		id, req.Username, hash, req.Gender, req.Email); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, f.insertScore, id, req.Score); err != nil {

@@ -77,7 +77,7 @@ func (d *demo) userScoreDown(pidFile, username string) {
 	}()
 
 	code, body, err := d.call(http.MethodPost, "/register", map[string]any{
-		"username": username, "password": "carol-password", "gender": "female", "score": 7,
+		"username": username, "password": "carol-password", "email": username + "@example.com", "gender": "female", "score": 7,
 	}, "")
 	var answer struct{ Gid, Status string }
 	_ = json.Unmarshal(body, &answer)

@@ -97,7 +97,7 @@ func (d *demo) step(title string) { fmt.Printf("\n\033[1m%s\033[0m\n", title) }
 // rows, and returns the user id the saga was about.
 func (d *demo) register(username, password, gender string, score int, want int) string {
 	code, body, err := d.call(http.MethodPost, "/register", map[string]any{
-		"username": username, "password": password, "gender": gender, "score": score,
+		"username": username, "password": password, "email": username + "@example.com", "gender": gender, "score": score,
 	}, "")
 	if err != nil {
 		d.expect("POST /register", 0, want, []byte(err.Error()))

@@ -191,9 +191,9 @@ branch services speak mutual TLS and etcd has accounts (certificates in .data/tl
   DTM            %s   dashboard /, API /api/dtmsvr/all, metrics /api/metrics
   metrics        user %s/metrics, user-score %s/metrics, userapi %s/metrics
 A registration that succeeds:
-  curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"alice","password":"s3cret-pass","gender":"female","score":5}'
+  curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"alice","password":"s3cret-pass","email":"alice@example.com","gender":"female","score":5}'
 One that user-score rejects, so DTM compensates the user branch:
-  curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"bob","password":"s3cret-pass","gender":"male","score":10}'
+  curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"bob","password":"s3cret-pass","email":"bob@example.com","gender":"male","score":10}'
 Then watch both in the console, or run: make demo
 A service that dies is restarted (try: kill -9 $(cat %s)).
 Ctrl-C stops everything.`, took.Seconds(), l.APIURL(), l.ConsoleURL(), l.DtmURL(),

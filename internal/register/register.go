@@ -107,3 +107,53 @@ func CheckHash(hash string, maxCost int) error {
 	}
 	return nil
 }
+
+// Limits of an email address: RFC 5321's path limit and local-part limit.
+const (
+	MaxEmail      = 254
+	maxEmailLocal = 64
+)
+
+var (
+	// emailLocal is RFC 5322's dot-atom: atext runs joined by single dots.
+	emailLocal = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+	// emailLabel is one DNS label: letters, digits and inner hyphens.
+	emailLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+)
+
+// CanonicalEmail returns email with its domain in lower case, the form in
+// which an address is stored and compared: a domain is case-insensitive,
+// a local part is not (RFC 5321), so "Ann@Example.COM" and
+// "Ann@example.com" are one address and "ann@example.com" another.
+func CanonicalEmail(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return email
+	}
+	return email[:at+1] + strings.ToLower(email[at+1:])
+}
+
+// ValidEmail says whether email may be registered: at most MaxEmail bytes
+// of ASCII, a dot-atom local part of at most 64 bytes (no quoted strings,
+// no comments), '@', and a domain name of at least two labels whose last
+// is not all digits (no address literals). It accepts both cases in the
+// domain; the branch services accept only the canonical form.
+func ValidEmail(email string) bool {
+	if len(email) > MaxEmail {
+		return false
+	}
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || len(local) > maxEmailLocal || !emailLocal.MatchString(local) {
+		return false
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if !emailLabel.MatchString(l) {
+			return false
+		}
+	}
+	return strings.Trim(labels[len(labels)-1], "0123456789") != ""
+}

@@ -84,3 +84,26 @@ func TestSplitBranchURLDropsTheAddress(t *testing.T) {
 		require.Equal(t, [2]string{tc.service, tc.method}, [2]string{service, method}, tc.url)
 	}
 }
+
+func TestEmailRules(t *testing.T) {
+	for _, ok := range []string{
+		"ann@example.com", "a.b+tag@sub.example.co", "x@a-b.io", "o'neil@example.org",
+		"Ann@EXAMPLE.com", strings.Repeat("l", 64) + "@example.com",
+		"a@" + strings.Repeat("d", 63) + "." + strings.Repeat("e", 63) + "." + strings.Repeat("f", 63) + "." + strings.Repeat("g", 60),
+	} {
+		require.True(t, ValidEmail(ok), "%q (%d bytes)", ok, len(ok))
+	}
+	for _, bad := range []string{
+		"", "ann", "ann@", "@example.com", "ann@example", "ann@@example.com", "ann@ex@ample.com",
+		"a..b@example.com", ".ann@example.com", "ann.@example.com", "ann @example.com", "ann@exa mple.com",
+		`"ann"@example.com`, "Ann <ann@example.com>", "ann@example.com\n", "ann@-example.com", "ann@example-.com",
+		"ann@example..com", "ann@[127.0.0.1]", "ann@127.0.0.1", "ann@example.123", "ännä@example.com",
+		"ann@exämple.com", "<script>@example.com", strings.Repeat("l", 65) + "@example.com",
+		"a@" + strings.Repeat("d", 64) + ".com",
+		"a@" + strings.Repeat("d", 63) + "." + strings.Repeat("e", 63) + "." + strings.Repeat("f", 63) + "." + strings.Repeat("g", 61),
+	} {
+		require.False(t, ValidEmail(bad), "%q", bad)
+	}
+	require.Equal(t, "Ann.B@example.com", CanonicalEmail("Ann.B@Example.COM"))
+	require.Equal(t, "no-at-sign", CanonicalEmail("no-at-sign"))
+}

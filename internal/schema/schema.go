@@ -106,6 +106,11 @@ var columns = map[string][]column{
 		table: "user", name: "gid",
 		add:  "ADD COLUMN `gid` varchar(128) CHARACTER SET ascii NOT NULL DEFAULT '' AFTER `id`",
 		fill: "UPDATE `user` SET gid = CONCAT(?, id) WHERE gid = ''", fillArgs: []any{register.GidPrefix},
+	}, {
+		// Users registered before addresses were asked for keep none.
+		table: "user", name: "email",
+		add: "ADD COLUMN `email` varchar(254) CHARACTER SET ascii COLLATE ascii_bin NULL AFTER `gender`, " +
+			"ADD UNIQUE KEY `uniq_email` (`email`)",
 	}},
 	"user_score.sql": {{
 		table: "user_score", name: "gid",

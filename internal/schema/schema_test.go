@@ -60,4 +60,18 @@ func TestApplyAddsTheGidColumnToOldTables(t *testing.T) {
 	// A new row gets the gid its insert names.
 	_, err = user.Exec("INSERT INTO `user` (id, gid, username, password_hash, gender) VALUES ('0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e80', 'register-0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e80', 'new', 'h', 'male')")
 	require.NoError(t, err)
+
+	// The email column came later too: old rows have none (several NULLs
+	// coexist under the unique key), and an address is unique, compared
+	// byte for byte.
+	var emails int
+	require.NoError(t, user.QueryRow("SELECT COUNT(*) FROM `user` WHERE email IS NULL").Scan(&emails))
+	require.Equal(t, 2, emails)
+	_, err = user.Exec("UPDATE `user` SET email = 'ann@example.com' WHERE username = 'old'")
+	require.NoError(t, err)
+	_, err = user.Exec("UPDATE `user` SET email = 'ann@example.com' WHERE username = 'new'")
+	_, taken := store.Duplicate(err)
+	require.True(t, taken, "a second user with the address: %v", err)
+	_, err = user.Exec("UPDATE `user` SET email = 'Ann@example.com' WHERE username = 'new'")
+	require.NoError(t, err, "another local part")
 }

@@ -9,6 +9,8 @@ import "strings"
 const (
 	// UsernameTaken: the user branch found the username already registered.
 	UsernameTaken = "USERNAME_TAKEN"
+	// EmailTaken: the user branch found the email already registered.
+	EmailTaken = "EMAIL_TAKEN"
 	// ScoreRejected: the user-score branch refused the initial score by rule.
 	ScoreRejected = "SCORE_REJECTED"
 	// InvalidPayload: a branch received a payload the gateway would never
@@ -24,7 +26,7 @@ const (
 )
 
 // known lists every code a branch may abort with, for Find.
-var known = []string{UsernameTaken, ScoreRejected, InvalidPayload, IDTaken}
+var known = []string{UsernameTaken, EmailTaken, ScoreRejected, InvalidPayload, IDTaken}
 
 // Find returns the first known reason code inside text, such as DTM's
 // rollback_reason ("url:etcd://…/CreateUser return failed: USERNAME_TAKEN").

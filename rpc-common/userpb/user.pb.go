@@ -31,8 +31,11 @@ type CreateUserReq struct {
 	Username string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
 	// password_hash is a bcrypt hash: the saga payload is stored by DTM, so
 	// the plaintext password never leaves the gateway.
-	PasswordHash  string `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
-	Gender        string `protobuf:"bytes,4,opt,name=gender,proto3" json:"gender,omitempty"`
+	PasswordHash string `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	Gender       string `protobuf:"bytes,4,opt,name=gender,proto3" json:"gender,omitempty"`
+	// email is in canonical form (register.CanonicalEmail: domain in lower
+	// case); one user per address.
+	Email         string `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -91,6 +94,13 @@ func (x *CreateUserReq) GetPasswordHash() string {
 func (x *CreateUserReq) GetGender() string {
 	if x != nil {
 		return x.Gender
+	}
+	return ""
+}
+
+func (x *CreateUserReq) GetEmail() string {
+	if x != nil {
+		return x.Email
 	}
 	return ""
 }
@@ -192,10 +202,12 @@ func (x *GetUserReq) GetId() string {
 }
 
 type UserInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
-	Gender        string                 `protobuf:"bytes,3,opt,name=gender,proto3" json:"gender,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Username string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Gender   string                 `protobuf:"bytes,3,opt,name=gender,proto3" json:"gender,omitempty"`
+	// email is empty for a user registered before addresses were asked for.
+	Email         string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -251,27 +263,36 @@ func (x *UserInfo) GetGender() string {
 	return ""
 }
 
+func (x *UserInfo) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
 var File_user_proto protoreflect.FileDescriptor
 
 const file_user_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
-	"user.proto\x12\x04user\x1a\x1bgoogle/protobuf/empty.proto\"x\n" +
+	"user.proto\x12\x04user\x1a\x1bgoogle/protobuf/empty.proto\"\x8e\x01\n" +
 	"\rCreateUserReq\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12#\n" +
 	"\rpassword_hash\x18\x03 \x01(\tR\fpasswordHash\x12\x16\n" +
-	"\x06gender\x18\x04 \x01(\tR\x06gender\"N\n" +
+	"\x06gender\x18\x04 \x01(\tR\x06gender\x12\x14\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\"N\n" +
 	"\x14VerifyCredentialsReq\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x1c\n" +
 	"\n" +
 	"GetUserReq\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"N\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"d\n" +
 	"\bUserInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x16\n" +
-	"\x06gender\x18\x03 \x01(\tR\x06gender2\xf4\x01\n" +
+	"\x06gender\x18\x03 \x01(\tR\x06gender\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email2\xf4\x01\n" +
 	"\x04User\x129\n" +
 	"\n" +
 	"CreateUser\x12\x13.user.CreateUserReq\x1a\x16.google.protobuf.Empty\x12C\n" +

@@ -34,7 +34,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type UserClient interface {
 	// CreateUser is the saga action: insert the user row. Aborted
-	// (USERNAME_TAKEN) makes DTM compensate; any other error makes it retry.
+	// (USERNAME_TAKEN, EMAIL_TAKEN, …) makes DTM compensate; any other error makes it retry.
 	CreateUser(ctx context.Context, in *CreateUserReq, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// CreateUserCompensate deletes the row CreateUser wrote. It never aborts:
 	// DTM retries it until it succeeds.
@@ -98,7 +98,7 @@ func (c *userClient) GetUser(ctx context.Context, in *GetUserReq, opts ...grpc.C
 // for forward compatibility.
 type UserServer interface {
 	// CreateUser is the saga action: insert the user row. Aborted
-	// (USERNAME_TAKEN) makes DTM compensate; any other error makes it retry.
+	// (USERNAME_TAKEN, EMAIL_TAKEN, …) makes DTM compensate; any other error makes it retry.
 	CreateUser(context.Context, *CreateUserReq) (*emptypb.Empty, error)
 	// CreateUserCompensate deletes the row CreateUser wrote. It never aborts:
 	// DTM retries it until it succeeds.

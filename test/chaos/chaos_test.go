@@ -183,7 +183,7 @@ func registerUntilAnswered(o outcome) outcome {
 	if o.kind == rejected {
 		score = 10
 	}
-	body, _ := json.Marshal(map[string]any{"username": o.username, "password": "chaos-password", "gender": "other", "score": score})
+	body, _ := json.Marshal(map[string]any{"username": o.username, "password": "chaos-password", "email": o.username + "@example.test", "gender": "other", "score": score})
 	client := &http.Client{Timeout: 15 * time.Second}
 	for o.attempts = 1; o.attempts <= 150; o.attempts++ {
 		req, _ := http.NewRequest(http.MethodPost, stack.APIURL+"/register", bytes.NewReader(body))

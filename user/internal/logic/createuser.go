@@ -16,7 +16,7 @@ import (
 // CreateUser is the register saga's first action. It answers:
 //   - nil: the row is written (or this was a duplicate / a late action
 //     after its compensation, which the barrier skips);
-//   - Aborted USERNAME_TAKEN, ID_TAKEN or INVALID_PAYLOAD: DTM compensates
+//   - Aborted USERNAME_TAKEN, EMAIL_TAKEN, ID_TAKEN or INVALID_PAYLOAD: DTM compensates
 //     the saga, and the barrier rolls back with the rejection, so this
 //     branch's own compensation is a no-op and the existing user stays
 //     untouched;
@@ -25,7 +25,8 @@ import (
 // DTM has no authentication, so the payload is checked here against the
 // rules the gateway applies (package register), whoever built the saga: a
 // well-formed id that the saga's gid names, a username registration would
-// accept, a bcrypt hash of an accepted cost, a known gender.
+// accept, a bcrypt hash of an accepted cost, a known gender, an email
+// address in canonical form.
 //
 // Named as a step's compensation (DTM calls it with op "compensate", in a
 // saga built by someone else than the gateway), it undoes itself as
@@ -45,10 +46,13 @@ func CreateUser(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.Crea
 			Username:     in.Username,
 			PasswordHash: in.PasswordHash,
 			Gender:       in.Gender,
+			Email:        in.Email,
 		})
 		switch {
 		case errors.Is(err, model.ErrUsernameTaken):
 			return branch.Reject(reason.UsernameTaken)
+		case errors.Is(err, model.ErrEmailTaken):
+			return branch.Reject(reason.EmailTaken)
 		case errors.Is(err, model.ErrIDTaken):
 			return branch.Reject(reason.IDTaken)
 		}
@@ -61,7 +65,8 @@ func validUser(in *userpb.CreateUserReq, gid string, maxCost int) bool {
 	return ok && in.Id == id &&
 		register.ValidUsername(in.Username) &&
 		register.CheckHash(in.PasswordHash, maxCost) == nil &&
-		register.ValidGender(in.Gender)
+		register.ValidGender(in.Gender) &&
+		register.ValidEmail(in.Email) && register.CanonicalEmail(in.Email) == in.Email
 }
 
 // CreateUserCompensate deletes the row CreateUser wrote. The barrier skips it

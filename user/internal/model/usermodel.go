@@ -19,6 +19,9 @@ var ErrNotFound = errors.New("user not found")
 // ErrUsernameTaken: the unique username key refused the insert.
 var ErrUsernameTaken = errors.New("username taken")
 
+// ErrEmailTaken: the unique email key refused the insert.
+var ErrEmailTaken = errors.New("email taken")
+
 // ErrIDTaken: another row already has this id.
 var ErrIDTaken = errors.New("user id taken")
 
@@ -30,6 +33,9 @@ type User struct {
 	Username     string `db:"username"`
 	PasswordHash string `db:"password_hash"`
 	Gender       string `db:"gender"`
+	// Email is canonical (register.CanonicalEmail); "" for a user from
+	// before addresses were asked for (NULL in the table).
+	Email string `db:"email"`
 }
 
 // UserModel is the user table's repository.
@@ -49,12 +55,14 @@ func (m *UserModel) WithTx(tx *sql.Tx) *UserModel {
 // duplicate id ErrIDTaken.
 func (m *UserModel) Insert(ctx context.Context, u *User) error {
 	_, err := m.conn.ExecCtx(ctx,
-		"INSERT INTO `user` (id, gid, username, password_hash, gender) VALUES (?, ?, ?, ?, ?)",
-		u.ID, u.Gid, u.Username, u.PasswordHash, u.Gender)
+		"INSERT INTO `user` (id, gid, username, password_hash, gender, email) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''))",
+		u.ID, u.Gid, u.Username, u.PasswordHash, u.Gender, u.Email)
 	if myErr, ok := store.Duplicate(err); ok {
 		switch {
 		case strings.Contains(myErr.Message, "uniq_username"):
 			return ErrUsernameTaken
+		case strings.Contains(myErr.Message, "uniq_email"):
+			return ErrEmailTaken
 		case strings.Contains(myErr.Message, "PRIMARY"):
 			return ErrIDTaken
 		}
@@ -89,7 +97,7 @@ func (m *UserModel) FindByUsername(ctx context.Context, username string) (*User,
 func (m *UserModel) findBy(ctx context.Context, column, value string) (*User, error) {
 	var u User
 	err := m.conn.QueryRowCtx(ctx, &u,
-		"SELECT id, gid, username, password_hash, gender FROM `user` WHERE "+column+" = ? LIMIT 1", value)
+		"SELECT id, gid, username, password_hash, gender, COALESCE(email, '') AS email FROM `user` WHERE "+column+" = ? LIMIT 1", value)
 	if errors.Is(err, sqlx.ErrNotFound) {
 		return nil, ErrNotFound
 	}

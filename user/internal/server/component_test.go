@@ -78,9 +78,11 @@ func start(t *testing.T) *userRPC {
 	return u
 }
 
-// request is a valid CreateUser payload for id, with a name of its own.
+// request is a valid CreateUser payload for id, with a name and an email
+// address of its own.
 func request(id string) *userpb.CreateUserReq {
-	return &userpb.CreateUserReq{Id: id, Username: "u" + strings.ReplaceAll(id, "-", "")[1:], PasswordHash: testHash, Gender: "other"}
+	name := "u" + strings.ReplaceAll(id, "-", "")[1:]
+	return &userpb.CreateUserReq{Id: id, Username: name, PasswordHash: testHash, Gender: "other", Email: name + "@example.com"}
 }
 
 // create runs id's CreateUser as DTM runs its saga's first action.
@@ -93,10 +95,11 @@ func (u *userRPC) create(t *testing.T, req *userpb.CreateUserReq) {
 // requireUser checks that the row of req's user is there, as its saga wrote it.
 func (u *userRPC) requireUser(t *testing.T, req *userpb.CreateUserReq) {
 	t.Helper()
-	var gid, name, hash, gender string
-	require.NoError(t, u.db.QueryRow("SELECT gid, username, password_hash, gender FROM `user` WHERE id = ?", req.Id).
-		Scan(&gid, &name, &hash, &gender), "user %s", req.Id)
-	require.Equal(t, []string{register.Gid(req.Id), req.Username, req.PasswordHash, req.Gender}, []string{gid, name, hash, gender})
+	var gid, name, hash, gender, email string
+	require.NoError(t, u.db.QueryRow("SELECT gid, username, password_hash, gender, email FROM `user` WHERE id = ?", req.Id).
+		Scan(&gid, &name, &hash, &gender, &email), "user %s", req.Id)
+	require.Equal(t, []string{register.Gid(req.Id), req.Username, req.PasswordHash, req.Gender, req.Email},
+		[]string{gid, name, hash, gender, email})
 }
 
 func requireAborted(t *testing.T, err error, why string) {
@@ -147,6 +150,32 @@ func TestUsernameTaken(t *testing.T) {
 	}
 }
 
+// TestEmailTaken: one user per address. The action is refused (Aborted
+// EMAIL_TAKEN), writes nothing, and the compensation that follows leaves
+// the owner of the address untouched. A local part differing by case is
+// another address (RFC 5321), so it registers.
+func TestEmailTaken(t *testing.T) {
+	u := start(t)
+	owner := request(branchtest.NewID())
+	u.create(t, owner)
+
+	intruder := request(branchtest.NewID())
+	intruder.Email = owner.Email
+	gid := register.Gid(intruder.Id)
+	_, err := u.dtm.CreateUser(branchtest.Saga(gid, branchtest.UserBranch, branch.OpAction), intruder)
+	requireAborted(t, err, reason.EmailTaken)
+	require.Zero(t, u.rowCount(t, intruder.Id))
+	require.Empty(t, branchtest.Barrier(t, u.db, gid), "the barrier rolled back with the rejection")
+	_, err = u.dtm.CreateUserCompensate(branchtest.Saga(gid, branchtest.UserBranch, branch.OpCompensate), intruder)
+	require.NoError(t, err)
+	u.requireUser(t, owner)
+
+	other := request(branchtest.NewID())
+	other.Email = strings.ToUpper(owner.Email[:1]) + owner.Email[1:]
+	u.create(t, other)
+	u.requireUser(t, other)
+}
+
 // TestIDTaken: the id is bound to the gid, so only the same saga can name
 // it again, as another step (branch id): refused with ID_TAKEN, and the
 // row stays.
@@ -156,6 +185,7 @@ func TestIDTaken(t *testing.T) {
 	u.create(t, owner)
 	again := request(owner.Id)
 	again.Username = "v" + owner.Username[1:]
+	again.Email = again.Username + "@example.com"
 	_, err := u.dtm.CreateUser(branchtest.Saga(register.Gid(owner.Id), "03", branch.OpAction), again)
 	requireAborted(t, err, reason.IDTaken)
 	u.requireUser(t, owner)
@@ -203,6 +233,15 @@ func TestHostilePayloads(t *testing.T) {
 		"gender in upper case":            func(r *userpb.CreateUserReq) string { r.Gender = "Male"; return "" },
 		"SQL gender":                      func(r *userpb.CreateUserReq) string { r.Gender = "male' OR '1'='1"; return "" },
 		"a registered user's id and name": func(r *userpb.CreateUserReq) string { r.Id = victim.Id; r.Username = victim.Username; return "" },
+		"no email":                        func(r *userpb.CreateUserReq) string { r.Email = ""; return "" },
+		"email without a domain":          func(r *userpb.CreateUserReq) string { r.Email = "ann@"; return "" },
+		"email with a display name":       func(r *userpb.CreateUserReq) string { r.Email = "Ann <ann@example.com>"; return "" },
+		"email with a newline":            func(r *userpb.CreateUserReq) string { r.Email += "\r\nBcc: x@example.com"; return "" },
+		"email domain not canonical":      func(r *userpb.CreateUserReq) string { r.Email = "ann@Example.COM"; return "" },
+		"255-byte email": func(r *userpb.CreateUserReq) string {
+			r.Email = strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com"
+			return ""
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			req := request(branchtest.NewID())

@@ -25,7 +25,10 @@ import (
 //	go test -run '^$' -fuzz FuzzDecodeRegister -fuzztime 60s ./userapi/internal/handler
 func FuzzDecodeRegister(f *testing.F) {
 	for _, seed := range []string{
-		`{"username":"alice","password":"password1","gender":"female","score":7}`,
+		`{"username":"alice","password":"password1","email":"alice@example.com","gender":"female","score":7}`,
+		`{"username":"alice","password":"password1","email":"Alice.B+x@Example.COM","gender":"other"}`,
+		`{"username":"alice","password":"password1","email":"alice@example","gender":"other"}`,
+		`{"username":"alice","password":"password1","email":"alice@exämple.com","gender":"other"}`,
 		`{"username":"alice","password":"password1","gender":"female","score":7,"username":"bob"}`,
 		`{"username":"alice","password":null,"gender":"male"}`,
 		`{"Username":"alice","password":"password1","gender":"other"}`,
@@ -49,7 +52,7 @@ func FuzzDecodeRegister(f *testing.F) {
 	}
 	var (
 		usernameOK = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
-		fields     = map[string]bool{"": true, "username": true, "password": true, "gender": true, "score": true}
+		fields     = map[string]bool{"": true, "username": true, "password": true, "email": true, "gender": true, "score": true}
 	)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := decodeBody(bytes.NewReader(body), "application/json")
@@ -83,7 +86,7 @@ func FuzzDecodeRegister(f *testing.F) {
 				t.Fatalf("accepted member %q: %v", k, v)
 			}
 		}
-		for _, s := range []string{req.Username, req.Password, req.Gender} {
+		for _, s := range []string{req.Username, req.Password, req.Email, req.Gender} {
 			if !utf8.ValidString(s) {
 				t.Fatalf("decoded %q is not UTF-8", s)
 			}
@@ -111,6 +114,9 @@ func FuzzDecodeRegister(f *testing.F) {
 			t.Fatalf("valid username %q", req.Username)
 		case len(req.Password) < 8 || len(req.Password) > 72 || strings.IndexFunc(req.Password, unicode.IsControl) >= 0:
 			t.Fatalf("valid password %q", req.Password)
+		case len(req.Email) > 254 || strings.Count(req.Email, "@") != 1 || strings.ContainsAny(req.Email, " <>\"\r\n") ||
+			strings.IndexFunc(req.Email, func(r rune) bool { return r > unicode.MaxASCII || unicode.IsControl(r) }) >= 0:
+			t.Fatalf("valid email %q", req.Email)
 		case req.Gender != "male" && req.Gender != "female" && req.Gender != "other":
 			t.Fatalf("valid gender %q", req.Gender)
 		case req.Score < 0 || req.Score > 1_000_000:

@@ -137,6 +137,7 @@ var statusOf = map[string]int{
 	apierr.NotFound:             http.StatusNotFound,
 	apierr.MethodNotAllowed:     http.StatusMethodNotAllowed,
 	reason.UsernameTaken:        http.StatusConflict,
+	reason.EmailTaken:           http.StatusConflict,
 	reason.ScoreRejected:        http.StatusUnprocessableEntity,
 	apierr.IdempotencyKeyReused: http.StatusUnprocessableEntity,
 	apierr.Unavailable:          http.StatusServiceUnavailable,

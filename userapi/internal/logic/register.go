@@ -39,6 +39,8 @@ func Register(ctx context.Context, svcCtx *svc.ServiceContext, req *types.Regist
 	if err := validateRegister(req); err != nil {
 		return nil, err
 	}
+	// One address, whatever the case of its domain.
+	req.Email = register.CanonicalEmail(req.Email)
 	// A saga returns no branch results, so the id is allocated here.
 	id, err := allocateID(key)
 	if err != nil {
@@ -132,7 +134,7 @@ func (a *attempt) registeredBefore() (resp *types.RegisterResp, found bool, err 
 		return nil, false, nil
 	}
 	r := a.req
-	if user.Username != r.Username || user.Gender != r.Gender {
+	if user.Username != r.Username || user.Gender != r.Gender || user.Email != r.Email {
 		return nil, true, errKeyReused
 	}
 	score, err := a.svcCtx.Score.GetScore(a.ctx, &userscorepb.GetScoreReq{UserId: a.id})
@@ -176,7 +178,7 @@ func (a *attempt) existing(s *dtmread.Saga) (*types.RegisterResp, error) {
 func (a *attempt) sameAs(user *userpb.CreateUserReq, score *userscorepb.InitScoreReq) bool {
 	r := a.req
 	return user.Id == a.id && score.UserId == a.id &&
-		user.Username == r.Username && user.Gender == r.Gender && score.Score == r.Score &&
+		user.Username == r.Username && user.Gender == r.Gender && user.Email == r.Email && score.Score == r.Score &&
 		register.CheckHash(user.PasswordHash, a.svcCtx.Config.BcryptCost) == nil &&
 		bcrypt.CompareHashAndPassword([]byte(user.PasswordHash), []byte(r.Password)) == nil
 }
@@ -196,7 +198,9 @@ func (a *attempt) newSaga() (*dtmgrpc.SagaGrpc, error) {
 		return nil, unavailable(a.gid)
 	}
 	payloads, err := register.Payloads{
-		User:  &userpb.CreateUserReq{Id: a.id, Username: a.req.Username, PasswordHash: string(hash), Gender: a.req.Gender},
+		User: &userpb.CreateUserReq{
+			Id: a.id, Username: a.req.Username, PasswordHash: string(hash), Gender: a.req.Gender, Email: a.req.Email,
+		},
 		Score: &userscorepb.InitScoreReq{UserId: a.id, Score: a.req.Score},
 	}.Encode()
 	if err != nil {
@@ -314,6 +318,8 @@ func (a *attempt) failed(s *dtmread.Saga) error {
 	switch code {
 	case reason.UsernameTaken:
 		e = apierr.New(code, "username is already registered")
+	case reason.EmailTaken:
+		e = apierr.New(code, "email is already registered")
 	case reason.ScoreRejected:
 		e = apierr.New(code, "initial score rejected by rule; the registration was rolled back")
 	default:

@@ -70,7 +70,7 @@ func UserInfo(ctx context.Context, svcCtx *svc.ServiceContext, userID string) (*
 	} else if err != nil {
 		return nil, upstream(ctx, "user info", err)
 	}
-	return &types.UserInfoResp{ID: u.Id, Username: u.Username, Gender: u.Gender, Score: s.Score}, nil
+	return &types.UserInfoResp{ID: u.Id, Username: u.Username, Email: u.Email, Gender: u.Gender, Score: s.Score}, nil
 }
 
 var errNoSaga = apierr.New(apierr.NotFound, "no register saga with this gid")

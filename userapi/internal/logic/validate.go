@@ -44,6 +44,12 @@ func validateRegister(r *types.RegisterReq) error {
 		return apierr.BadField("score", "score must not be negative")
 	case r.Score > register.MaxScore:
 		return apierr.BadField("score", "score must be at most 1000000")
+	case r.Email == "":
+		return apierr.BadField("email", "email is required")
+	case len(r.Email) > register.MaxEmail:
+		return apierr.BadField("email", "email must be at most 254 bytes")
+	case !register.ValidEmail(r.Email):
+		return apierr.BadField("email", "email must be an address like name@example.com (ASCII, no display name)")
 	}
 	return nil
 }

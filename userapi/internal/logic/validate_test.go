@@ -13,7 +13,7 @@ import (
 )
 
 func TestValidateRegister(t *testing.T) {
-	good := types.RegisterReq{Username: "alice_1.x-y", Password: "12345678", Gender: "female", Score: 0}
+	good := types.RegisterReq{Username: "alice_1.x-y", Password: "12345678", Email: "alice@example.com", Gender: "female", Score: 0}
 	require.NoError(t, validateRegister(&good))
 
 	cases := map[string]struct {
@@ -33,8 +33,15 @@ func TestValidateRegister(t *testing.T) {
 		"LF in password":    {func(r *types.RegisterReq) { r.Password = "password\n" }, "password"},
 		"DEL in password":   {func(r *types.RegisterReq) { r.Password = "pass\x7fword" }, "password"},
 		"C1 in password":    {func(r *types.RegisterReq) { r.Password = "pass\u0085word" }, "password"},
-		"negative score":    {func(r *types.RegisterReq) { r.Score = -1 }, "score"},
-		"score too large":   {func(r *types.RegisterReq) { r.Score = register.MaxScore + 1 }, "score"},
+		"no email":          {func(r *types.RegisterReq) { r.Email = "" }, "email"},
+		"email without @":   {func(r *types.RegisterReq) { r.Email = "alice.example.com" }, "email"},
+		"display name":      {func(r *types.RegisterReq) { r.Email = "Alice <alice@example.com>" }, "email"},
+		"header injection":  {func(r *types.RegisterReq) { r.Email = "alice@example.com\r\nBcc: x@example.com" }, "email"},
+		"255-byte email": {func(r *types.RegisterReq) {
+			r.Email = strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com"
+		}, "email"},
+		"negative score":  {func(r *types.RegisterReq) { r.Score = -1 }, "score"},
+		"score too large": {func(r *types.RegisterReq) { r.Score = register.MaxScore + 1 }, "score"},
 	}
 	for name, tc := range cases {
 		r := good

@@ -7,6 +7,7 @@ import "sagasuite/internal/dtmread"
 type RegisterReq struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	Email    string `json:"email"`
 	Gender   string `json:"gender"`
 	Score    int64  `json:"score"`
 }
@@ -35,8 +36,10 @@ type LoginResp struct {
 type UserInfoResp struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
-	Gender   string `json:"gender"`
-	Score    int64  `json:"score"`
+	// Email is empty for a user registered before addresses were asked for.
+	Email  string `json:"email"`
+	Gender string `json:"gender"`
+	Score  int64  `json:"score"`
 }
 
 // Saga status values, as the gateway (and the console) report them.
