@@ -14,11 +14,15 @@ PROTO := rpc-common/proto
 # stderr at start-up when LOG_LEVEL is unset; the tools log little anyway.
 demo check retention repair: export LOG_LEVEL ?= warn
 
-.PHONY: run demo test chaos fuzz check retention repair bench build build-run migrate gen check-gen admin check-admin lint
+.PHONY: run mail demo test chaos fuzz check retention repair bench build build-run migrate gen check-gen admin check-admin lint
 
 ## run: build what the suite runs and start it locally (etcd embedded), Ctrl-C stops it
 run: build-run
 	$(BIN)/run
+
+## mail: the development mail server alone (SMTP 127.0.0.1:2525, messages on http://127.0.0.1:8025/api/messages)
+mail:
+	$(GO) run ./dev/mail $(ARGS)
 
 ## demo: against a running suite, register, compensate, collide, log in; show sagas and rows
 demo:
@@ -65,7 +69,7 @@ build-run:
 
 ## build: compile every command into .bin/
 build: build-run
-	$(GO) build -o $(BIN)/ ./dev/etcd ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair ./deploy/certs ./deploy/etcdauth
+	$(GO) build -o $(BIN)/ ./dev/etcd ./dev/mail ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair ./deploy/certs ./deploy/etcdauth
 
 ## migrate: create the databases and tables (idempotent; MYSQL_DSN)
 migrate:
