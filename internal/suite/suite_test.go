@@ -73,3 +73,12 @@ func TestSecureEnvNamesAbsolutePaths(t *testing.T) {
 	require.Empty(t, l.secureEnv("console"))
 	require.Empty(t, Layout{}.secureEnv("user"), "no TLS directory: plain")
 }
+
+func TestFreePortNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for range 2000 {
+		p := FreePort()
+		require.False(t, seen[p], "port %d handed out twice", p)
+		seen[p] = true
+	}
+}
