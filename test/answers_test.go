@@ -18,6 +18,7 @@ import (
 
 	"sagasuite/deploy/repair/orphans"
 	reg "sagasuite/internal/register"
+	"sagasuite/rpc-common/branchsvc/branchtest"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
@@ -92,7 +93,7 @@ func TestForcedStopIsNotCalledARollback(t *testing.T) {
 	// The score branch DTM never got to cannot write any more: the
 	// compensation's barrier row refuses the late action.
 	_, err = userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr)).InitScore(
-		sagaCtxBranch(gid, "02", "action"), &userscorepb.InitScoreReq{UserId: id, Score: 4})
+		branchtest.Saga(gid, reg.ScoreStep.BranchID, "action"), &userscorepb.InitScoreReq{UserId: id, Score: 4})
 	require.NoError(t, err)
 	require.Zero(t, count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ?", id))
 
@@ -144,7 +145,7 @@ func TestReplayAfterRetention(t *testing.T) {
 		&userpb.CreateUserReq{Id: id, Username: uniqueName("again"), Email: emailOf(uniqueName("again")), PasswordHash: testHash, Gender: "male"})
 	require.Equal(t, codes.Aborted, status.Code(err), "%v", err)
 	require.Equal(t, "ID_TAKEN", status.Convert(err).Message())
-	_, err = userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr)).InitScore(sagaCtxBranch(gid, "02", "action"),
+	_, err = userscorepb.NewUserScoreClient(dial(t, stack.ScoreAddr)).InitScore(branchtest.Saga(gid, reg.ScoreStep.BranchID, "action"),
 		&userscorepb.InitScoreReq{UserId: id, Score: 1})
 	require.Equal(t, codes.Aborted, status.Code(err), "%v", err)
 	require.Equal(t, "ID_TAKEN", status.Convert(err).Message())

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	reg "sagasuite/internal/register"
+	"sagasuite/rpc-common/branchsvc/branchtest"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
@@ -102,12 +102,7 @@ func branchesUnderTest(t *testing.T) []branchUnderTest {
 
 // sagaCtx is the metadata DTM sends with the saga gid's branch op.
 func sagaCtx(gid, op string) context.Context {
-	return sagaCtxBranch(gid, "01", op)
-}
-
-// sagaCtxBranch is sagaCtx for another branch than 01.
-func sagaCtxBranch(gid, branchID, op string) context.Context {
-	return dtmgimp.TransInfo2Ctx(context.Background(), gid, "saga", branchID, op, "test")
+	return branchtest.Saga(gid, reg.UserStep.BranchID, op)
 }
 
 // forget removes, when the test ends, the rows and barrier rows a test

@@ -186,9 +186,17 @@ func writeFile(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
+// add keeps m, dropping the oldest messages beyond the bound, their files
+// too: the directory stays as bounded as memory, and so does reading it
+// back at start.
 func (b *Box) add(m Message) {
 	b.msgs = append(b.msgs, m)
 	if over := len(b.msgs) - b.keep; over > 0 {
+		for _, old := range b.msgs[:over] {
+			if b.dir != "" {
+				os.Remove(b.file(old.ID))
+			}
+		}
 		b.msgs = append([]Message(nil), b.msgs[over:]...)
 	}
 }

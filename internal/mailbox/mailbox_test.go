@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/smtp"
 	"net/textproto"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -129,4 +130,31 @@ func TestHTTPAPI(t *testing.T) {
 		resp, _ = get(path)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, path)
 	}
+}
+
+// TestTheBoxIsBounded: past its bound the oldest messages go, from memory
+// and from the directory, so a restart reads back only what is kept.
+func TestTheBoxIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	box, err := Open(dir)
+	require.NoError(t, err)
+	box.keep = 3
+	addr := serve(t, box)
+	for i := range 5 {
+		require.NoError(t, smtp.SendMail(addr, nil, "a@suite.test", []string{"b@example.test"},
+			message("b@example.test", "n"+string(rune('0'+i)), "x")))
+	}
+	var subjects []string
+	for _, m := range box.Messages("") {
+		subjects = append(subjects, m.Subject)
+	}
+	require.Equal(t, []string{"n4", "n3", "n2"}, subjects)
+	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+	require.NoError(t, err)
+	require.Len(t, files, 3)
+	again, err := Open(dir)
+	require.NoError(t, err)
+	require.Len(t, again.Messages(""), 3)
+	_, ok := again.Message(5)
+	require.True(t, ok)
 }

@@ -24,19 +24,30 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"sagasuite/internal/devcerts"
+	"sagasuite/internal/register"
 	"sagasuite/rpc-common/branchsvc"
 	"sagasuite/rpc-common/peertls"
 )
 
-// The register saga's branch ids, as DTM numbers the gateway's steps.
-const (
-	UserBranch  = "01"
-	ScoreBranch = "02"
+// The register saga's branch ids, from its step table.
+var (
+	UserBranch  = register.UserStep.BranchID
+	ScoreBranch = register.ScoreStep.BranchID
 )
+
+// RequireAborted asserts that err is the Aborted answer with reason why
+// that makes DTM compensate the saga.
+func RequireAborted(t testing.TB, err error, why string) {
+	t.Helper()
+	require.Equal(t, codes.Aborted, status.Code(err), "%v", err)
+	require.Equal(t, why, status.Convert(err).Message())
+}
 
 // Saga is the context of DTM's call of op (branch.OpAction or
 // branch.OpCompensate) on branch branchID of the saga gid: the metadata

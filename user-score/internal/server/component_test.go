@@ -86,12 +86,6 @@ func (s *scoreRPC) requireScore(t *testing.T, id string, score int64) {
 	require.Equal(t, score, got)
 }
 
-func requireAborted(t *testing.T, err error, why string) {
-	t.Helper()
-	require.Equal(t, codes.Aborted, status.Code(err), "%v", err)
-	require.Equal(t, why, status.Convert(err).Message())
-}
-
 func TestDisorder(t *testing.T) {
 	s := start(t)
 	req := func(id string) *userscorepb.InitScoreReq { return &userscorepb.InitScoreReq{UserId: id, Score: 7} }
@@ -120,7 +114,7 @@ func TestScoreRejected(t *testing.T) {
 	id := branchtest.NewID()
 	gid := register.Gid(id)
 	_, err := s.dtm.InitScore(branchtest.Saga(gid, branchtest.ScoreBranch, branch.OpAction), &userscorepb.InitScoreReq{UserId: id, Score: 10})
-	requireAborted(t, err, reason.ScoreRejected)
+	branchtest.RequireAborted(t, err, reason.ScoreRejected)
 	require.Zero(t, s.rows(t, id))
 	require.Empty(t, branchtest.Barrier(t, s.db, gid), "the barrier rolled back with the rejection")
 
@@ -146,7 +140,7 @@ func TestIDTaken(t *testing.T) {
 	id := branchtest.NewID()
 	s.init(t, id, 3)
 	_, err := s.dtm.InitScore(branchtest.Saga(register.Gid(id), "03", branch.OpAction), &userscorepb.InitScoreReq{UserId: id, Score: 4})
-	requireAborted(t, err, reason.IDTaken)
+	branchtest.RequireAborted(t, err, reason.IDTaken)
 	s.requireScore(t, id, 3)
 	require.Equal(t, []string{"02 action action"}, branchtest.Barrier(t, s.db, register.Gid(id)))
 }
@@ -188,7 +182,7 @@ func TestHostilePayloads(t *testing.T) {
 			scores := branchtest.Count(t, s.db, "SELECT COUNT(*) FROM user_score")
 
 			_, err := s.dtm.InitScore(branchtest.Saga(gid, branchtest.ScoreBranch, branch.OpAction), req)
-			requireAborted(t, err, reason.InvalidPayload)
+			branchtest.RequireAborted(t, err, reason.InvalidPayload)
 			require.Zero(t, s.rows(t, id))
 			require.Equal(t, scores, branchtest.Count(t, s.db, "SELECT COUNT(*) FROM user_score"))
 			require.Empty(t, branchtest.Barrier(t, s.db, gid))

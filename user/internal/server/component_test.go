@@ -102,12 +102,6 @@ func (u *userRPC) requireUser(t *testing.T, req *userpb.CreateUserReq) {
 		[]string{gid, name, hash, gender, email})
 }
 
-func requireAborted(t *testing.T, err error, why string) {
-	t.Helper()
-	require.Equal(t, codes.Aborted, status.Code(err), "%v", err)
-	require.Equal(t, why, status.Convert(err).Message())
-}
-
 func TestDisorder(t *testing.T) {
 	u := start(t)
 	branchtest.Disorder(t, branchtest.Branch{
@@ -139,7 +133,7 @@ func TestUsernameTaken(t *testing.T) {
 		intruder.Username = name
 		gid := register.Gid(intruder.Id)
 		_, err := u.dtm.CreateUser(branchtest.Saga(gid, branchtest.UserBranch, branch.OpAction), intruder)
-		requireAborted(t, err, reason.UsernameTaken)
+		branchtest.RequireAborted(t, err, reason.UsernameTaken)
 		require.Zero(t, u.rowCount(t, intruder.Id))
 		require.Empty(t, branchtest.Barrier(t, u.db, gid), "the barrier rolled back with the rejection")
 
@@ -163,7 +157,7 @@ func TestEmailTaken(t *testing.T) {
 	intruder.Email = owner.Email
 	gid := register.Gid(intruder.Id)
 	_, err := u.dtm.CreateUser(branchtest.Saga(gid, branchtest.UserBranch, branch.OpAction), intruder)
-	requireAborted(t, err, reason.EmailTaken)
+	branchtest.RequireAborted(t, err, reason.EmailTaken)
 	require.Zero(t, u.rowCount(t, intruder.Id))
 	require.Empty(t, branchtest.Barrier(t, u.db, gid), "the barrier rolled back with the rejection")
 	_, err = u.dtm.CreateUserCompensate(branchtest.Saga(gid, branchtest.UserBranch, branch.OpCompensate), intruder)
@@ -187,7 +181,7 @@ func TestIDTaken(t *testing.T) {
 	again.Username = "v" + owner.Username[1:]
 	again.Email = again.Username + "@example.com"
 	_, err := u.dtm.CreateUser(branchtest.Saga(register.Gid(owner.Id), "03", branch.OpAction), again)
-	requireAborted(t, err, reason.IDTaken)
+	branchtest.RequireAborted(t, err, reason.IDTaken)
 	u.requireUser(t, owner)
 	require.Equal(t, []string{"01 action action"}, branchtest.Barrier(t, u.db, register.Gid(owner.Id)))
 }
@@ -253,7 +247,7 @@ func TestHostilePayloads(t *testing.T) {
 			users := branchtest.Count(t, u.db, "SELECT COUNT(*) FROM `user`")
 
 			_, err := u.dtm.CreateUser(branchtest.Saga(gid, branchtest.UserBranch, branch.OpAction), req)
-			requireAborted(t, err, reason.InvalidPayload)
+			branchtest.RequireAborted(t, err, reason.InvalidPayload)
 			require.Zero(t, branchtest.Count(t, u.db, "SELECT COUNT(*) FROM `user` WHERE id = ?", id))
 			require.Equal(t, users, branchtest.Count(t, u.db, "SELECT COUNT(*) FROM `user`"))
 			require.Empty(t, branchtest.Barrier(t, u.db, gid))
