@@ -23,9 +23,13 @@ type Step struct {
 	Table      string
 }
 
-// The register saga's steps, in the order DTM runs them: the user row, then
-// the score row. The score step is the one that can refuse (an initial
-// score the rule rejects); a refusal compensates the user row.
+// The register saga's steps, in the order DTM runs them: the user row, the
+// score row, then the completion. The score step is the pivot, the only one
+// that can refuse (an initial score the rule rejects); a refusal
+// compensates the user row. The completion comes after it and never
+// refuses, so what it writes (the mark that the user is complete, and the
+// outbox row of the verification email, in one transaction) is written only
+// for a registration that can no longer be rolled back.
 var (
 	UserStep = Step{
 		BranchID:   "01",
@@ -41,7 +45,14 @@ var (
 		Compensate: userscorepb.UserScore_InitScoreCompensate_FullMethodName,
 		Table:      "user_score",
 	}
-	Steps = []Step{UserStep, ScoreStep}
+	CompleteStep = Step{
+		BranchID:   "03",
+		Service:    "user.rpc",
+		Action:     userpb.User_CompleteUser_FullMethodName,
+		Compensate: userpb.User_CompleteUserCompensate_FullMethodName,
+		Table:      "user",
+	}
+	Steps = []Step{UserStep, ScoreStep, CompleteStep}
 )
 
 // StepOf returns the step that calls method (an action or a compensation,
@@ -62,39 +73,78 @@ func StepOf(method string) (Step, bool) {
 // method). A gateway whose configuration names other keys maps them here.
 type Services map[string]string
 
-// Payloads are a registration's two action payloads. A compensation gets
-// its action's payload, as DTM does for every saga.
+// Payloads are a registration's action payloads. A compensation gets its
+// action's payload, as DTM does for every saga.
 type Payloads struct {
-	User  *userpb.CreateUserReq
-	Score *userscorepb.InitScoreReq
+	User     *userpb.CreateUserReq
+	Score    *userscorepb.InitScoreReq
+	Complete *userpb.CompleteUserReq
+}
+
+// PayloadsOf builds the payloads of one registration; the user's id is
+// the one every step names.
+func PayloadsOf(user *userpb.CreateUserReq, score int64) Payloads {
+	return Payloads{
+		User:     user,
+		Score:    &userscorepb.InitScoreReq{UserId: user.Id, Score: score},
+		Complete: &userpb.CompleteUserReq{Id: user.Id},
+	}
 }
 
 // Encode marshals the payloads in step order, as DTM stores them.
 func (p Payloads) Encode() ([][]byte, error) {
-	user, err := proto.Marshal(p.User)
-	if err != nil {
-		return nil, err
+	out := make([][]byte, 0, len(Steps))
+	for _, m := range []proto.Message{p.User, p.Score, p.Complete} {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
 	}
-	score, err := proto.Marshal(p.Score)
-	if err != nil {
-		return nil, err
-	}
-	return [][]byte{user, score}, nil
+	return out, nil
 }
 
 // ErrPayloads: what DTM holds for a saga is not a register saga's actions.
 var ErrPayloads = errors.New("register saga: action payloads missing or not decodable")
 
 // Decode reads back the action payloads DTM holds for a register saga, by
-// branch id (dtmread.Saga.ActionPayloads).
+// branch id (dtmread.Saga.ActionPayloads). A saga from before the last
+// step (two branches) decodes too, its Complete built from the user's id:
+// so an idempotent replay across the upgrade still recognises its body,
+// and a prepared one is resubmitted in today's shape.
 func Decode(byBranch map[string][]byte) (Payloads, error) {
-	user, score := new(userpb.CreateUserReq), new(userscorepb.InitScoreReq)
+	user, score, complete := new(userpb.CreateUserReq), new(userscorepb.InitScoreReq), new(userpb.CompleteUserReq)
 	u, okU := byBranch[UserStep.BranchID]
 	s, okS := byBranch[ScoreStep.BranchID]
 	if !okU || !okS || proto.Unmarshal(u, user) != nil || proto.Unmarshal(s, score) != nil {
 		return Payloads{}, ErrPayloads
 	}
-	return Payloads{User: user, Score: score}, nil
+	if c, ok := byBranch[CompleteStep.BranchID]; !ok {
+		complete.Id = user.Id
+	} else if proto.Unmarshal(c, complete) != nil {
+		return Payloads{}, ErrPayloads
+	}
+	return Payloads{User: user, Score: score, Complete: complete}, nil
+}
+
+// Stored returns the payloads as DTM stores them, in step order: those DTM
+// holds, byte for byte, and for a saga from before the last step, that
+// step's payload encoded.
+func Stored(byBranch map[string][]byte) ([][]byte, error) {
+	p, err := Decode(byBranch)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := p.Encode()
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range Steps {
+		if b, ok := byBranch[s.BranchID]; ok {
+			enc[i] = b
+		}
+	}
+	return enc, nil
 }
 
 // SagaSteps are the saga's steps as DTM's client takes them (SagaGrpc's

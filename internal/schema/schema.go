@@ -111,6 +111,14 @@ var columns = map[string][]column{
 		table: "user", name: "email",
 		add: "ADD COLUMN `email` varchar(254) CHARACTER SET ascii COLLATE ascii_bin NULL AFTER `gender`, " +
 			"ADD UNIQUE KEY `uniq_email` (`email`)",
+	}, {
+		// The default fills the rows that predate the saga's last step with
+		// the time of the ALTER: they are complete (user.sql).
+		table: "user", name: "completed_at",
+		add: "ADD COLUMN `completed_at` datetime(3) NULL DEFAULT CURRENT_TIMESTAMP(3) AFTER `create_time`",
+	}, {
+		table: "user", name: "email_verified_at",
+		add: "ADD COLUMN `email_verified_at` datetime(3) NULL AFTER `completed_at`",
 	}},
 	"user_score.sql": {{
 		table: "user_score", name: "gid",

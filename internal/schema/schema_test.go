@@ -75,3 +75,42 @@ func TestApplyAddsTheGidColumnToOldTables(t *testing.T) {
 	_, err = user.Exec("UPDATE `user` SET email = 'Ann@example.com' WHERE username = 'new'")
 	require.NoError(t, err, "another local part")
 }
+
+// TestApplyMarksOldUsersComplete: users that predate the saga's last step
+// are complete (their two-step sagas ended with the score), so the
+// migration that adds completed_at fills them, and a row CreateUser
+// inserts today, naming NULL, stays incomplete until CompleteUser.
+func TestApplyMarksOldUsersComplete(t *testing.T) {
+	dsn := testdb.DSN()
+	dbs := testdb.Names("schema")
+	ctx := context.Background()
+	t.Cleanup(func() { _ = schema.Drop(context.Background(), dsn, dbs) })
+	cfg, err := store.Config(dsn)
+	require.NoError(t, err)
+	server, err := store.Open(store.In(cfg, ""))
+	require.NoError(t, err)
+	defer server.Close()
+	_, err = server.Exec("CREATE DATABASE `" + dbs.User + "`")
+	require.NoError(t, err, "MySQL at %s (set %s)", dsn, testdb.Env)
+	user, err := store.Open(store.In(cfg, dbs.User))
+	require.NoError(t, err)
+	defer user.Close()
+	for _, stmt := range []string{
+		"CREATE TABLE `user` (`id` char(36) CHARACTER SET ascii NOT NULL, `gid` varchar(128) CHARACTER SET ascii NOT NULL DEFAULT '', `username` varchar(32) NOT NULL, `password_hash` varchar(100) CHARACTER SET ascii NOT NULL, `gender` varchar(16) NOT NULL, `email` varchar(254) CHARACTER SET ascii COLLATE ascii_bin NULL, `create_time` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), PRIMARY KEY (`id`), UNIQUE KEY `uniq_username` (`username`), UNIQUE KEY `uniq_email` (`email`))",
+		"INSERT INTO `user` (id, gid, username, password_hash, gender, email) VALUES ('0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e7f', 'register-0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e7f', 'old', 'h', 'male', 'old@example.com')",
+	} {
+		_, err := user.Exec(stmt)
+		require.NoError(t, err, stmt)
+	}
+	require.NoError(t, schema.Apply(ctx, dsn, dbs))
+	var complete bool
+	require.NoError(t, user.QueryRow("SELECT completed_at IS NOT NULL AND email_verified_at IS NULL FROM `user` WHERE username = 'old'").Scan(&complete))
+	require.True(t, complete, "an old user is complete and not verified")
+
+	_, err = user.Exec("INSERT INTO `user` (id, gid, username, password_hash, gender, email, completed_at) VALUES ('0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e80', 'register-0190f5d2-7b8a-7c3e-9d1f-2a3b4c5d6e80', 'new', 'h', 'male', 'new@example.com', NULL)")
+	require.NoError(t, err)
+	require.NoError(t, schema.Apply(ctx, dsn, dbs), "a second migrate")
+	var incomplete int
+	require.NoError(t, user.QueryRow("SELECT COUNT(*) FROM `user` WHERE completed_at IS NULL").Scan(&incomplete))
+	require.Equal(t, 1, incomplete, "a new row stays incomplete, whatever migrate runs")
+}

@@ -38,3 +38,12 @@ func Find(text string) (string, bool) {
 	}
 	return "", false
 }
+
+// Codes of VerifyEmail's refusals (FailedPrecondition), which the gateway
+// answers with; they never appear in a saga's rollback reason.
+const (
+	// CodeUsed: the verification code was spent already.
+	CodeUsed = "CODE_USED"
+	// CodeExpired: the verification code's lifetime is over.
+	CodeExpired = "CODE_EXPIRED"
+)

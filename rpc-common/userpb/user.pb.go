@@ -105,6 +105,94 @@ func (x *CreateUserReq) GetEmail() string {
 	return ""
 }
 
+type CompleteUserReq struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteUserReq) Reset() {
+	*x = CompleteUserReq{}
+	mi := &file_user_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteUserReq) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteUserReq) ProtoMessage() {}
+
+func (x *CompleteUserReq) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteUserReq.ProtoReflect.Descriptor instead.
+func (*CompleteUserReq) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CompleteUserReq) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type VerifyEmailReq struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmailReq) Reset() {
+	*x = VerifyEmailReq{}
+	mi := &file_user_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmailReq) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmailReq) ProtoMessage() {}
+
+func (x *VerifyEmailReq) ProtoReflect() protoreflect.Message {
+	mi := &file_user_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmailReq.ProtoReflect.Descriptor instead.
+func (*VerifyEmailReq) Descriptor() ([]byte, []int) {
+	return file_user_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *VerifyEmailReq) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
 type VerifyCredentialsReq struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
@@ -115,7 +203,7 @@ type VerifyCredentialsReq struct {
 
 func (x *VerifyCredentialsReq) Reset() {
 	*x = VerifyCredentialsReq{}
-	mi := &file_user_proto_msgTypes[1]
+	mi := &file_user_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -127,7 +215,7 @@ func (x *VerifyCredentialsReq) String() string {
 func (*VerifyCredentialsReq) ProtoMessage() {}
 
 func (x *VerifyCredentialsReq) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[1]
+	mi := &file_user_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -140,7 +228,7 @@ func (x *VerifyCredentialsReq) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyCredentialsReq.ProtoReflect.Descriptor instead.
 func (*VerifyCredentialsReq) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{1}
+	return file_user_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *VerifyCredentialsReq) GetUsername() string {
@@ -166,7 +254,7 @@ type GetUserReq struct {
 
 func (x *GetUserReq) Reset() {
 	*x = GetUserReq{}
-	mi := &file_user_proto_msgTypes[2]
+	mi := &file_user_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +266,7 @@ func (x *GetUserReq) String() string {
 func (*GetUserReq) ProtoMessage() {}
 
 func (x *GetUserReq) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[2]
+	mi := &file_user_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +279,7 @@ func (x *GetUserReq) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserReq.ProtoReflect.Descriptor instead.
 func (*GetUserReq) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{2}
+	return file_user_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetUserReq) GetId() string {
@@ -208,13 +296,17 @@ type UserInfo struct {
 	Gender   string                 `protobuf:"bytes,3,opt,name=gender,proto3" json:"gender,omitempty"`
 	// email is empty for a user registered before addresses were asked for.
 	Email         string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	EmailVerified bool   `protobuf:"varint,5,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	// complete: the register saga's last step ran; until then the user may
+	// still be compensated, and cannot log in.
+	Complete      bool `protobuf:"varint,6,opt,name=complete,proto3" json:"complete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UserInfo) Reset() {
 	*x = UserInfo{}
-	mi := &file_user_proto_msgTypes[3]
+	mi := &file_user_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +318,7 @@ func (x *UserInfo) String() string {
 func (*UserInfo) ProtoMessage() {}
 
 func (x *UserInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_user_proto_msgTypes[3]
+	mi := &file_user_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +331,7 @@ func (x *UserInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserInfo.ProtoReflect.Descriptor instead.
 func (*UserInfo) Descriptor() ([]byte, []int) {
-	return file_user_proto_rawDescGZIP(), []int{3}
+	return file_user_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UserInfo) GetId() string {
@@ -270,6 +362,20 @@ func (x *UserInfo) GetEmail() string {
 	return ""
 }
 
+func (x *UserInfo) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *UserInfo) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
 var File_user_proto protoreflect.FileDescriptor
 
 const file_user_proto_rawDesc = "" +
@@ -281,24 +387,33 @@ const file_user_proto_rawDesc = "" +
 	"\busername\x18\x02 \x01(\tR\busername\x12#\n" +
 	"\rpassword_hash\x18\x03 \x01(\tR\fpasswordHash\x12\x16\n" +
 	"\x06gender\x18\x04 \x01(\tR\x06gender\x12\x14\n" +
-	"\x05email\x18\x05 \x01(\tR\x05email\"N\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\"!\n" +
+	"\x0fCompleteUserReq\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"$\n" +
+	"\x0eVerifyEmailReq\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\"N\n" +
 	"\x14VerifyCredentialsReq\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x1c\n" +
 	"\n" +
 	"GetUserReq\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"d\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xa7\x01\n" +
 	"\bUserInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x16\n" +
 	"\x06gender\x18\x03 \x01(\tR\x06gender\x12\x14\n" +
-	"\x05email\x18\x04 \x01(\tR\x05email2\xf4\x01\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12%\n" +
+	"\x0eemail_verified\x18\x05 \x01(\bR\remailVerified\x12\x1a\n" +
+	"\bcomplete\x18\x06 \x01(\bR\bcomplete2\xb1\x03\n" +
 	"\x04User\x129\n" +
 	"\n" +
 	"CreateUser\x12\x13.user.CreateUserReq\x1a\x16.google.protobuf.Empty\x12C\n" +
-	"\x14CreateUserCompensate\x12\x13.user.CreateUserReq\x1a\x16.google.protobuf.Empty\x12?\n" +
+	"\x14CreateUserCompensate\x12\x13.user.CreateUserReq\x1a\x16.google.protobuf.Empty\x12=\n" +
+	"\fCompleteUser\x12\x15.user.CompleteUserReq\x1a\x16.google.protobuf.Empty\x12G\n" +
+	"\x16CompleteUserCompensate\x12\x15.user.CompleteUserReq\x1a\x16.google.protobuf.Empty\x12?\n" +
 	"\x11VerifyCredentials\x12\x1a.user.VerifyCredentialsReq\x1a\x0e.user.UserInfo\x12+\n" +
-	"\aGetUser\x12\x10.user.GetUserReq\x1a\x0e.user.UserInfoB\x1dZ\x1bsagasuite/rpc-common/userpbb\x06proto3"
+	"\aGetUser\x12\x10.user.GetUserReq\x1a\x0e.user.UserInfo\x123\n" +
+	"\vVerifyEmail\x12\x14.user.VerifyEmailReq\x1a\x0e.user.UserInfoB\x1dZ\x1bsagasuite/rpc-common/userpbb\x06proto3"
 
 var (
 	file_user_proto_rawDescOnce sync.Once
@@ -312,25 +427,33 @@ func file_user_proto_rawDescGZIP() []byte {
 	return file_user_proto_rawDescData
 }
 
-var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_user_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_user_proto_goTypes = []any{
 	(*CreateUserReq)(nil),        // 0: user.CreateUserReq
-	(*VerifyCredentialsReq)(nil), // 1: user.VerifyCredentialsReq
-	(*GetUserReq)(nil),           // 2: user.GetUserReq
-	(*UserInfo)(nil),             // 3: user.UserInfo
-	(*emptypb.Empty)(nil),        // 4: google.protobuf.Empty
+	(*CompleteUserReq)(nil),      // 1: user.CompleteUserReq
+	(*VerifyEmailReq)(nil),       // 2: user.VerifyEmailReq
+	(*VerifyCredentialsReq)(nil), // 3: user.VerifyCredentialsReq
+	(*GetUserReq)(nil),           // 4: user.GetUserReq
+	(*UserInfo)(nil),             // 5: user.UserInfo
+	(*emptypb.Empty)(nil),        // 6: google.protobuf.Empty
 }
 var file_user_proto_depIdxs = []int32{
 	0, // 0: user.User.CreateUser:input_type -> user.CreateUserReq
 	0, // 1: user.User.CreateUserCompensate:input_type -> user.CreateUserReq
-	1, // 2: user.User.VerifyCredentials:input_type -> user.VerifyCredentialsReq
-	2, // 3: user.User.GetUser:input_type -> user.GetUserReq
-	4, // 4: user.User.CreateUser:output_type -> google.protobuf.Empty
-	4, // 5: user.User.CreateUserCompensate:output_type -> google.protobuf.Empty
-	3, // 6: user.User.VerifyCredentials:output_type -> user.UserInfo
-	3, // 7: user.User.GetUser:output_type -> user.UserInfo
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
+	1, // 2: user.User.CompleteUser:input_type -> user.CompleteUserReq
+	1, // 3: user.User.CompleteUserCompensate:input_type -> user.CompleteUserReq
+	3, // 4: user.User.VerifyCredentials:input_type -> user.VerifyCredentialsReq
+	4, // 5: user.User.GetUser:input_type -> user.GetUserReq
+	2, // 6: user.User.VerifyEmail:input_type -> user.VerifyEmailReq
+	6, // 7: user.User.CreateUser:output_type -> google.protobuf.Empty
+	6, // 8: user.User.CreateUserCompensate:output_type -> google.protobuf.Empty
+	6, // 9: user.User.CompleteUser:output_type -> google.protobuf.Empty
+	6, // 10: user.User.CompleteUserCompensate:output_type -> google.protobuf.Empty
+	5, // 11: user.User.VerifyCredentials:output_type -> user.UserInfo
+	5, // 12: user.User.GetUser:output_type -> user.UserInfo
+	5, // 13: user.User.VerifyEmail:output_type -> user.UserInfo
+	7, // [7:14] is the sub-list for method output_type
+	0, // [0:7] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -347,7 +470,7 @@ func file_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_user_proto_rawDesc), len(file_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,10 +23,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	User_CreateUser_FullMethodName           = "/user.User/CreateUser"
-	User_CreateUserCompensate_FullMethodName = "/user.User/CreateUserCompensate"
-	User_VerifyCredentials_FullMethodName    = "/user.User/VerifyCredentials"
-	User_GetUser_FullMethodName              = "/user.User/GetUser"
+	User_CreateUser_FullMethodName             = "/user.User/CreateUser"
+	User_CreateUserCompensate_FullMethodName   = "/user.User/CreateUserCompensate"
+	User_CompleteUser_FullMethodName           = "/user.User/CompleteUser"
+	User_CompleteUserCompensate_FullMethodName = "/user.User/CompleteUserCompensate"
+	User_VerifyCredentials_FullMethodName      = "/user.User/VerifyCredentials"
+	User_GetUser_FullMethodName                = "/user.User/GetUser"
+	User_VerifyEmail_FullMethodName            = "/user.User/VerifyEmail"
 )
 
 // UserClient is the client API for User service.
@@ -39,10 +42,21 @@ type UserClient interface {
 	// CreateUserCompensate deletes the row CreateUser wrote. It never aborts:
 	// DTM retries it until it succeeds.
 	CreateUserCompensate(ctx context.Context, in *CreateUserReq, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// CompleteUser is the saga's last step, after the score (the only step
+	// that can refuse): it marks the user complete and records the
+	// verification email in the outbox, in one barrier transaction. It never
+	// aborts a saga the gateway built; DTM retries it until it succeeds.
+	CompleteUser(ctx context.Context, in *CompleteUserReq, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// CompleteUserCompensate undoes CompleteUser (only an operator's stop of
+	// a saga in its last step calls it): the mark and the outbox row go.
+	CompleteUserCompensate(ctx context.Context, in *CompleteUserReq, opts ...grpc.CallOption) (*emptypb.Empty, error)
 	// VerifyCredentials checks a username/password pair for login.
 	VerifyCredentials(ctx context.Context, in *VerifyCredentialsReq, opts ...grpc.CallOption) (*UserInfo, error)
 	// GetUser reads one user's profile.
 	GetUser(ctx context.Context, in *GetUserReq, opts ...grpc.CallOption) (*UserInfo, error)
+	// VerifyEmail spends a verification code from a mail: NotFound for an
+	// unknown code, FailedPrecondition with reason CODE_USED or CODE_EXPIRED.
+	VerifyEmail(ctx context.Context, in *VerifyEmailReq, opts ...grpc.CallOption) (*UserInfo, error)
 }
 
 type userClient struct {
@@ -73,6 +87,26 @@ func (c *userClient) CreateUserCompensate(ctx context.Context, in *CreateUserReq
 	return out, nil
 }
 
+func (c *userClient) CompleteUser(ctx context.Context, in *CompleteUserReq, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, User_CompleteUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userClient) CompleteUserCompensate(ctx context.Context, in *CompleteUserReq, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, User_CompleteUserCompensate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *userClient) VerifyCredentials(ctx context.Context, in *VerifyCredentialsReq, opts ...grpc.CallOption) (*UserInfo, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UserInfo)
@@ -93,6 +127,16 @@ func (c *userClient) GetUser(ctx context.Context, in *GetUserReq, opts ...grpc.C
 	return out, nil
 }
 
+func (c *userClient) VerifyEmail(ctx context.Context, in *VerifyEmailReq, opts ...grpc.CallOption) (*UserInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UserInfo)
+	err := c.cc.Invoke(ctx, User_VerifyEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UserServer is the server API for User service.
 // All implementations must embed UnimplementedUserServer
 // for forward compatibility.
@@ -103,10 +147,21 @@ type UserServer interface {
 	// CreateUserCompensate deletes the row CreateUser wrote. It never aborts:
 	// DTM retries it until it succeeds.
 	CreateUserCompensate(context.Context, *CreateUserReq) (*emptypb.Empty, error)
+	// CompleteUser is the saga's last step, after the score (the only step
+	// that can refuse): it marks the user complete and records the
+	// verification email in the outbox, in one barrier transaction. It never
+	// aborts a saga the gateway built; DTM retries it until it succeeds.
+	CompleteUser(context.Context, *CompleteUserReq) (*emptypb.Empty, error)
+	// CompleteUserCompensate undoes CompleteUser (only an operator's stop of
+	// a saga in its last step calls it): the mark and the outbox row go.
+	CompleteUserCompensate(context.Context, *CompleteUserReq) (*emptypb.Empty, error)
 	// VerifyCredentials checks a username/password pair for login.
 	VerifyCredentials(context.Context, *VerifyCredentialsReq) (*UserInfo, error)
 	// GetUser reads one user's profile.
 	GetUser(context.Context, *GetUserReq) (*UserInfo, error)
+	// VerifyEmail spends a verification code from a mail: NotFound for an
+	// unknown code, FailedPrecondition with reason CODE_USED or CODE_EXPIRED.
+	VerifyEmail(context.Context, *VerifyEmailReq) (*UserInfo, error)
 	mustEmbedUnimplementedUserServer()
 }
 
@@ -123,11 +178,20 @@ func (UnimplementedUserServer) CreateUser(context.Context, *CreateUserReq) (*emp
 func (UnimplementedUserServer) CreateUserCompensate(context.Context, *CreateUserReq) (*emptypb.Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateUserCompensate not implemented")
 }
+func (UnimplementedUserServer) CompleteUser(context.Context, *CompleteUserReq) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteUser not implemented")
+}
+func (UnimplementedUserServer) CompleteUserCompensate(context.Context, *CompleteUserReq) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteUserCompensate not implemented")
+}
 func (UnimplementedUserServer) VerifyCredentials(context.Context, *VerifyCredentialsReq) (*UserInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyCredentials not implemented")
 }
 func (UnimplementedUserServer) GetUser(context.Context, *GetUserReq) (*UserInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUser not implemented")
+}
+func (UnimplementedUserServer) VerifyEmail(context.Context, *VerifyEmailReq) (*UserInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyEmail not implemented")
 }
 func (UnimplementedUserServer) mustEmbedUnimplementedUserServer() {}
 func (UnimplementedUserServer) testEmbeddedByValue()              {}
@@ -186,6 +250,42 @@ func _User_CreateUserCompensate_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _User_CompleteUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteUserReq)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServer).CompleteUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: User_CompleteUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServer).CompleteUser(ctx, req.(*CompleteUserReq))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _User_CompleteUserCompensate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteUserReq)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServer).CompleteUserCompensate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: User_CompleteUserCompensate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServer).CompleteUserCompensate(ctx, req.(*CompleteUserReq))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _User_VerifyCredentials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(VerifyCredentialsReq)
 	if err := dec(in); err != nil {
@@ -222,6 +322,24 @@ func _User_GetUser_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _User_VerifyEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyEmailReq)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServer).VerifyEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: User_VerifyEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServer).VerifyEmail(ctx, req.(*VerifyEmailReq))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // User_ServiceDesc is the grpc.ServiceDesc for User service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -238,12 +356,24 @@ var User_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _User_CreateUserCompensate_Handler,
 		},
 		{
+			MethodName: "CompleteUser",
+			Handler:    _User_CompleteUser_Handler,
+		},
+		{
+			MethodName: "CompleteUserCompensate",
+			Handler:    _User_CompleteUserCompensate_Handler,
+		},
+		{
 			MethodName: "VerifyCredentials",
 			Handler:    _User_VerifyCredentials_Handler,
 		},
 		{
 			MethodName: "GetUser",
 			Handler:    _User_GetUser_Handler,
+		},
+		{
+			MethodName: "VerifyEmail",
+			Handler:    _User_VerifyEmail_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

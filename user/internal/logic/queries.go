@@ -62,7 +62,7 @@ func GetUser(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.GetUser
 }
 
 func toInfo(u *model.User) *userpb.UserInfo {
-	return &userpb.UserInfo{Id: u.ID, Username: u.Username, Gender: u.Gender, Email: u.Email}
+	return &userpb.UserInfo{Id: u.ID, Username: u.Username, Gender: u.Gender, Email: u.Email, EmailVerified: u.EmailVerified, Complete: u.Complete}
 }
 
 // internal logs err once and answers without its text.

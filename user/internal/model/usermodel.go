@@ -36,6 +36,11 @@ type User struct {
 	// Email is canonical (register.CanonicalEmail); "" for a user from
 	// before addresses were asked for (NULL in the table).
 	Email string `db:"email"`
+	// Complete: the saga's last step ran (CompleteUser); until then the
+	// registration may still be compensated.
+	Complete bool `db:"complete"`
+	// EmailVerified: a code from the verification mail was spent.
+	EmailVerified bool `db:"email_verified"`
 }
 
 // UserModel is the user table's repository.
@@ -51,11 +56,12 @@ func (m *UserModel) WithTx(tx *sql.Tx) *UserModel {
 	return &UserModel{conn: sqlx.NewSqlConnFromSession(sqlx.NewSessionFromTx(tx))}
 }
 
-// Insert adds a user; a duplicate username gives ErrUsernameTaken, a
-// duplicate id ErrIDTaken.
+// Insert adds a user, not complete yet; a duplicate username gives
+// ErrUsernameTaken, a duplicate email ErrEmailTaken, a duplicate id
+// ErrIDTaken.
 func (m *UserModel) Insert(ctx context.Context, u *User) error {
 	_, err := m.conn.ExecCtx(ctx,
-		"INSERT INTO `user` (id, gid, username, password_hash, gender, email) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''))",
+		"INSERT INTO `user` (id, gid, username, password_hash, gender, email, completed_at) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), NULL)",
 		u.ID, u.Gid, u.Username, u.PasswordHash, u.Gender, u.Email)
 	if myErr, ok := store.Duplicate(err); ok {
 		switch {
@@ -74,6 +80,34 @@ func (m *UserModel) Insert(ctx context.Context, u *User) error {
 // other saga stays, whatever a compensation's payload says.
 func (m *UserModel) Delete(ctx context.Context, id, gid string) error {
 	_, err := m.conn.ExecCtx(ctx, "DELETE FROM `user` WHERE id = ? AND gid = ?", id, gid)
+	return err
+}
+
+// Complete marks the user of id written by the saga gid complete; false
+// when no such row exists (a saga that is not the gateway's).
+func (m *UserModel) Complete(ctx context.Context, id, gid string) (bool, error) {
+	res, err := m.conn.ExecCtx(ctx,
+		"UPDATE `user` SET completed_at = NOW(3) WHERE id = ? AND gid = ?", id, gid)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// Uncomplete clears the mark Complete set, for the row of id written by
+// the saga gid.
+func (m *UserModel) Uncomplete(ctx context.Context, id, gid string) error {
+	_, err := m.conn.ExecCtx(ctx, "UPDATE `user` SET completed_at = NULL WHERE id = ? AND gid = ?", id, gid)
+	return err
+}
+
+// MarkEmailVerified records that the user of id proved they read email,
+// the address the code was sent to; a user who no longer has that address
+// is left as is (the caller reads the row back).
+func (m *UserModel) MarkEmailVerified(ctx context.Context, id, email string) error {
+	_, err := m.conn.ExecCtx(ctx,
+		"UPDATE `user` SET email_verified_at = COALESCE(email_verified_at, NOW(3)) WHERE id = ? AND email = ?", id, email)
 	return err
 }
 
@@ -97,7 +131,9 @@ func (m *UserModel) FindByUsername(ctx context.Context, username string) (*User,
 func (m *UserModel) findBy(ctx context.Context, column, value string) (*User, error) {
 	var u User
 	err := m.conn.QueryRowCtx(ctx, &u,
-		"SELECT id, gid, username, password_hash, gender, COALESCE(email, '') AS email FROM `user` WHERE "+column+" = ? LIMIT 1", value)
+		"SELECT id, gid, username, password_hash, gender, COALESCE(email, '') AS email, "+
+			"completed_at IS NOT NULL AS complete, email_verified_at IS NOT NULL AS email_verified "+
+			"FROM `user` WHERE "+column+" = ? LIMIT 1", value)
 	if errors.Is(err, sqlx.ErrNotFound) {
 		return nil, ErrNotFound
 	}

@@ -30,6 +30,18 @@ func (s *UserServer) CreateUserCompensate(ctx context.Context, in *userpb.Create
 	return &emptypb.Empty{}, logic.CreateUserCompensate(ctx, s.svcCtx, in)
 }
 
+func (s *UserServer) CompleteUser(ctx context.Context, in *userpb.CompleteUserReq) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, logic.CompleteUser(ctx, s.svcCtx, in)
+}
+
+func (s *UserServer) CompleteUserCompensate(ctx context.Context, in *userpb.CompleteUserReq) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, logic.CompleteUserCompensate(ctx, s.svcCtx, in)
+}
+
+func (s *UserServer) VerifyEmail(ctx context.Context, in *userpb.VerifyEmailReq) (*userpb.UserInfo, error) {
+	return logic.VerifyEmail(ctx, s.svcCtx, in)
+}
+
 func (s *UserServer) VerifyCredentials(ctx context.Context, in *userpb.VerifyCredentialsReq) (*userpb.UserInfo, error) {
 	return logic.VerifyCredentials(ctx, s.svcCtx, in)
 }

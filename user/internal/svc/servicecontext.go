@@ -17,6 +17,10 @@ type ServiceContext struct {
 	// DB is the pool the barrier opens its local transactions on.
 	DB    *sql.DB
 	Users *model.UserModel
+	// Outbox takes the rows the saga's last step writes.
+	Outbox *model.OutboxModel
+	// Deliveries are the mailer's records, whose codes VerifyEmail spends.
+	Deliveries *model.DeliveryModel
 	// DummyHash is compared against when a login names an unknown user, so
 	// that unknown users and wrong passwords take the same time.
 	DummyHash []byte
@@ -34,10 +38,13 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 	if err != nil {
 		return nil, err
 	}
+	conn := sqlx.NewSqlConnFromDB(db)
 	return &ServiceContext{
-		Config:    c,
-		DB:        db,
-		Users:     model.NewUserModel(sqlx.NewSqlConnFromDB(db)),
-		DummyHash: dummy,
+		Config:     c,
+		DB:         db,
+		Users:      model.NewUserModel(conn),
+		Outbox:     model.NewOutboxModel(conn),
+		Deliveries: model.NewDeliveryModel(conn),
+		DummyHash:  dummy,
 	}, nil
 }

@@ -21,6 +21,9 @@ const (
 	// IdempotencyKeyReused: the key names a registration with another body.
 	IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
 	Internal             = "INTERNAL"
+	// CodeNotFound: no verification mail carries the code of a link
+	// (CODE_USED and CODE_EXPIRED are the user service's, package reason).
+	CodeNotFound = "CODE_NOT_FOUND"
 )
 
 // Error is an answer the gateway sends instead of a success body.

@@ -68,6 +68,24 @@ func userInfoHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	}
 }
 
+// verifyEmailHandler serves the link of a verification mail,
+// GET /verify-email?code=…: exactly one code parameter.
+func verifyEmailHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		codes, ok := r.URL.Query()["code"]
+		if !ok || len(codes) != 1 {
+			httpx.ErrorCtx(r.Context(), w, apierr.BadField("code", "exactly one code parameter is required"))
+			return
+		}
+		resp, err := logic.VerifyEmail(r.Context(), svcCtx, codes[0])
+		if err != nil {
+			httpx.ErrorCtx(r.Context(), w, err)
+			return
+		}
+		httpx.OkJsonCtx(r.Context(), w, resp)
+	}
+}
+
 func sagaHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		gid := pathvar.Vars(r)["gid"]
@@ -140,6 +158,9 @@ var statusOf = map[string]int{
 	reason.EmailTaken:           http.StatusConflict,
 	reason.ScoreRejected:        http.StatusUnprocessableEntity,
 	apierr.IdempotencyKeyReused: http.StatusUnprocessableEntity,
+	apierr.CodeNotFound:         http.StatusNotFound,
+	reason.CodeUsed:             http.StatusGone,
+	reason.CodeExpired:          http.StatusGone,
 	apierr.Unavailable:          http.StatusServiceUnavailable,
 	apierr.RegistrationStopped:  http.StatusInternalServerError,
 	apierr.RegistrationFailed:   http.StatusInternalServerError,

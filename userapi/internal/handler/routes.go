@@ -14,6 +14,7 @@ func RegisterHandlers(server *rest.Server, svcCtx *svc.ServiceContext) {
 		{Method: http.MethodPost, Path: "/register", Handler: registerHandler(svcCtx)},
 		{Method: http.MethodPost, Path: "/login", Handler: loginHandler(svcCtx)},
 		{Method: http.MethodGet, Path: "/sagas/:gid", Handler: sagaHandler(svcCtx)},
+		{Method: http.MethodGet, Path: "/verify-email", Handler: verifyEmailHandler(svcCtx)},
 	})
 	server.AddRoutes(rest.WithMiddleware(authenticate(svcCtx),
 		rest.Route{Method: http.MethodGet, Path: "/user/info", Handler: userInfoHandler(svcCtx)},

@@ -162,22 +162,26 @@ func (a *attempt) registeredBefore() (resp *types.RegisterResp, found bool, err 
 func (a *attempt) existing(s *dtmread.Saga) (*types.RegisterResp, error) {
 	stored := s.ActionPayloads()
 	p, err := register.Decode(stored)
-	if err != nil || !a.sameAs(p.User, p.Score) {
+	if err != nil || !a.sameAs(p) {
 		return nil, errKeyReused
 	}
 	if s.Transaction.Status != dtmcli.StatusPrepared {
 		return a.settle(s, nil, nil)
 	}
-	return a.submit(a.sagaOf([][]byte{stored[register.UserStep.BranchID], stored[register.ScoreStep.BranchID]}))
+	payloads, err := register.Stored(stored)
+	if err != nil {
+		return nil, errKeyReused
+	}
+	return a.submit(a.sagaOf(payloads))
 }
 
 // sameAs says whether the stored payloads are this request's registration:
 // the same id, username, gender and score, and a password matching the
 // stored hash (the hash differs per attempt: bcrypt salts each one). A
 // hash of a cost this gateway would not write is not compared against.
-func (a *attempt) sameAs(user *userpb.CreateUserReq, score *userscorepb.InitScoreReq) bool {
-	r := a.req
-	return user.Id == a.id && score.UserId == a.id &&
+func (a *attempt) sameAs(p register.Payloads) bool {
+	r, user, score := a.req, p.User, p.Score
+	return user.Id == a.id && score.UserId == a.id && p.Complete.Id == a.id &&
 		user.Username == r.Username && user.Gender == r.Gender && user.Email == r.Email && score.Score == r.Score &&
 		register.CheckHash(user.PasswordHash, a.svcCtx.Config.BcryptCost) == nil &&
 		bcrypt.CompareHashAndPassword([]byte(user.PasswordHash), []byte(r.Password)) == nil
@@ -197,12 +201,9 @@ func (a *attempt) newSaga() (*dtmgrpc.SagaGrpc, error) {
 		logx.WithContext(a.ctx).Errorf("saga %s not submitted: DTM %s unreachable", a.gid, a.svcCtx.Config.Saga.DtmServer)
 		return nil, unavailable(a.gid)
 	}
-	payloads, err := register.Payloads{
-		User: &userpb.CreateUserReq{
-			Id: a.id, Username: a.req.Username, PasswordHash: string(hash), Gender: a.req.Gender, Email: a.req.Email,
-		},
-		Score: &userscorepb.InitScoreReq{UserId: a.id, Score: a.req.Score},
-	}.Encode()
+	payloads, err := register.PayloadsOf(&userpb.CreateUserReq{
+		Id: a.id, Username: a.req.Username, PasswordHash: string(hash), Gender: a.req.Gender, Email: a.req.Email,
+	}, a.req.Score).Encode()
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"sagasuite/internal/dtmread"
+	"sagasuite/internal/emailcode"
 	"sagasuite/internal/register"
 	"sagasuite/rpc-common/reason"
 	"sagasuite/rpc-common/userpb"
@@ -27,7 +28,8 @@ var errInvalidCredentials = apierr.New(apierr.InvalidCredentials, "invalid usern
 var errAccountGone = apierr.New(apierr.Unauthenticated, "the account of this token does not exist")
 
 // Login checks the credentials and issues a token. Only a completed
-// registration can log in: the user row must have its score row too.
+// registration can log in: the saga's last step marks the user complete,
+// after the score step, which was the last that could refuse.
 func Login(ctx context.Context, svcCtx *svc.ServiceContext, req *types.LoginReq) (*types.LoginResp, error) {
 	if err := validateLogin(req); err != nil {
 		return nil, err
@@ -39,10 +41,8 @@ func Login(ctx context.Context, svcCtx *svc.ServiceContext, req *types.LoginReq)
 	if err != nil {
 		return nil, upstream(ctx, "user", err)
 	}
-	if _, err := svcCtx.Score.GetScore(ctx, &userscorepb.GetScoreReq{UserId: u.Id}); status.Code(err) == codes.NotFound {
+	if !u.Complete {
 		return nil, errInvalidCredentials
-	} else if err != nil {
-		return nil, upstream(ctx, "user-score", err)
 	}
 	token, exp, err := svcCtx.Tokens.Issue(u.Id)
 	if err != nil {
@@ -70,7 +70,35 @@ func UserInfo(ctx context.Context, svcCtx *svc.ServiceContext, userID string) (*
 	} else if err != nil {
 		return nil, upstream(ctx, "user info", err)
 	}
-	return &types.UserInfoResp{ID: u.Id, Username: u.Username, Email: u.Email, Gender: u.Gender, Score: s.Score}, nil
+	return &types.UserInfoResp{ID: u.Id, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Gender: u.Gender, Score: s.Score}, nil
+}
+
+// Code errors of VerifyEmail.
+var (
+	errCodeUnknown = apierr.New(apierr.CodeNotFound, "no verification mail carries this code")
+	errCodeUsed    = apierr.New(reason.CodeUsed, "this verification code was used already")
+	errCodeExpired = apierr.New(reason.CodeExpired, "this verification code has expired")
+)
+
+// VerifyEmail spends the code of a verification mail's link and answers
+// with the user's profile, its address now verified.
+func VerifyEmail(ctx context.Context, svcCtx *svc.ServiceContext, code string) (*types.VerifyEmailResp, error) {
+	if !emailcode.Valid(code) {
+		return nil, apierr.BadField("code", "code must be the 43 characters of a verification link")
+	}
+	u, err := svcCtx.User.VerifyEmail(ctx, &userpb.VerifyEmailReq{Code: code})
+	switch st, _ := status.FromError(err); {
+	case err == nil:
+		return &types.VerifyEmailResp{ID: u.Id, Email: u.Email, EmailVerified: u.EmailVerified}, nil
+	case st.Code() == codes.NotFound:
+		return nil, errCodeUnknown
+	case st.Code() == codes.FailedPrecondition && st.Message() == reason.CodeUsed:
+		return nil, errCodeUsed
+	case st.Code() == codes.FailedPrecondition && st.Message() == reason.CodeExpired:
+		return nil, errCodeExpired
+	default:
+		return nil, upstream(ctx, "user", err)
+	}
 }
 
 var errNoSaga = apierr.New(apierr.NotFound, "no register saga with this gid")

@@ -37,9 +37,18 @@ type UserInfoResp struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
 	// Email is empty for a user registered before addresses were asked for.
-	Email  string `json:"email"`
-	Gender string `json:"gender"`
-	Score  int64  `json:"score"`
+	Email string `json:"email"`
+	// EmailVerified: the link of the verification mail was followed.
+	EmailVerified bool   `json:"email_verified"`
+	Gender        string `json:"gender"`
+	Score         int64  `json:"score"`
+}
+
+// VerifyEmailResp answers GET /verify-email.
+type VerifyEmailResp struct {
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"email_verified"`
 }
 
 // Saga status values, as the gateway (and the console) report them.

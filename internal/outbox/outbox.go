@@ -1,0 +1,65 @@
+// Package outbox is the contract between what writes outbox rows (the
+// user service's CompleteUser, in its barrier transaction), what publishes
+// them (the relay) and what does their work (the mailer): the kinds of
+// rows, the asynq task each becomes and the task's payload. The table is
+// in internal/schema (user.sql).
+//
+// A row becomes one asynq task whose id is the row's id, so that asynq
+// refuses a second copy while the first is in Redis; the relay publishes
+// a row again until its worker marks it done, so that a task Redis lost is
+// sent again; the worker does the work at most once per row by recording
+// it, under the row's id, in the same transaction that marks the row done.
+package outbox
+
+import (
+	"encoding/json"
+	"errors"
+
+	"sagasuite/internal/register"
+)
+
+// KindVerifyEmail is the row CompleteUser writes: send the user the mail
+// whose link verifies their address.
+const KindVerifyEmail = "verify-email"
+
+// TaskType is the asynq task type a row of kind is published as.
+func TaskType(kind string) string { return "outbox:" + kind }
+
+// Queue is the asynq queue the relay publishes to and the workers serve.
+const Queue = "outbox"
+
+// Task is a published row: its id (also the asynq task id) and the user it
+// is about. The worker reads everything else again from the database, at
+// the time it acts: a payload may be older than the row it names.
+type Task struct {
+	OutboxID string `json:"outbox_id"`
+	UserID   string `json:"user_id"`
+}
+
+// ErrTask: a task payload that is not one the relay writes.
+var ErrTask = errors.New("outbox: not a task payload")
+
+// Encode is the task's payload.
+func (t Task) Encode() []byte {
+	b, _ := json.Marshal(t) // two strings: cannot fail
+	return b
+}
+
+// DecodeTask reads a task's payload; both ids must be user ids as the
+// gateway allocates them (a task's payload is whatever is in Redis).
+func DecodeTask(payload []byte) (Task, error) {
+	var t Task
+	if json.Unmarshal(payload, &t) != nil || !register.ValidUserID(t.OutboxID) || !register.ValidUserID(t.UserID) {
+		return Task{}, ErrTask
+	}
+	return t, nil
+}
+
+// Outcomes a worker records in a row's outcome column when it marks it done.
+const (
+	// OutcomeSent: the work was done (the mail accepted by SMTP).
+	OutcomeSent = "sent"
+	// OutcomeSkipped: nothing to do any more (the user is gone, not
+	// complete, or already verified).
+	OutcomeSkipped = "skipped"
+)
