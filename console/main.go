@@ -11,6 +11,11 @@
 //	DTM_HTTP        http://127.0.0.1:36789
 //	USER_DSN        root:@tcp(127.0.0.1:3306)/user?parseTime=true&loc=UTC
 //	USER_SCORE_DSN  root:@tcp(127.0.0.1:3306)/user_score?parseTime=true&loc=UTC
+//	MAILBOX_URL     http://127.0.0.1:8025   the development mail server's API, whose
+//	                mail the saga detail shows ("off": none)
+//	REDIS_ADDR      127.0.0.1:6379   the asynq queues' Redis, whose web UI
+//	                (asynqmon, read-only) is served under /queues/ ("off": none)
+//	REDIS_PASSWORD  (none)
 //
 // Whatever a DSN's parseTime and loc say, the console reads times as UTC
 // (the time-zone policy of internal/store).
@@ -35,6 +40,10 @@ import (
 
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+
+	"sagasuite/console/internal/mail"
 	"sagasuite/console/internal/rows"
 	"sagasuite/console/internal/server"
 	"sagasuite/internal/dtmread"
@@ -43,10 +52,13 @@ import (
 
 // config is the process configuration; see the package comment.
 type config struct {
-	ListenOn     string
-	DtmHTTP      string
-	UserDSN      string
-	UserScoreDSN string
+	ListenOn      string
+	DtmHTTP       string
+	UserDSN       string
+	UserScoreDSN  string
+	MailboxURL    string
+	RedisAddr     string
+	RedisPassword string
 }
 
 func loadConfig(args []string) (config, error) {
@@ -55,6 +67,10 @@ func loadConfig(args []string) (config, error) {
 		DtmHTTP:      env("DTM_HTTP", "http://127.0.0.1:36789"),
 		UserDSN:      env("USER_DSN", defaultDSN(store.Default.User)),
 		UserScoreDSN: env("USER_SCORE_DSN", defaultDSN(store.Default.UserScore)),
+		MailboxURL:   env("MAILBOX_URL", "http://127.0.0.1:8025"),
+		RedisAddr:    env("REDIS_ADDR", "127.0.0.1:6379"),
+		// The password is a secret: from the environment only.
+		RedisPassword: os.Getenv("REDIS_PASSWORD"),
 	}
 	flags := flag.NewFlagSet("console", flag.ContinueOnError)
 	flags.StringVar(&c.ListenOn, "listen", c.ListenOn, "address to serve on (overrides LISTEN_ON)")
@@ -108,7 +124,7 @@ func run(c config) error {
 		logx.Infof("console on %s is reachable beyond localhost and has no authentication", ln.Addr())
 	}
 	srv := &http.Server{
-		Handler:           server.New(dtmread.New(c.DtmHTTP), rr),
+		Handler:           server.New(dtmread.New(c.DtmHTTP), rr, options(c)),
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       time.Minute,
@@ -128,6 +144,24 @@ func run(c config) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// options are the console's optional parts, as c says.
+func options(c config) server.Options {
+	var o server.Options
+	if c.MailboxURL != "off" {
+		o.Mail = mail.New(c.MailboxURL)
+	}
+	if c.RedisAddr != "off" {
+		o.Queues = asynqmon.New(asynqmon.Options{
+			RootPath:     "/queues",
+			RedisConnOpt: asynq.RedisClientOpt{Addr: c.RedisAddr, Password: c.RedisPassword},
+			// The console only reads; retrying or deleting tasks is the
+			// relay's and the workers' business.
+			ReadOnly: true,
+		})
+	}
+	return o
 }
 
 // loopback reports whether addr only accepts connections from this host.

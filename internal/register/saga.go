@@ -14,7 +14,8 @@ import (
 // Step is one step of the register saga: the branch DTM records it as, the
 // service that runs it (by its etcd key, as the suite's configurations and
 // certificates name it), its action and compensation (full gRPC method
-// names, from the generated code), and the business table it writes.
+// names, from the generated code), and the table of the row it writes (the
+// last step also marks the user row complete).
 type Step struct {
 	BranchID   string
 	Service    string
@@ -50,7 +51,7 @@ var (
 		Service:    "user.rpc",
 		Action:     userpb.User_CompleteUser_FullMethodName,
 		Compensate: userpb.User_CompleteUserCompensate_FullMethodName,
-		Table:      "user",
+		Table:      "outbox",
 	}
 	Steps = []Step{UserStep, ScoreStep, CompleteStep}
 )

@@ -1,5 +1,6 @@
 // Package rows reads the business rows of one registration from the two
-// service databases. It only reads: every query runs in a read-only
+// service databases: the user row, the score row, and the outbox row of its
+// verification email with the mailer's delivery record. It only reads: every query runs in a read-only
 // transaction, so the database itself refuses a write should one ever be
 // added here, and password_hash is never selected.
 package rows
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"sagasuite/console/internal/sagaview"
+	"sagasuite/internal/outbox"
 	"sagasuite/internal/store"
 )
 
@@ -68,13 +70,31 @@ func (r *Reader) Find(ctx context.Context, userID string) (sagaview.Rows, error)
 	var out sagaview.Rows
 	var created time.Time
 	found, err := readOne(ctx, r.user,
-		"SELECT id, username, gender, create_time FROM `user` WHERE id = ?", userID,
-		&out.User.ID, &out.User.Username, &out.User.Gender, &created)
+		"SELECT id, username, gender, COALESCE(email, ''), completed_at IS NOT NULL, email_verified_at IS NOT NULL, create_time "+
+			"FROM `user` WHERE id = ?", userID,
+		&out.User.ID, &out.User.Username, &out.User.Gender, &out.User.Email, &out.User.Complete, &out.User.EmailVerified, &created)
 	if err != nil {
 		return sagaview.Rows{}, fmt.Errorf("user database: %w", err)
 	}
 	if found {
 		out.User.Exists, out.User.CreatedAt = true, created.UTC().Format(time.RFC3339)
+	}
+
+	var published, done, sent sql.NullTime
+	var delivered sql.NullString
+	o := &out.Outbox
+	found, err = readOne(ctx, r.user,
+		"SELECT o.id, o.created_at, o.published_at, o.publishes, o.done_at, o.outcome, d.outbox_id, d.sent_at, d.used_at IS NOT NULL "+
+			"FROM outbox o LEFT JOIN email_delivery d ON d.outbox_id = o.id "+
+			"WHERE o.user_id = ? AND o.kind = '"+outbox.KindVerifyEmail+"' ORDER BY o.id LIMIT 1", userID,
+		&o.ID, &created, &published, &o.Publishes, &done, &o.Outcome, &delivered, &sent, &o.CodeUsed)
+	if err != nil {
+		return sagaview.Rows{}, fmt.Errorf("user database (outbox): %w", err)
+	}
+	if found {
+		o.Exists, o.CreatedAt = true, created.UTC().Format(time.RFC3339)
+		o.PublishedAt, o.DoneAt, o.SentAt = nullTime(published), nullTime(done), nullTime(sent)
+		o.Delivered = delivered.Valid
 	}
 
 	var score int64
@@ -88,6 +108,13 @@ func (r *Reader) Find(ctx context.Context, userID string) (sagaview.Rows, error)
 		out.UserScore.Exists, out.UserScore.Score, out.UserScore.CreatedAt = true, &score, created.UTC().Format(time.RFC3339)
 	}
 	return out, nil
+}
+
+func nullTime(t sql.NullTime) string {
+	if !t.Valid {
+		return ""
+	}
+	return t.Time.UTC().Format(time.RFC3339)
 }
 
 // readOne scans the single row of query into dest, inside a read-only

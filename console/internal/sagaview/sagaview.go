@@ -56,19 +56,57 @@ type Branch struct {
 	Effect     string `json:"effect"`
 }
 
-// Rows are the business rows of one registration as they are now.
+// Rows are the business rows of one registration as they are now, and
+// what came of them: the outbox row of its verification email, the
+// mailer's delivery record, and the mail itself as the development mail
+// server holds it.
 type Rows struct {
-	User      UserRow  `json:"user"`
-	UserScore ScoreRow `json:"user_score"`
+	User      UserRow   `json:"user"`
+	UserScore ScoreRow  `json:"user_score"`
+	Outbox    OutboxRow `json:"outbox"`
+	// Mail lists the messages the mail box holds for the registration's
+	// address, newest first; MailNote says why there are none to show
+	// when the box cannot be asked ("" when it was asked).
+	Mail     []Mail `json:"mail"`
+	MailNote string `json:"mail_note,omitempty"`
 }
 
 // UserRow is the user table's row, without its password hash.
 type UserRow struct {
-	Exists    bool   `json:"exists"`
-	ID        string `json:"id,omitempty"`
-	Username  string `json:"username,omitempty"`
-	Gender    string `json:"gender,omitempty"`
-	CreatedAt string `json:"created_at,omitempty"`
+	Exists        bool   `json:"exists"`
+	ID            string `json:"id,omitempty"`
+	Username      string `json:"username,omitempty"`
+	Gender        string `json:"gender,omitempty"`
+	Email         string `json:"email,omitempty"`
+	Complete      bool   `json:"complete"`
+	EmailVerified bool   `json:"email_verified"`
+	CreatedAt     string `json:"created_at,omitempty"`
+}
+
+// OutboxRow is the registration's verification-email row in the outbox,
+// with the mailer's delivery record of it.
+type OutboxRow struct {
+	Exists      bool   `json:"exists"`
+	ID          string `json:"id,omitempty"`
+	CreatedAt   string `json:"created_at,omitempty"`
+	PublishedAt string `json:"published_at,omitempty"`
+	Publishes   int    `json:"publishes"`
+	DoneAt      string `json:"done_at,omitempty"`
+	Outcome     string `json:"outcome,omitempty"`
+	// Delivered: the SMTP server accepted the mail (email_delivery).
+	Delivered bool   `json:"delivered"`
+	SentAt    string `json:"sent_at,omitempty"`
+	CodeUsed  bool   `json:"code_used"`
+}
+
+// Mail is one message of the development mail server.
+type Mail struct {
+	ID       int    `json:"id"`
+	To       string `json:"to"`
+	Subject  string `json:"subject"`
+	Received string `json:"received"`
+	// Link is the verification link in the message, if it has one.
+	Link string `json:"link,omitempty"`
 }
 
 // ScoreRow is the user_score table's row. Score is a pointer because 0 is
@@ -205,8 +243,11 @@ func (s step) effect(op, sagaStatus, sagaReason string) string {
 }
 
 func (r Rows) exists(table string) bool {
-	if table == register.UserStep.Table {
+	switch table {
+	case register.UserStep.Table:
 		return r.User.Exists
+	case register.CompleteStep.Table:
+		return r.Outbox.Exists
 	}
 	return r.UserScore.Exists
 }

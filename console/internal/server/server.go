@@ -51,9 +51,25 @@ type RowFinder interface {
 	Find(ctx context.Context, userID string) (sagaview.Rows, error)
 }
 
+// MailFinder lists the mail a development mail box holds for an address;
+// mail.Box in production, nil when the console has no mail box to ask.
+type MailFinder interface {
+	Messages(ctx context.Context, address string) ([]sagaview.Mail, error)
+}
+
+// Options are the console's optional parts.
+type Options struct {
+	// Mail is the mail box whose messages the saga detail shows.
+	Mail MailFinder
+	// Queues, when set, is served under /queues/ (asynq's web UI,
+	// asynqmon, read-only), with the looser content policy it needs.
+	Queues http.Handler
+}
+
 type handler struct {
 	dtm    *dtmread.Client
 	rows   RowFinder
+	mail   MailFinder
 	now    func() time.Time
 	budget time.Duration // listBudget; shorter in tests
 }
@@ -63,16 +79,20 @@ type handler struct {
 //	GET /                 the page (and its console.js, console.css)
 //	GET /api/sagas        recent register sagas, newest first (?limit=1..100);
 //	                      IncompleteHeader when the list may miss some
-//	GET /api/sagas/{gid}  one saga, its branches and business rows
-func New(dtm *dtmread.Client, rows RowFinder) http.Handler {
-	return newHandler(dtm, rows, time.Now, listBudget)
+//	GET /api/sagas/{gid}  one saga, its branches, business rows and mail
+//	GET /queues/          asynq's web UI, when Options.Queues is set
+func New(dtm *dtmread.Client, rows RowFinder, opts Options) http.Handler {
+	return newHandler(dtm, rows, opts, time.Now, listBudget)
 }
 
 // newHandler lets tests fix the clock that ages are measured against and
 // the listing's budget.
-func newHandler(dtm *dtmread.Client, rows RowFinder, now func() time.Time, budget time.Duration) http.Handler {
-	h := &handler{dtm: dtm, rows: rows, now: now, budget: budget}
+func newHandler(dtm *dtmread.Client, rows RowFinder, opts Options, now func() time.Time, budget time.Duration) http.Handler {
+	h := &handler{dtm: dtm, rows: rows, mail: opts.Mail, now: now, budget: budget}
 	mux := http.NewServeMux()
+	if opts.Queues != nil {
+		mux.Handle("/queues/", queuePolicy(opts.Queues))
+	}
 	mux.HandleFunc("GET /api/sagas", h.list)
 	mux.HandleFunc("GET /api/sagas/{gid}", h.detail)
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +153,32 @@ func (h *handler) detail(w http.ResponseWriter, r *http.Request) {
 		writeError(ctx, w, http.StatusServiceUnavailable, codeUnavailable, "a service database is unreachable")
 		return
 	}
+	rows.Mail = []sagaview.Mail{}
+	switch address := mailAddress(saga, rows); {
+	case h.mail == nil:
+		rows.MailNote = "the console has no mail box to ask (MAILBOX_URL)"
+	case address == "":
+		rows.MailNote = "this registration names no address"
+	default:
+		if rows.Mail, err = h.mail.Messages(ctx, address); err != nil {
+			logx.WithContext(ctx).Infof("mail of saga %s: %v", gid, err)
+			rows.Mail, rows.MailNote = []sagaview.Mail{}, "the mail box is unreachable"
+		}
+	}
 	httpx.OkJsonCtx(ctx, w, sagaview.Describe(saga, rows))
+}
+
+// mailAddress is the address the registration's mail goes to: the user
+// row's, or, once that is gone (compensated), the one its saga carried, so
+// that the page can show that none was sent to it.
+func mailAddress(saga *dtmread.Saga, rows sagaview.Rows) string {
+	if rows.User.Email != "" {
+		return rows.User.Email
+	}
+	if p, err := register.Decode(saga.ActionPayloads()); err == nil {
+		return p.User.Email
+	}
+	return ""
 }
 
 type apiError struct {
@@ -143,6 +188,17 @@ type apiError struct {
 
 func writeError(ctx context.Context, w http.ResponseWriter, status int, code, msg string) {
 	httpx.WriteJsonCtx(ctx, w, status, apiError{Code: code, Message: msg})
+}
+
+// queuePolicy replaces, for asynq's web UI, the console's content policy
+// with the one that UI needs: its page runs inline scripts. It still loads
+// nothing from another origin (its stylesheet link to Google's fonts is
+// refused, and it falls back to the system's fonts).
+func queuePolicy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withHeaders keeps every answer local and fresh: the CSP allows only this

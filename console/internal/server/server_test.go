@@ -134,6 +134,16 @@ func branches(gid string, createUser, createUserComp, initScore, initScoreComp s
 	}
 }
 
+// fakeMail is a mail box holding messages by address.
+type fakeMail map[string][]sagaview.Mail
+
+func (f fakeMail) Messages(_ context.Context, address string) ([]sagaview.Mail, error) {
+	if m, ok := f[address]; ok {
+		return m, nil
+	}
+	return []sagaview.Mail{}, nil
+}
+
 type fakeRows struct {
 	rows map[string]sagaview.Rows
 	err  error
@@ -159,9 +169,14 @@ func newConsole(t *testing.T, dtmURL string, rows RowFinder) *httptest.Server {
 
 // newConsoleBudget is newConsole with another listing budget.
 func newConsoleBudget(t *testing.T, dtmURL string, rows RowFinder, budget time.Duration) *httptest.Server {
+	return newConsoleWith(t, dtmURL, rows, Options{}, budget)
+}
+
+// newConsoleWith is newConsole with options and a listing budget.
+func newConsoleWith(t *testing.T, dtmURL string, rows RowFinder, opts Options, budget time.Duration) *httptest.Server {
 	t.Helper()
 	now := func() time.Time { return epoch.Add(1000 * time.Second) }
-	console := httptest.NewServer(newHandler(dtmread.New(dtmURL), rows, now, budget))
+	console := httptest.NewServer(newHandler(dtmread.New(dtmURL), rows, opts, now, budget))
 	t.Cleanup(console.Close)
 	return console
 }
@@ -319,10 +334,10 @@ func TestDTMFailureIsUnavailable(t *testing.T) {
 
 func TestSagaDetail(t *testing.T) {
 	score := int64(42)
-	userRow := sagaview.UserRow{Exists: true, ID: strings.TrimPrefix(registerGid(1), reg.GidPrefix), Username: "ann", Gender: "female", CreatedAt: "2025-03-01T10:00:01Z"}
+	userRow := sagaview.UserRow{Exists: true, ID: strings.TrimPrefix(registerGid(1), reg.GidPrefix), Username: "ann", Gender: "female", Email: "ann@example.test", CreatedAt: "2025-03-01T10:00:01Z"}
 	scoreRow := sagaview.ScoreRow{Exists: true, UserID: userRow.ID, Score: &score, CreatedAt: "2025-03-01T10:00:01Z"}
 	pendingUser := userRow
-	pendingUser.ID = strings.TrimPrefix(registerGid(4), reg.GidPrefix)
+	pendingUser.ID, pendingUser.Email = strings.TrimPrefix(registerGid(4), reg.GidPrefix), ""
 	rows := fakeRows{rows: map[string]sagaview.Rows{
 		userRow.ID:     {User: userRow, UserScore: scoreRow},
 		pendingUser.ID: {User: pendingUser},
@@ -338,7 +353,10 @@ func TestSagaDetail(t *testing.T) {
 		{id: 4, gid: registerGid(4), status: "submitted",
 			branches: branches(registerGid(4), "succeed", "prepared", "prepared", "prepared")},
 	}}
-	console := newConsole(t, serve(t, dtm), rows)
+	annMail := []sagaview.Mail{{ID: 7, To: "ann@example.test", Subject: "Verify your email address", Received: "2025-03-01T10:00:02Z",
+		Link: "https://gateway.example/verify-email?code=" + strings.Repeat("x", 43)}}
+	mail := fakeMail{"ann@example.test": annMail}
+	console := newConsoleWith(t, serve(t, dtm), rows, Options{Mail: mail}, listBudget)
 
 	type step struct{ op, method, status, effect string }
 	for _, tc := range []struct {
@@ -349,25 +367,25 @@ func TestSagaDetail(t *testing.T) {
 		rows       sagaview.Rows
 		wantEffect []step
 	}{
-		{"succeeded", 1, "succeeded", "", sagaview.Rows{User: userRow, UserScore: scoreRow}, []step{
+		{"succeeded", 1, "succeeded", "", sagaview.Rows{User: userRow, UserScore: scoreRow, Mail: annMail}, []step{
 			{"action", "CreateUser", "succeeded", "wrote the user row"},
 			{"compensate", "CreateUserCompensate", "pending", "not needed"},
 			{"action", "InitScore", "succeeded", "wrote the user_score row"},
 			{"compensate", "InitScoreCompensate", "pending", "not needed"},
 		}},
-		{"score rejected", 2, "failed", "SCORE_REJECTED", sagaview.Rows{}, []step{
+		{"score rejected", 2, "failed", "SCORE_REJECTED", sagaview.Rows{Mail: []sagaview.Mail{}, MailNote: "this registration names no address"}, []step{
 			{"action", "CreateUser", "succeeded", "wrote the user row, then the compensation removed it"},
 			{"compensate", "CreateUserCompensate", "succeeded", "removed the user row"},
 			{"action", "InitScore", "failed", "wrote nothing (rejected: SCORE_REJECTED)"},
 			{"compensate", "InitScoreCompensate", "succeeded", "nothing to undo"},
 		}},
-		{"username taken", 3, "failed", "USERNAME_TAKEN", sagaview.Rows{}, []step{
+		{"username taken", 3, "failed", "USERNAME_TAKEN", sagaview.Rows{Mail: []sagaview.Mail{}, MailNote: "this registration names no address"}, []step{
 			{"action", "CreateUser", "failed", "wrote nothing (rejected: USERNAME_TAKEN)"},
 			{"compensate", "CreateUserCompensate", "succeeded", "nothing to undo"},
 			{"action", "InitScore", "pending", "never ran"},
 			{"compensate", "InitScoreCompensate", "pending", "not needed"},
 		}},
-		{"user-score down", 4, "pending", "", sagaview.Rows{User: pendingUser}, []step{
+		{"user-score down", 4, "pending", "", sagaview.Rows{User: pendingUser, Mail: []sagaview.Mail{}, MailNote: "this registration names no address"}, []step{
 			{"action", "CreateUser", "succeeded", "wrote the user row"},
 			{"compensate", "CreateUserCompensate", "pending", "not run"},
 			{"action", "InitScore", "pending", "nothing written yet"},

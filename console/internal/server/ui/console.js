@@ -1,17 +1,21 @@
 // The saga console's page: polls the JSON API every second and renders the
 // list and the saga named by the URL hash (#<gid>). Everything is built with
 // DOM calls and text nodes, never HTML strings: usernames are user input.
-// Attributes data-gid, data-status, data-method, data-op, data-table and
-// data-exists are a contract with the headless-browser tests.
+// Attributes data-gid, data-status, data-method, data-op, data-table,
+// data-exists and data-mail are a contract with the headless-browser tests.
 "use strict";
 
 (() => {
   const POLL_MS = 1000;
-  const TABLES = ["user", "user_score"];
+  const TABLES = ["user", "user_score", "outbox"];
   const FIELDS = {
-    user: [["id", "id"], ["username", "username"], ["gender", "gender"], ["created", "created_at"]],
+    user: [["id", "id"], ["username", "username"], ["gender", "gender"], ["email", "email"],
+      ["complete", "complete"], ["email verified", "email_verified"], ["created", "created_at"]],
     user_score: [["user_id", "user_id"], ["score", "score"], ["created", "created_at"]],
+    outbox: [["id", "id"], ["created", "created_at"], ["published", "published_at"], ["publishes", "publishes"],
+      ["done", "done_at"], ["outcome", "outcome"], ["delivered", "delivered"], ["sent", "sent_at"], ["code used", "code_used"]],
   };
+  const TIMES = new Set(["created_at", "published_at", "done_at", "sent_at"]);
 
   const listSection = document.querySelector(".list");
   const listBody = document.querySelector("#sagas tbody");
@@ -191,7 +195,27 @@
         sections.push(el("section", { class: "step" }, el("h3", {}, table), rowBlock(table, d.rows[table])));
       }
     }
+    sections.push(mailBlock(d.rows));
     detail.replaceChildren(head, ...sections);
+  }
+
+  // mailBlock shows what the development mail server holds for the
+  // registration's address: each message with its verification link.
+  function mailBlock(rows) {
+    const mail = rows.mail || [];
+    const block = el("section", { class: "step mail", "data-mail": String(mail.length) },
+      el("h3", {}, "mail · ", el("a", { href: "/queues/", title: "asynq's web UI: the outbox tasks" }, "queues")));
+    if (rows.mail_note) block.append(el("p", { class: "hint" }, rows.mail_note));
+    else if (!mail.length) block.append(el("p", { class: "hint" }, "no mail to this address"));
+    for (const m of mail) {
+      block.append(el("div", { class: "row-block", "data-mail-id": String(m.id) },
+        el("h4", {}, el("span", {}, m.subject), el("span", { class: "state", title: m.received }, dateTime(m.received))),
+        el("dl", {}, el("dt", {}, "to"), el("dd", { class: "mono" }, m.to),
+          el("dt", {}, "link"), el("dd", {}, m.link
+            ? el("a", { href: m.link, class: "mono verify-link", rel: "noreferrer", target: "_blank" }, "verify the address")
+            : "none found"))));
+    }
+    return block;
   }
 
   // branchRow shows when the branch finished as seconds after the saga
@@ -219,8 +243,8 @@
     if (exists) {
       block.append(el("dl", {}, ...FIELDS[table].flatMap(([label, key]) => [
         el("dt", {}, label),
-        key === "created_at"
-          ? el("dd", { title: row[key] }, dateTime(row[key]))
+        TIMES.has(key)
+          ? el("dd", { title: row[key] || "" }, row[key] ? dateTime(row[key]) : "—")
           : el("dd", { class: key === "username" ? "" : "mono" }, String(row[key] ?? "")),
       ])));
     }
