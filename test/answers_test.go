@@ -121,7 +121,8 @@ func TestReplayAfterRetention(t *testing.T) {
 	first := registerWithKey(t, key, r)
 	require.Equal(t, http.StatusCreated, first.Status, first.Raw)
 	gid, id := first.str("gid"), first.str("id")
-	waitBranches(t, gid, map[string]string{"CreateUser": "succeeded", "InitScore": "succeeded", "CreateUserCompensate": "pending", "InitScoreCompensate": "pending"})
+	waitBranches(t, gid, map[string]string{"CreateUser": "succeeded", "InitScore": "succeeded", "CompleteUser": "succeeded",
+		"CreateUserCompensate": "pending", "InitScoreCompensate": "pending", "CompleteUserCompensate": "pending"})
 	retain(t, gid)
 
 	replay := registerWithKey(t, key, r)

@@ -28,7 +28,7 @@ func TestLoginAndUserInfo(t *testing.T) {
 
 	info := call(t, http.MethodGet, "/user/info", nil, "Authorization", "Bearer "+token)
 	require.Equal(t, http.StatusOK, info.Status, info.Raw)
-	require.Equal(t, map[string]any{"id": id, "username": name, "email": emailOf(name), "gender": "female", "score": float64(77)}, info.Body)
+	require.Equal(t, map[string]any{"id": id, "username": name, "email": emailOf(name), "email_verified": false, "gender": "female", "score": float64(77)}, info.Body)
 
 	// Unknown user and wrong password get the very same answer.
 	wrong := call(t, http.MethodPost, "/login", map[string]string{"username": name, "password": "not-the-password"})

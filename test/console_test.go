@@ -92,10 +92,12 @@ func TestConsoleShowsACompensatedSaga(t *testing.T) {
 	waitBranches(t, gid, map[string]string{
 		"CreateUser": "succeeded", "CreateUserCompensate": "succeeded",
 		"InitScore": "failed", "InitScoreCompensate": "succeeded",
+		"CompleteUser": "pending", "CompleteUserCompensate": "pending",
 	})
 	waitBranches(t, ok.str("gid"), map[string]string{
 		"CreateUser": "succeeded", "CreateUserCompensate": "pending",
 		"InitScore": "succeeded", "InitScoreCompensate": "pending",
+		"CompleteUser": "succeeded", "CompleteUserCompensate": "pending",
 	})
 
 	dom, err := html.Parse(bytes.NewReader(headless(t, browser, page, "--dump-dom")))

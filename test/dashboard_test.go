@@ -35,6 +35,7 @@ func TestDashboardShowsACompensatedSaga(t *testing.T) {
 	waitBranches(t, gid, map[string]string{
 		"CreateUser": "succeeded", "CreateUserCompensate": "succeeded",
 		"InitScore": "failed", "InitScoreCompensate": "succeeded",
+		"CompleteUser": "pending", "CompleteUserCompensate": "pending",
 	})
 	version := dtmVersion(t)
 

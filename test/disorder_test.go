@@ -23,10 +23,19 @@ import (
 // branchUnderTest drives one saga branch directly over gRPC, the way DTM
 // calls it: with DTM's transaction metadata in the context.
 type branchUnderTest struct {
-	name       string
+	name string
+	step reg.Step
+	// setup, when set, writes what the step's action needs to find (the
+	// last step completes a user row the first step wrote).
+	setup      func(t *testing.T, id string)
 	action     func(ctx context.Context, id string) error
 	compensate func(ctx context.Context, id string) error
 	rows       func(t *testing.T, id string) int
+}
+
+// ctx is the metadata DTM sends with the saga gid's op of this step.
+func (b branchUnderTest) ctx(gid, op string) context.Context {
+	return branchtest.Saga(gid, b.step.BranchID, op)
 }
 
 // dial connects to a branch service (stack.UserAddr or stack.ScoreAddr)
@@ -71,6 +80,7 @@ func branchesUnderTest(t *testing.T) []branchUnderTest {
 	return []branchUnderTest{
 		{
 			name: "user",
+			step: reg.UserStep,
 			action: func(ctx context.Context, id string) error {
 				_, err := users.CreateUser(ctx, userReq(id))
 				return err
@@ -85,6 +95,7 @@ func branchesUnderTest(t *testing.T) []branchUnderTest {
 		},
 		{
 			name: "user-score",
+			step: reg.ScoreStep,
 			action: func(ctx context.Context, id string) error {
 				_, err := scores.InitScore(ctx, &userscorepb.InitScoreReq{UserId: id, Score: 7})
 				return err
@@ -95,6 +106,31 @@ func branchesUnderTest(t *testing.T) []branchUnderTest {
 			},
 			rows: func(t *testing.T, id string) int {
 				return count(t, stack.ScoreDB, "SELECT COUNT(*) FROM user_score WHERE user_id = ?", id)
+			},
+		},
+		{
+			// The last step's row is the outbox row of the verification
+			// email; it also marks the user complete, which the rows count
+			// must agree with.
+			name: "complete",
+			step: reg.CompleteStep,
+			setup: func(t *testing.T, id string) {
+				_, err := users.CreateUser(sagaCtx(reg.Gid(id), "action"), userReq(id))
+				require.NoError(t, err)
+			},
+			action: func(ctx context.Context, id string) error {
+				_, err := users.CompleteUser(ctx, &userpb.CompleteUserReq{Id: id})
+				return err
+			},
+			compensate: func(ctx context.Context, id string) error {
+				_, err := users.CompleteUserCompensate(ctx, &userpb.CompleteUserReq{Id: id})
+				return err
+			},
+			rows: func(t *testing.T, id string) int {
+				n := count(t, stack.UserDB, "SELECT COUNT(*) FROM outbox WHERE user_id = ?", id)
+				require.Equal(t, n, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ? AND completed_at IS NOT NULL", id),
+					"the user is complete exactly when its outbox row exists")
+				return n
 			},
 		},
 	}
@@ -117,6 +153,7 @@ func forget(t *testing.T, id, gid string) {
 			arg   string
 		}{
 			{stack.UserDB, "DELETE FROM `user` WHERE id = ?", id},
+			{stack.UserDB, "DELETE FROM outbox WHERE user_id = ?", id},
 			{stack.ScoreDB, "DELETE FROM user_score WHERE user_id = ?", id},
 			{stack.UserDB, "DELETE FROM barrier WHERE gid = ?", gid},
 			{stack.ScoreDB, "DELETE FROM barrier WHERE gid = ?", gid},
@@ -145,8 +182,11 @@ func TestBranchDisorder(t *testing.T) {
 			id := uuid.NewString()
 			gid := reg.Gid(id)
 			forget(t, id, gid)
-			require.NoError(t, b.compensate(sagaCtx(gid, "compensate"), id), "a null compensation succeeds")
-			require.NoError(t, b.action(sagaCtx(gid, "action"), id), "a hanging action is acknowledged")
+			if b.setup != nil {
+				b.setup(t, id)
+			}
+			require.NoError(t, b.compensate(b.ctx(gid, "compensate"), id), "a null compensation succeeds")
+			require.NoError(t, b.action(b.ctx(gid, "action"), id), "a hanging action is acknowledged")
 			require.Zero(t, b.rows(t, id), "and writes nothing")
 		})
 
@@ -154,7 +194,10 @@ func TestBranchDisorder(t *testing.T) {
 			id := uuid.NewString()
 			gid := reg.Gid(id)
 			forget(t, id, gid)
-			for _, err := range parallel(16, func() error { return b.action(sagaCtx(gid, "action"), id) }) {
+			if b.setup != nil {
+				b.setup(t, id)
+			}
+			for _, err := range parallel(16, func() error { return b.action(b.ctx(gid, "action"), id) }) {
 				require.NoError(t, err)
 			}
 			require.Equal(t, 1, b.rows(t, id))
@@ -164,14 +207,17 @@ func TestBranchDisorder(t *testing.T) {
 			id := uuid.NewString()
 			gid := reg.Gid(id)
 			forget(t, id, gid)
-			require.NoError(t, b.action(sagaCtx(gid, "action"), id))
+			if b.setup != nil {
+				b.setup(t, id)
+			}
+			require.NoError(t, b.action(b.ctx(gid, "action"), id))
 			require.Equal(t, 1, b.rows(t, id))
-			for _, err := range parallel(8, func() error { return b.compensate(sagaCtx(gid, "compensate"), id) }) {
+			for _, err := range parallel(8, func() error { return b.compensate(b.ctx(gid, "compensate"), id) }) {
 				require.NoError(t, err)
 			}
 			require.Zero(t, b.rows(t, id))
 			// An action redelivered after its compensation writes nothing.
-			require.NoError(t, b.action(sagaCtx(gid, "action"), id))
+			require.NoError(t, b.action(b.ctx(gid, "action"), id))
 			require.Zero(t, b.rows(t, id))
 		})
 
@@ -210,4 +256,28 @@ func TestRejectedActionThenCompensation(t *testing.T) {
 	require.NoError(t, stack.UserDB.QueryRow("SELECT id, password_hash FROM `user` WHERE username = ?", owner.Username).Scan(&id, &hash))
 	require.Equal(t, owner.Id, id)
 	require.Equal(t, owner.PasswordHash, hash)
+}
+
+// TestCompleteUserWritesOnlyForItsOwnUser: the last step, reached through a
+// saga someone else built, refuses a payload whose id is not the one its gid
+// names, and records no email for a user its saga did not write.
+func TestCompleteUserWritesOnlyForItsOwnUser(t *testing.T) {
+	users := userpb.NewUserClient(dial(t, stack.UserAddr))
+	ctx := func(gid, op string) context.Context { return branchtest.Saga(gid, reg.CompleteStep.BranchID, op) }
+
+	victim := &userpb.CreateUserReq{Id: uuid.NewString(), Username: uniqueName("victim"), Email: emailOf(uniqueName("victim")), PasswordHash: testHash, Gender: "male"}
+	forget(t, victim.Id, reg.Gid(victim.Id))
+	_, err := users.CreateUser(sagaCtx(reg.Gid(victim.Id), "action"), victim)
+	require.NoError(t, err)
+	_, err = stack.UserDB.Exec("UPDATE `user` SET completed_at = NULL WHERE id = ?", victim.Id)
+	require.NoError(t, err)
+
+	other := uuid.NewString()
+	forget(t, other, reg.Gid(other))
+	_, err = users.CompleteUser(ctx(reg.Gid(other), "action"), &userpb.CompleteUserReq{Id: victim.Id})
+	branchtest.RequireAborted(t, err, "INVALID_PAYLOAD")
+	_, err = users.CompleteUser(ctx(reg.Gid(other), "action"), &userpb.CompleteUserReq{Id: other})
+	require.NoError(t, err, "a gid whose user does not exist completes nothing, and says so only in the log")
+	require.Zero(t, count(t, stack.UserDB, "SELECT COUNT(*) FROM outbox WHERE user_id IN (?, ?)", victim.Id, other))
+	require.Equal(t, 1, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ? AND completed_at IS NULL", victim.Id))
 }

@@ -76,9 +76,15 @@ func TestRegisterSucceeds(t *testing.T) {
 	s = waitBranches(t, gid, map[string]string{
 		"CreateUser": "succeeded", "CreateUserCompensate": "pending",
 		"InitScore": "succeeded", "InitScoreCompensate": "pending",
+		"CompleteUser": "succeeded", "CompleteUserCompensate": "pending",
 	})
 	require.NotContains(t, s.Raw, "etcd://")
 	require.NotContains(t, s.Raw, stack.EtcdHost)
+
+	// The last step marked the user complete and recorded its one
+	// verification email in the outbox, with the same saga.
+	require.Equal(t, 1, count(t, stack.UserDB, "SELECT COUNT(*) FROM `user` WHERE id = ? AND completed_at IS NOT NULL", id))
+	require.Equal(t, 1, count(t, stack.UserDB, "SELECT COUNT(*) FROM outbox WHERE user_id = ? AND gid = ? AND kind = 'verify-email'", id, gid))
 
 	// The plaintext password never reaches DTM's store.
 	require.Zero(t, count(t, stack.DtmDB, "SELECT COUNT(*) FROM trans_branch_op WHERE gid = ? AND INSTR(bin_data, 'correct horse') > 0", gid))
@@ -103,8 +109,11 @@ func TestScoreTenIsCompensated(t *testing.T) {
 	s = waitBranches(t, gid, map[string]string{
 		"CreateUser": "succeeded", "CreateUserCompensate": "succeeded",
 		"InitScore": "failed", "InitScoreCompensate": "succeeded",
+		"CompleteUser": "pending", "CompleteUserCompensate": "pending",
 	})
 	require.NotContains(t, s.Raw, "etcd://")
+	// The last step never ran: no email was ever recorded for this user.
+	require.Zero(t, count(t, stack.UserDB, "SELECT COUNT(*) FROM outbox WHERE user_id = ? OR gid = ?", id, gid))
 
 	// The username is free again.
 	again := register(t, registration{Username: name, Password: "password-11", Gender: "male", Score: 11})

@@ -91,7 +91,7 @@ func newHandler(dtm *dtmread.Client, rows RowFinder, opts Options, now func() ti
 	h := &handler{dtm: dtm, rows: rows, mail: opts.Mail, now: now, budget: budget}
 	mux := http.NewServeMux()
 	if opts.Queues != nil {
-		mux.Handle("/queues/", queuePolicy(opts.Queues))
+		mux.Handle("GET /queues/", queuePolicy(opts.Queues))
 	}
 	mux.HandleFunc("GET /api/sagas", h.list)
 	mux.HandleFunc("GET /api/sagas/{gid}", h.detail)

@@ -476,3 +476,17 @@ func TestPageLoadsNothingFromElsewhere(t *testing.T) {
 	})
 	require.NoError(t, err)
 }
+
+// TestQueuesUnderTheirOwnPolicy: the queues' web UI is served under
+// /queues/ with the content policy it needs, and the console's own pages
+// keep theirs.
+func TestQueuesUnderTheirOwnPolicy(t *testing.T) {
+	queues := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("queues " + r.URL.Path)) })
+	console := newConsoleWith(t, serve(t, &fakeDTM{}), fakeRows{}, Options{Queues: queues}, listBudget)
+	code, h, body := get(t, console.URL+"/queues/outbox")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "queues /queues/outbox", body)
+	require.Contains(t, h.Get("Content-Security-Policy"), "script-src 'self' 'unsafe-inline'")
+	_, h, _ = get(t, console.URL+"/")
+	require.NotContains(t, h.Get("Content-Security-Policy"), "unsafe-inline")
+}
