@@ -42,6 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	target := schema.AddFlags(fs)
 	maxAge := fs.Duration("max-unfinished-age", check.DefaultMaxUnfinishedAge, "how long a saga may stay unfinished")
+	maxMailAge := fs.Duration("max-mail-age", check.DefaultMaxMailAge, "how long a completed registration's verification mail may take")
 	list := fs.Int("list", check.DefaultListLimit, "violations listed per rule (the count is always complete; -1 lists all)")
 	if err := fs.Parse(args); err != nil {
 		return exitError
@@ -62,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	rep, err := check.Run(ctx, check.Sources{
 		DTM: dbs.DTM, User: dbs.User, UserScore: dbs.UserScore,
-		MaxUnfinishedAge: *maxAge, ListLimit: *list,
+		MaxUnfinishedAge: *maxAge, MaxMailAge: *maxMailAge, ListLimit: *list,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "sagacheck: %v\n", err)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/dtm-labs/dtm/client/dtmcli"
 
+	"sagasuite/internal/outbox"
 	"sagasuite/internal/register"
 	"sagasuite/internal/store"
 )
@@ -42,6 +43,7 @@ func Finished(status string) bool {
 // Defaults for the zero values of Sources' settings.
 const (
 	DefaultMaxUnfinishedAge = 5 * time.Minute
+	DefaultMaxMailAge       = 2 * time.Minute
 	DefaultListLimit        = 20
 	DefaultBatchSize        = 1000
 )
@@ -58,6 +60,11 @@ type Sources struct {
 	// a doubling interval and never gives up, so a saga older than this is
 	// one whose branch keeps failing.
 	MaxUnfinishedAge time.Duration
+	// MaxMailAge is how long after a registration completed its
+	// verification mail may still be on its way (rule 6); zero means
+	// DefaultMaxMailAge. The relay and the mailer retry while Redis or the
+	// SMTP server is away, so a mail older than this is one that is lost.
+	MaxMailAge time.Duration
 	// DTMLocation is the time zone DTM writes its timestamps in: DTM's
 	// MySQL DSN says loc=Local, so the DTM server's local zone (package
 	// store). Nil means this process's local zone (set TZ like the DTM
@@ -83,10 +90,12 @@ const (
 	NoOrphanRows     Rule = 3 // no user without score, no score without user, outside a running saga
 	NoStaleSaga      Rule = 4 // no saga unfinished for longer than MaxUnfinishedAge
 	NoBarrierOrphans Rule = 5 // no barrier row whose gid has no saga in DTM's store
+	SucceededMailed  Rule = 6 // a succeeded register saga's verification mail went out once, within MaxMailAge
+	FailedNoMail     Rule = 7 // a failed register saga has no outbox row and no mail
 )
 
 // Rules lists every rule in report order.
-var Rules = []Rule{SucceededHasRows, FailedHasNoRows, NoOrphanRows, NoStaleSaga, NoBarrierOrphans}
+var Rules = []Rule{SucceededHasRows, FailedHasNoRows, NoOrphanRows, NoStaleSaga, NoBarrierOrphans, SucceededMailed, FailedNoMail}
 
 // String describes the rule in a few words.
 func (r Rule) String() string {
@@ -101,6 +110,10 @@ func (r Rule) String() string {
 		return "no saga unfinished for too long"
 	case NoBarrierOrphans:
 		return "no barrier row without a saga"
+	case SucceededMailed:
+		return "succeeded saga's verification mail delivered"
+	case FailedNoMail:
+		return "failed saga has no outbox row and no mail"
 	}
 	return fmt.Sprintf("rule %d", int(r))
 }
@@ -124,6 +137,7 @@ type Finding struct {
 type Report struct {
 	Started          time.Time
 	MaxUnfinishedAge time.Duration
+	MaxMailAge       time.Duration
 	ListLimit        int
 	// Sagas counts DTM's global transactions by status; RegisterSagas how
 	// many of them are register sagas (rules 1 and 2 look at those only).
@@ -131,6 +145,8 @@ type Report struct {
 	RegisterSagas int
 	Users         int // rows in user
 	Scores        int // rows in user_score
+	// Mails counts the delivery records of the register sagas read.
+	Mails int
 	// Barriers counts barrier rows per service database ("user",
 	// "user_score").
 	Barriers map[string]int
@@ -180,6 +196,9 @@ func Run(ctx context.Context, src Sources) (Report, error) {
 	if src.MaxUnfinishedAge <= 0 {
 		src.MaxUnfinishedAge = DefaultMaxUnfinishedAge
 	}
+	if src.MaxMailAge <= 0 {
+		src.MaxMailAge = DefaultMaxMailAge
+	}
 	if src.DTMLocation == nil {
 		src.DTMLocation = time.Local
 	}
@@ -193,7 +212,7 @@ func Run(ctx context.Context, src Sources) (Report, error) {
 		src.BatchSize = DefaultBatchSize
 	}
 	rep := Report{
-		Started: src.Now, MaxUnfinishedAge: src.MaxUnfinishedAge, ListLimit: src.ListLimit,
+		Started: src.Now, MaxUnfinishedAge: src.MaxUnfinishedAge, MaxMailAge: src.MaxMailAge, ListLimit: src.ListLimit,
 		Sagas: map[string]int{}, Barriers: map[string]int{}, Findings: map[Rule]*Finding{},
 	}
 	for _, r := range Rules {
@@ -285,17 +304,31 @@ func (c *checker) sagas(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			mail, err := c.mailOf(ctx, ids)
+			if err != nil {
+				return err
+			}
 			for _, s := range batch {
 				id, ok := strings.CutPrefix(s.gid, register.GidPrefix)
 				if !ok {
 					continue
 				}
-				u, sc := users[id], scores[id]
+				u, sc, m := users[id], scores[id], mail[id]
+				c.rep.Mails += m.deliveries
 				switch {
 				case s.status == dtmcli.StatusSucceed && !(u && sc):
 					c.rep.add(SucceededHasRows, s.gid, rowList(!u, !sc, "no user row", "no score row"))
+				case s.status == dtmcli.StatusSucceed && m.lastStep && !(m.complete && m.outbox):
+					c.rep.add(SucceededHasRows, s.gid, rowList(!m.complete, !m.outbox, "user not complete", "no outbox row"))
 				case s.status == dtmcli.StatusFailed && (u || sc):
 					c.rep.add(FailedHasNoRows, s.gid, rowList(u, sc, "user row left", "score row left"))
+				}
+				switch {
+				case s.status == dtmcli.StatusSucceed && m.outbox && m.old && m.deliveries != 1:
+					c.rep.add(SucceededMailed, s.gid, fmt.Sprintf("%d deliveries %s after completion (outbox row published %d times, outcome %q)",
+						m.deliveries, c.src.MaxMailAge, m.publishes, m.outcome))
+				case s.status == dtmcli.StatusFailed && (m.outbox || m.deliveries > 0):
+					c.rep.add(FailedNoMail, s.gid, rowList(m.outbox, m.deliveries > 0, "outbox row left", fmt.Sprintf("%d mail%s sent", m.deliveries, plural(m.deliveries))))
 				}
 			}
 		}
@@ -303,6 +336,90 @@ func (c *checker) sagas(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// mail is what the user database says of one registration's mail.
+type mail struct {
+	lastStep   bool // its saga has the last step (sagas from before it have none)
+	complete   bool // the user row is marked complete
+	outbox     bool // its verify-email outbox row exists
+	old        bool // that row is older than MaxMailAge
+	publishes  int
+	outcome    string
+	deliveries int // delivery records for the user
+}
+
+// mailOf reads, for finished register sagas' user ids, the saga shape in
+// DTM's store, the completion mark, the outbox row and the delivery
+// records (rules 1, 6 and 7). Delivery records are counted by user: one
+// whose outbox row a compensation removed still counts against its saga.
+func (c *checker) mailOf(ctx context.Context, ids []string) (map[string]mail, error) {
+	out := make(map[string]mail, len(ids))
+	gids := make([]string, len(ids))
+	for i, id := range ids {
+		gids[i] = register.Gid(id)
+	}
+	list, args := store.InList(gids)
+	withLast, err := store.Strings(ctx, c.src.DTM,
+		"SELECT DISTINCT gid FROM trans_branch_op WHERE gid IN ("+list+") AND branch_id = '"+register.CompleteStep.BranchID+"'", args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range withLast {
+		id, _ := strings.CutPrefix(g, register.GidPrefix)
+		m := out[id]
+		m.lastStep = true
+		out[id] = m
+	}
+	complete, err := store.Strings(ctx, c.src.User, "SELECT id FROM `user` WHERE completed_at IS NOT NULL AND id IN ("+list+")", toAny(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range complete {
+		m := out[id]
+		m.complete = true
+		out[id] = m
+	}
+	err = queryRows(ctx, c.src.User,
+		"SELECT user_id, created_at < NOW(3) - INTERVAL ? SECOND, publishes, outcome FROM outbox WHERE kind = '"+outbox.KindVerifyEmail+"' AND user_id IN ("+list+")",
+		append([]any{int64(c.src.MaxMailAge / time.Second)}, toAny(ids)...),
+		func(rows *sql.Rows) error {
+			var id string
+			var old bool
+			var publishes int
+			var outcome string
+			if err := rows.Scan(&id, &old, &publishes, &outcome); err != nil {
+				return err
+			}
+			m := out[id]
+			m.outbox, m.old, m.publishes, m.outcome = true, old, publishes, outcome
+			out[id] = m
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	err = queryRows(ctx, c.src.User, "SELECT user_id, COUNT(*) FROM email_delivery WHERE user_id IN ("+list+") GROUP BY user_id", toAny(ids),
+		func(rows *sql.Rows) error {
+			var id string
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				return err
+			}
+			m := out[id]
+			m.deliveries = n
+			out[id] = m
+			return nil
+		})
+	return out, err
+}
+
+func toAny(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 // rowList joins the details that apply: "no user row, no score row".

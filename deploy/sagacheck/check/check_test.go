@@ -192,3 +192,49 @@ func withBatch(src check.Sources, n int) check.Sources {
 	src.BatchSize = n
 	return src
 }
+
+// TestMailRules: a completed registration's verification mail goes out
+// once, within MaxMailAge (rule 6); a failed one leaves no outbox row and
+// sent no mail (rule 7); a succeeded saga of today's shape completed its
+// user and wrote the outbox row (rule 1). Sagas from before the last step
+// have neither, and are not held to it.
+func TestMailRules(t *testing.T) {
+	t.Parallel()
+	d := checktest.New(t, "sagacheck")
+	now := time.Now()
+	id := map[string]string{}
+	for _, name := range []string{"mailed", "fresh", "lost", "noOutbox", "incomplete", "twoStep", "failedMailed", "failedOutbox"} {
+		id[name] = checktest.NewID()
+	}
+	gid := func(name string) string { return register.Gid(id[name]) }
+	completed := func(name string) {
+		d.Succeeded(t, id[name], now.Add(-time.Hour))
+		d.LastStep(t, gid(name))
+	}
+	completed("mailed")
+	d.Delivery(t, id["mailed"], d.Outbox(t, id["mailed"], time.Hour))
+	completed("fresh")
+	d.Outbox(t, id["fresh"], 10*time.Second) // on its way
+	completed("lost")
+	d.Outbox(t, id["lost"], time.Hour)
+	completed("noOutbox")
+	completed("incomplete")
+	d.Incomplete(t, id["incomplete"])
+	d.Delivery(t, id["incomplete"], d.Outbox(t, id["incomplete"], time.Hour))
+	d.Succeeded(t, id["twoStep"], now.Add(-time.Hour))
+	d.Failed(t, id["failedMailed"], now.Add(-time.Hour))
+	d.Delivery(t, id["failedMailed"], checktest.NewID())
+	d.Failed(t, id["failedOutbox"], now.Add(-time.Hour))
+	d.Outbox(t, id["failedOutbox"], time.Hour)
+
+	rep, err := check.Run(context.Background(), d.Sources)
+	require.NoError(t, err)
+	require.Equal(t, []string{gid("noOutbox"), gid("incomplete")}, rep.IDs(check.SucceededHasRows))
+	require.Equal(t, []string{gid("lost")}, rep.IDs(check.SucceededMailed))
+	require.Equal(t, []string{gid("failedMailed"), gid("failedOutbox")}, rep.IDs(check.FailedNoMail))
+	require.Equal(t, 3, rep.Mails)
+	for _, v := range rep.Findings[check.SucceededHasRows].Listed {
+		want := map[string]string{gid("noOutbox"): "no outbox row", gid("incomplete"): "user not complete"}[v.ID]
+		require.Equal(t, want, v.Detail)
+	}
+}

@@ -33,6 +33,7 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "user rows\t%d\t\n", r.Users)
 	fmt.Fprintf(tw, "user_score rows\t%d\t\n", r.Scores)
+	fmt.Fprintf(tw, "verification mails delivered\t%d\t\n", r.Mails)
 	fmt.Fprintf(tw, "barrier rows in user\t%d\t\n", r.Barriers["user"])
 	fmt.Fprintf(tw, "barrier rows in user_score\t%d\t\n", r.Barriers["user_score"])
 	tw.Flush()
@@ -72,8 +73,11 @@ func (r Report) WriteText(w io.Writer) error {
 }
 
 func (r Report) describe(rule Rule) string {
-	if rule == NoStaleSaga {
+	switch rule {
+	case NoStaleSaga:
 		return fmt.Sprintf("no saga unfinished for longer than %s", r.MaxUnfinishedAge)
+	case SucceededMailed:
+		return fmt.Sprintf("succeeded saga's verification mail delivered once, within %s", r.MaxMailAge)
 	}
 	return rule.String()
 }

@@ -126,6 +126,39 @@ func (d *DBs) Failed(t testing.TB, id string, at time.Time) {
 	d.Barrier(t, d.UserScore, gid, "02", "compensate", "compensate")
 }
 
+// LastStep adds the branch operations of the saga's last step (sagas from
+// before it have none), as DTM stores them.
+func (d *DBs) LastStep(t testing.TB, gid string) {
+	t.Helper()
+	for _, op := range []string{"action", "compensate"} {
+		d.Exec(t, d.DTM, "INSERT INTO trans_branch_op (gid, url, branch_id, op, status, create_time, update_time) "+
+			"VALUES (?, 'etcd://x/user.rpc/user.User/CompleteUser', ?, ?, 'prepared', NOW(), NOW())", gid, register.CompleteStep.BranchID, op)
+	}
+}
+
+// Incomplete clears the user row's completion mark.
+func (d *DBs) Incomplete(t testing.TB, id string) {
+	t.Helper()
+	d.Exec(t, d.Sources.User, "UPDATE `user` SET completed_at = NULL WHERE id = ?", id)
+}
+
+// Outbox inserts the verify-email outbox row of id's registration,
+// written age ago, and returns its id.
+func (d *DBs) Outbox(t testing.TB, id string, age time.Duration) string {
+	t.Helper()
+	row := NewID()
+	d.Exec(t, d.Sources.User, "INSERT INTO outbox (id, kind, user_id, gid, created_at) VALUES (?, 'verify-email', ?, ?, NOW(3) - INTERVAL ? SECOND)",
+		row, id, register.Gid(id), int64(age/time.Second))
+	return row
+}
+
+// Delivery inserts the mailer's delivery record of outbox row row for id.
+func (d *DBs) Delivery(t testing.TB, id, row string) {
+	t.Helper()
+	d.Exec(t, d.Sources.User, "INSERT INTO email_delivery (outbox_id, user_id, email, code_hash, expires_at) VALUES (?, ?, 'x@example.test', UNHEX(SHA2(?, 256)), NOW(3) + INTERVAL 1 DAY)",
+		row, id, row)
+}
+
 // Exec runs a statement and fails the test on error.
 func (d *DBs) Exec(t testing.TB, db *sql.DB, query string, args ...any) {
 	t.Helper()
