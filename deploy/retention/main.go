@@ -90,6 +90,7 @@ func write(w io.Writer, r purge.Result, sagas, orphans bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "barrier rows in user\t%s %d\n", verb, r.BarrierRows.User)
 	fmt.Fprintf(tw, "barrier rows in user_score\t%s %d\n", verb, r.BarrierRows.UserScore)
+	fmt.Fprintf(tw, "done outbox rows in user\t%s %d\n", verb, r.OutboxRows)
 	if sagas {
 		fmt.Fprintf(tw, "trans_branch_op rows\t%s %d\n", verb, r.BranchOps)
 		fmt.Fprintf(tw, "trans_global rows\t%s %d\n", verb, r.Globals)

@@ -138,7 +138,7 @@ func unrecorded(ctx context.Context, o Options) (Result, error) {
 	return res, nil
 }
 
-// repair compensates both branches of gid through the barrier, then drops
+// repair compensates every step of gid through the barrier, then drops
 // its barrier rows.
 func repair(ctx context.Context, o Options, gid string) error {
 	if err := compensate(ctx, o, gid); err != nil {
@@ -152,7 +152,7 @@ func repair(ctx context.Context, o Options, gid string) error {
 	return nil
 }
 
-// compensate runs both compensations of the register saga gid through the
+// compensate runs the compensations of the register saga gid through the
 // services' barriers, as DTM calls them: the barrier skips one whose action
 // never ran (and then refuses that action should it still arrive) and one
 // that already ran.
@@ -164,11 +164,16 @@ func compensate(ctx context.Context, o Options, gid string) error {
 	meta := func(branchID string) context.Context {
 		return dtmgimp.TransInfo2Ctx(ctx, gid, "saga", branchID, "compensate", "")
 	}
-	if _, err := o.Users.CreateUserCompensate(meta(register.UserStep.BranchID), &userpb.CreateUserReq{Id: id}); err != nil {
-		return fmt.Errorf("CreateUserCompensate: %w", err)
+	// In reverse step order, as DTM compensates: the last step's outbox row
+	// goes first, so that no verification mail is sent for it from now on.
+	if _, err := o.Users.CompleteUserCompensate(meta(register.CompleteStep.BranchID), &userpb.CompleteUserReq{Id: id}); err != nil {
+		return fmt.Errorf("CompleteUserCompensate: %w", err)
 	}
 	if _, err := o.Scores.InitScoreCompensate(meta(register.ScoreStep.BranchID), &userscorepb.InitScoreReq{UserId: id}); err != nil {
 		return fmt.Errorf("InitScoreCompensate: %w", err)
+	}
+	if _, err := o.Users.CreateUserCompensate(meta(register.UserStep.BranchID), &userpb.CreateUserReq{Id: id}); err != nil {
+		return fmt.Errorf("CreateUserCompensate: %w", err)
 	}
 	return nil
 }

@@ -104,6 +104,9 @@ type Result struct {
 	Listed []string
 	// BarrierRows are those sagas' barrier rows.
 	BarrierRows Rows
+	// OutboxRows are those sagas' outbox rows whose work is done (a row not
+	// done yet stays: the relay still publishes it).
+	OutboxRows int64
 	// BranchOps and Globals are the rows deleted from trans_branch_op and
 	// trans_global (only with DeleteSagas).
 	BranchOps, Globals int64
@@ -198,6 +201,9 @@ func (p *purger) finished(ctx context.Context) error {
 			if err := p.remove(ctx, t.db, "barrier", inGids, args, t.n); err != nil {
 				return fmt.Errorf("%s barrier: %w", t.name, err)
 			}
+		}
+		if err := p.remove(ctx, p.o.User, "outbox", inGids+" AND done_at IS NOT NULL", args, &p.res.OutboxRows); err != nil {
+			return fmt.Errorf("user outbox: %w", err)
 		}
 		if p.o.DeleteSagas {
 			if err := p.remove(ctx, p.o.DTM, "trans_branch_op", inGids, args, &p.res.BranchOps); err != nil {

@@ -270,3 +270,34 @@ func without(all, gone []string) []string {
 	}
 	return out
 }
+
+// TestRunDeletesDoneOutboxRows: the outbox rows of sagas past retention go
+// with their barrier rows once their work is done; a row still waiting for
+// its worker stays (the relay publishes it until it is done), and so do the
+// rows of recent sagas.
+func TestRunDeletesDoneOutboxRows(t *testing.T) {
+	t.Parallel()
+	d := checktest.New(t, "retention")
+	now := time.Now()
+	oldDone, oldPending, recent := checktest.NewID(), checktest.NewID(), checktest.NewID()
+	for _, id := range []string{oldDone, oldPending} {
+		d.Succeeded(t, id, now.Add(-10*24*time.Hour))
+	}
+	d.Succeeded(t, recent, now.Add(-time.Hour))
+	rows := map[string]string{}
+	for _, id := range []string{oldDone, oldPending, recent} {
+		rows[id] = d.Outbox(t, id, time.Hour)
+	}
+	d.Exec(t, d.Sources.User, "UPDATE outbox SET done_at = NOW(3), outcome = 'sent' WHERE id IN (?, ?)", rows[oldDone], rows[recent])
+
+	res, err := purge.Run(context.Background(), purge.Options{DTM: d.DTM, User: d.Sources.User, UserScore: d.UserScore, OlderThan: retain, DryRun: true})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.OutboxRows)
+	require.Equal(t, 3, d.Count(t, d.Sources.User, "SELECT COUNT(*) FROM outbox"), "a dry run deletes nothing")
+
+	res, err = purge.Run(context.Background(), purge.Options{DTM: d.DTM, User: d.Sources.User, UserScore: d.UserScore, OlderThan: retain})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.OutboxRows)
+	require.Zero(t, d.Count(t, d.Sources.User, "SELECT COUNT(*) FROM outbox WHERE id = ?", rows[oldDone]))
+	require.Equal(t, 2, d.Count(t, d.Sources.User, "SELECT COUNT(*) FROM outbox WHERE id IN (?, ?)", rows[oldPending], rows[recent]))
+}
