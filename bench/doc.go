@@ -183,7 +183,7 @@ func (b *bench) markdown(m machineInfo) string {
 	}
 
 	p("\n## Ratios to the floors\n\n")
-	p("Floor (1) is a two-branch saga through the same DTM server and store whose branches run only the barrier " +
+	p("Floor (1) is a three-branch saga, the register saga's shape, through the same DTM server and store whose branches run only the barrier " +
 		"(what DTM itself costs here); floor (2) writes both rows in one MySQL transaction behind the same HTTP stack, " +
 		"no saga (what distribution costs). Floor (0) is floor (1)'s saga without the HTTP server and the hashing in front: " +
 		"the load generator submits it to DTM over gRPC itself, so it bounds what any HTTP path through this DTM server and " +

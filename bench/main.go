@@ -5,7 +5,7 @@
 //
 //   - register-mysql: POST /register, DTM on its MySQL store, bcrypt at the
 //     benchmark-mode cost (BCRYPT_COST=4, labelled as such);
-//   - floor-saga-mysql: a two-branch saga through the same DTM server and
+//   - floor-saga-mysql: a three-branch saga through the same DTM server and
 //     store whose branches run only the barrier (what DTM itself costs);
 //   - floor-localtx: both inserts in one MySQL transaction behind the same
 //     HTTP stack, no saga (what distribution costs);
@@ -266,7 +266,7 @@ func (b *bench) measure(ctx context.Context) error {
 				b.httpTarget(b.s.APIURL()+"/register", conc))
 		}
 		if b.o.variants["floor-saga"] {
-			add("floor-saga-"+store, fmt.Sprintf("floor (1): two-branch saga, barrier only, DTM %s store%s", store, b.hashNote()),
+			add("floor-saga-"+store, fmt.Sprintf("floor (1): three-branch saga, barrier only, DTM %s store%s", store, b.hashNote()),
 				b.httpTarget(b.s.FloorsURL()+"/floor/saga", conc))
 		}
 		if b.o.variants["floor-dtm"] {
@@ -426,7 +426,8 @@ func (b *bench) dtmTarget() target {
 		gid := fmt.Sprintf("floor0-%s-%d", b.runID, b.seq.Add(1))
 		s := dtmgrpc.NewSagaGrpcWithContext(wait, server, gid).
 			Add(actionA, compensate, &emptypb.Empty{}).
-			Add(actionB, compensate, &emptypb.Empty{})
+			Add(actionB, compensate, &emptypb.Empty{}).
+			Add(actionA, compensate, &emptypb.Empty{})
 		s.WaitResult = true
 		if err := s.Submit(); err != nil {
 			return http.StatusServiceUnavailable, err

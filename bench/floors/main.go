@@ -2,10 +2,11 @@
 // POST /register with, behind go-zero's REST server configured like the
 // gateway's (pro mode, same middlewares on and off, a one-line access log):
 //
-//   - POST /floor/saga submits a two-branch saga to the same DTM server
+//   - POST /floor/saga submits a three-branch saga (the register saga's shape) to the same DTM server
 //     (WaitResult) whose branches, served by this process's own zrpc server
 //     registered in etcd as bench-floor.rpc, run only DTM's barrier
-//     (rpc-common/branch with an empty write) in two databases: what DTM
+//     (rpc-common/branch with an empty write) in two databases, the first
+//     and last in A as the user service's steps are: what DTM
 //     itself costs, without the business writes;
 //   - POST /floor/localtx writes a user row and a score row, shaped like
 //     the suite's tables, in one MySQL transaction, with no saga: what the
@@ -269,7 +270,9 @@ func (f *floors) saga(w http.ResponseWriter, r *http.Request) {
 	}
 	s := dtmgrpc.NewSagaGrpcWithContext(wait, f.dtmServer, gid).
 		Add(f.actionA, f.compensate, &emptypb.Empty{}).
-		Add(f.actionB, f.compensate, &emptypb.Empty{})
+		Add(f.actionB, f.compensate, &emptypb.Empty{}).
+		// The register saga's last step runs in the user database too.
+		Add(f.actionA, f.compensate, &emptypb.Empty{})
 	s.WaitResult = true
 	if err := s.Submit(); err != nil {
 		logx.WithContext(r.Context()).Errorf("floor saga %s: %v", gid, err)
