@@ -61,10 +61,10 @@ func main() {
 	suffix := time.Now().Format("150405")
 	alice, bob := "alice_"+suffix, "bob_"+suffix
 
-	d.step("1. Register " + alice + " with score 5: both branches succeed")
+	d.step("1. Register " + alice + " with score 5: all three steps succeed; the last records the verification mail in the outbox")
 	first := d.register(alice, "alice-password", "female", 5, http.StatusCreated)
 
-	d.step("2. Register " + bob + " with score 10: user-score rejects it, DTM compensates the user branch")
+	d.step("2. Register " + bob + " with score 10: user-score rejects it, DTM compensates the user branch; the last step never runs, no mail")
 	d.register(bob, "bob-password", "male", 10, http.StatusUnprocessableEntity)
 
 	d.step("3. Register " + alice + " again: the user branch refuses the name; the original user stays")
@@ -175,20 +175,28 @@ func (d *demo) saga(gid string) {
 }
 
 func (d *demo) rows(label, id string) {
-	user, score := "none", "none"
+	user, score, outbox := "none", "none", "none"
 	var username, gender string
+	var complete bool
 	var points int64
-	if err := d.users.QueryRow("SELECT username, gender FROM `user` WHERE id = ?", id).Scan(&username, &gender); err == nil {
-		user = username + " (" + gender + ")"
+	if err := d.users.QueryRow("SELECT username, gender, completed_at IS NOT NULL FROM `user` WHERE id = ?", id).Scan(&username, &gender, &complete); err == nil {
+		user = username + " (" + gender + map[bool]string{true: ", complete", false: ", not complete"}[complete] + ")"
 	} else if err != sql.ErrNoRows {
 		user = "error: " + err.Error()
+	}
+	var done bool
+	var outcome string
+	if err := d.users.QueryRow("SELECT done_at IS NOT NULL, outcome FROM outbox WHERE user_id = ?", id).Scan(&done, &outcome); err == nil {
+		outbox = "verify-email, " + map[bool]string{true: "done: " + outcome, false: "waiting for the mailer"}[done]
+	} else if err != sql.ErrNoRows {
+		outbox = "error: " + err.Error()
 	}
 	if err := d.scores.QueryRow("SELECT score FROM user_score WHERE user_id = ?", id).Scan(&points); err == nil {
 		score = fmt.Sprint(points)
 	} else if err != sql.ErrNoRows {
 		score = "error: " + err.Error()
 	}
-	fmt.Printf("   %s %s: user row: %s; user_score row: %s\n", label, id, user, score)
+	fmt.Printf("   %s %s: user row: %s; user_score row: %s; outbox row: %s\n", label, id, user, score, outbox)
 }
 
 func (d *demo) expect(what string, got, want int, body []byte) {
