@@ -13,6 +13,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"regexp"
+	"strings"
 )
 
 // Len is the length of a code: 32 bytes in unpadded base64url.
@@ -53,4 +60,51 @@ func Valid(s string) bool {
 		}
 	}
 	return true
+}
+
+// Path is the gateway's endpoint a link names.
+const Path = "/verify-email"
+
+// Link is the link of code on the gateway at base (its public URL).
+func Link(base, code string) string {
+	return strings.TrimRight(base, "/") + Path + "?code=" + code
+}
+
+var link = regexp.MustCompile(`https?://[^\s"'<>]+/verify-email\?code=[A-Za-z0-9_-]{43}`)
+
+// FindLink finds the verification link in a raw message: in its text,
+// after undoing the transfer encoding of the message or of any part of it.
+func FindLink(raw io.Reader) string {
+	msg, err := mail.ReadMessage(raw)
+	if err != nil {
+		return ""
+	}
+	return findLink(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body, 0)
+}
+
+func findLink(contentType, encoding string, body io.Reader, depth int) string {
+	media, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		media = "text/plain"
+	}
+	if strings.HasPrefix(media, "multipart/") && depth < 3 {
+		parts := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := parts.NextRawPart()
+			if err != nil {
+				return ""
+			}
+			if l := findLink(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p, depth+1); l != "" {
+				return l
+			}
+		}
+	}
+	switch strings.ToLower(encoding) {
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
+	case "base64":
+		body = base64.NewDecoder(base64.StdEncoding, body)
+	}
+	text, _ := io.ReadAll(io.LimitReader(body, 4<<20))
+	return link.FindString(string(text))
 }

@@ -7,21 +7,16 @@ package mail
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
-	"net/mail"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
 	"sagasuite/console/internal/sagaview"
+	"sagasuite/internal/emailcode"
 )
 
 // maxBody bounds what is read of one answer of the mail server.
@@ -58,7 +53,7 @@ func (b *Box) Messages(ctx context.Context, address string) ([]sagaview.Mail, er
 	for _, m := range msgs {
 		item := sagaview.Mail{ID: m.ID, To: address, Subject: m.Subject, Received: m.Received.UTC().Format(time.RFC3339)}
 		_ = b.get(ctx, fmt.Sprintf("/api/messages/%d/raw", m.ID), func(r io.Reader) error {
-			item.Link = VerifyLink(r)
+			item.Link = emailcode.FindLink(r)
 			return nil
 		})
 		out = append(out, item)
@@ -80,43 +75,4 @@ func (b *Box) get(ctx context.Context, path string, read func(io.Reader) error) 
 		return fmt.Errorf("mail box %s: %s", path, resp.Status)
 	}
 	return read(io.LimitReader(resp.Body, maxBody))
-}
-
-var link = regexp.MustCompile(`https?://[^\s"'<>]+/verify-email\?code=[A-Za-z0-9_-]{43}`)
-
-// VerifyLink finds the verification link in a raw message: in its text,
-// after undoing the transfer encoding of the message or of any part of it.
-func VerifyLink(raw io.Reader) string {
-	msg, err := mail.ReadMessage(raw)
-	if err != nil {
-		return ""
-	}
-	return findLink(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body, 0)
-}
-
-func findLink(contentType, encoding string, body io.Reader, depth int) string {
-	media, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		media = "text/plain"
-	}
-	if strings.HasPrefix(media, "multipart/") && depth < 3 {
-		parts := multipart.NewReader(body, params["boundary"])
-		for {
-			p, err := parts.NextRawPart()
-			if err != nil {
-				return ""
-			}
-			if l := findLink(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p, depth+1); l != "" {
-				return l
-			}
-		}
-	}
-	switch strings.ToLower(encoding) {
-	case "quoted-printable":
-		body = quotedprintable.NewReader(body)
-	case "base64":
-		body = base64.NewDecoder(base64.StdEncoding, body)
-	}
-	text, _ := io.ReadAll(io.LimitReader(body, maxBody))
-	return link.FindString(string(text))
 }
