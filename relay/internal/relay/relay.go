@@ -93,13 +93,13 @@ func New(o *model.Outbox, rdb redis.UniversalClient, s Settings) *Relay {
 	}
 }
 
-// Run publishes until ctx ends, then returns nil once the round in
-// progress is finished: a round is never cut short by a stop, so a graceful
-// stop leaves no task in Redis whose row says it was not published (a
-// kill -9 may, which only makes the row be published again). It keeps
-// going through MySQL and Redis failures, saying so once per outage. Run
-// is not for concurrent use on one Relay: start several Relays instead.
-func (r *Relay) Run(ctx context.Context) error {
+// Run publishes until ctx ends, then returns once the round in progress is
+// finished: a stop does not cut a batch short between its enqueues and its
+// commit (a kill -9 may, which only makes those rows be published again,
+// as no-ops). It keeps going through MySQL and Redis failures, saying so
+// once per outage. Run is not for concurrent use on one Relay: start
+// several Relays instead.
+func (r *Relay) Run(ctx context.Context) {
 	r.running.Store(true)
 	defer r.running.Store(false)
 	logx.Infof("relay: publishing the outbox of %s to asynq queue %q on %s (poll %s, republish after %s, batch %d)",
@@ -123,14 +123,14 @@ func (r *Relay) Run(ctx context.Context) error {
 			wait, backoff = r.s.PollInterval, r.s.PollInterval
 		}
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil
+				return
 			case <-t.C:
 			}
 		}
