@@ -1,12 +1,15 @@
-// Package redistest runs a private redis-server for a test that stops,
-// restarts or empties Redis: the machine's shared Redis (127.0.0.1:6379) is
-// never touched. Like the machine's, it keeps nothing on disk, so a
-// restart comes back empty. Debian's redis-server must be installed (.ci/run
-// installs it); a test fails without it, never skips.
+// Package redistest runs a private redis-server for a test (or a test
+// stack) that stops, restarts or empties Redis, or must not share queues
+// with another: the machine's shared Redis (127.0.0.1:6379) is never
+// touched. Like the machine's, it keeps nothing on disk, so a restart comes
+// back empty. Debian's redis-server must be installed (.ci/run installs
+// it); a test fails without it, never skips.
 package redistest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
@@ -20,32 +23,42 @@ import (
 
 // Server is one private redis-server on a fixed free port.
 type Server struct {
-	t    testing.TB
 	Addr string // 127.0.0.1:port, the same across restarts
 	dir  string
 	cmd  *exec.Cmd
 }
 
-// Start starts a server on a free port; it is killed when the test ends.
+// ErrNoRedis: Debian's redis-server is not installed.
+var ErrNoRedis = errors.New("redis-server is needed (Debian: apt-get install redis-server)")
+
+// New starts a server on a free port, keeping its (empty) files in dir.
+// The caller stops it with Stop.
+func New(dir string) (*Server, error) {
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(suite.FreePort())), dir: dir}
+	return s, s.start()
+}
+
+// Start starts a server for one test; it is killed when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(suite.FreePort())), dir: t.TempDir()}
-	s.start()
+	s, err := New(t.TempDir())
 	t.Cleanup(s.Stop)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
-func (s *Server) start() {
-	s.t.Helper()
+func (s *Server) start() error {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		s.t.Fatal("redis-server is needed for this test (Debian: apt-get install redis-server)")
+		return ErrNoRedis
 	}
 	_, port, _ := net.SplitHostPort(s.Addr)
 	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", s.dir)
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("redis-server: %v", err)
+		return fmt.Errorf("redis-server: %w", err)
 	}
 	s.cmd = cmd
 	rdb := s.Client()
@@ -53,10 +66,11 @@ func (s *Server) start() {
 	deadline := time.Now().Add(10 * time.Second)
 	for rdb.Ping(context.Background()).Err() != nil {
 		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s never answered", s.Addr)
+			return fmt.Errorf("redis-server on %s never answered", s.Addr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return nil
 }
 
 // Stop kills the server (what it held is lost); stopping twice is harmless.
@@ -71,10 +85,17 @@ func (s *Server) Stop() {
 
 // Restart kills the server and starts an empty one on the same address:
 // what the machine's Redis does after a restart, keeping nothing on disk.
-func (s *Server) Restart() {
-	s.t.Helper()
+func (s *Server) Restart() error {
 	s.Stop()
-	s.start()
+	return s.start()
+}
+
+// MustRestart is Restart, failing the test on error.
+func (s *Server) MustRestart(t testing.TB) {
+	t.Helper()
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Client is a new client of the server; close it after use.

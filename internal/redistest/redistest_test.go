@@ -15,7 +15,7 @@ func TestRestartComesBackEmpty(t *testing.T) {
 	rdb := s.Client()
 	defer rdb.Close()
 	require.NoError(t, rdb.Set(ctx, "k", "v", 0).Err())
-	s.Restart()
+	s.MustRestart(t)
 	n, err := rdb.DBSize(ctx).Result()
 	require.NoError(t, err, "the same address answers after a restart")
 	require.Zero(t, n, "a restarted server keeps nothing")

@@ -294,7 +294,7 @@ func TestRedisOutage(t *testing.T) {
 	require.Equal(t, 1, strings.Count(log.String(), "Redis at "+rs.Addr+" is unreachable"), "one line per outage:\n%s", log)
 	require.Contains(t, log.String(), "start redis-server, or set REDIS_ADDR")
 
-	rs.Restart()
+	rs.MustRestart(t)
 	waitFor(t, "every row's task once Redis is back", 10*time.Second, func() bool { return holds(t, insp, ids) })
 	waitFor(t, "every row recorded as published", 5*time.Second, func() bool {
 		return count(t, d.User, "publishes = 1") == len(ids)
@@ -332,7 +332,7 @@ func TestRepublishesWhatRedisLost(t *testing.T) {
 	require.NoError(t, err)
 	before := publishes(t, d.User)
 
-	rs.Restart()
+	rs.MustRestart(t)
 	lost := time.Now()
 	waitFor(t, "the rows not done queued again", 10*time.Second, func() bool { return holds(t, insp, undone) })
 	t.Logf("queued again %s after Redis came back empty (RepublishAfter %s)", time.Since(lost).Round(10*time.Millisecond), s.RepublishAfter)
