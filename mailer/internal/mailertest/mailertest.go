@@ -10,6 +10,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"regexp"
 	"strconv"
@@ -78,15 +80,15 @@ func (e *Env) Config(t testing.TB) config.Config {
 	return c
 }
 
-// Env is the environment a mailer process of this world runs with.
-func (e *Env) Env(devPort int) []string {
+// Env is the environment a mailer process of this world runs with (its
+// dev server's port aside).
+func (e *Env) Env() []string {
 	return []string{
 		"DATA_SOURCE=" + e.DB.DSN(e.DB.Names.User),
 		"REDIS_ADDR=" + e.Redis.Addr,
 		"SMTP_ADDR=" + e.SMTP.Addr,
 		"MAIL_CODE_KEY=" + Key,
 		"RETRY_DELAY=100ms", "RETRY_MAX_DELAY=500ms",
-		"DEV_SERVER_PORT=" + strconv.Itoa(devPort),
 	}
 }
 
@@ -97,6 +99,7 @@ type SMTPServer struct {
 	box  *mailbox.Box
 	mu   sync.Mutex
 	srv  *smtp.Server
+	l    net.Listener
 }
 
 // Start serves the box on Addr.
@@ -110,7 +113,9 @@ func (s *SMTPServer) Start() error {
 	if err != nil {
 		return err
 	}
-	s.srv = mailbox.NewSMTPServer(s.box)
+	s.srv, s.l = mailbox.NewSMTPServer(s.box), l
+	// A client killed mid-conversation is what some tests do.
+	s.srv.ErrorLog = log.New(io.Discard, "", 0)
 	go func(srv *smtp.Server) { _ = srv.Serve(l) }(s.srv)
 	return nil
 }
@@ -120,8 +125,11 @@ func (s *SMTPServer) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil {
+		// The listener first: the server's Close misses a listener its
+		// Serve has not registered yet, and Serve would then go on.
+		s.l.Close()
 		s.srv.Close()
-		s.srv = nil
+		s.srv, s.l = nil, nil
 	}
 }
 
