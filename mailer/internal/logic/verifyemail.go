@@ -90,10 +90,13 @@ func TaskTimeout(smtpTimeout time.Duration) time.Duration { return 2*smtpTimeout
 //   - A missing row is Gone, a done row AlreadyDone: nothing is sent.
 //   - It reads the user again, never trusting the payload, and marks the
 //     row done as Skipped when there is no one to send to.
-//   - Otherwise it sends the mail and, once the server accepted it, records
-//     the delivery (the code's hash, its expiry) and marks the row done in
-//     the same transaction. An SMTP failure rolls back and is returned:
-//     asynq retries the task.
+//   - Otherwise it writes the delivery record (the code's hash, its
+//     expiry) and marks the row done, sends the mail, and commits once the
+//     server accepted it. An SMTP failure rolls back and is returned:
+//     asynq retries the task. Nothing is committed unless the server
+//     accepted the mail, and the commit is all that follows the
+//     acceptance (the writes before the send fail, if they fail, before
+//     any mail leaves).
 //
 // The window: a crash (or a lost connection to MySQL, or a lost answer to
 // DATA) after the server accepted the mail and before the commit leaves the
@@ -134,10 +137,7 @@ func VerifyEmail(ctx context.Context, svcCtx *svc.ServiceContext, payload []byte
 		if err != nil {
 			return model.Change{}, err
 		}
-		if err := send(ctx, svcCtx, log, r, Compose(svcCtx, r, code)); err != nil {
-			return model.Change{}, err
-		}
-		sent, result = true, Sent
+		msg := Compose(svcCtx, r, code)
 		return model.Change{
 			Outcome: outbox.OutcomeSent,
 			Delivery: &model.Delivery{
@@ -145,6 +145,15 @@ func VerifyEmail(ctx context.Context, svcCtx *svc.ServiceContext, payload []byte
 				Email:    r.User.Email,
 				CodeHash: emailcode.Hash(code),
 				Lifetime: svcCtx.Config.CodeLifetime,
+			},
+			// Written but not committed: the mail goes now, and only the
+			// commit follows its acceptance.
+			Confirm: func(ctx context.Context) error {
+				if err := send(ctx, svcCtx, log, r, msg); err != nil {
+					return err
+				}
+				sent, result = true, Sent
+				return nil
 			},
 		}, nil
 	})

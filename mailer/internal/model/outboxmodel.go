@@ -46,15 +46,23 @@ type Change struct {
 	Outcome string
 	// Delivery, when set, is recorded too.
 	Delivery *Delivery
+	// Confirm, when set, runs once the writes are made and before they are
+	// committed; its error rolls them back and is Work's. The mailer sends
+	// the mail here, so that the commit is the only statement between the
+	// mail server's acceptance and the record of it: an error of the
+	// writes comes before the mail is sent, not after.
+	Confirm func(ctx context.Context) error
 }
 
-// Delivery is the record of a mail the SMTP server accepted.
+// Delivery is the record of a mail the SMTP server accepted. Its sent_at
+// and expires_at are taken from the database's clock when it is written,
+// just before the mail is sent (Change.Confirm), so they are early by the
+// length of one SMTP conversation at most.
 type Delivery struct {
 	UserID   string
 	Email    string
 	CodeHash []byte
-	// Lifetime is how long the code works from now (the database's
-	// clock), in whole seconds.
+	// Lifetime is how long the code works, in whole seconds.
 	Lifetime time.Duration
 }
 
@@ -67,12 +75,12 @@ type OutboxModel struct {
 func NewOutboxModel(db *sql.DB) *OutboxModel { return &OutboxModel{db: db} }
 
 // Work locks outbox row id (SELECT … FOR UPDATE) in a new transaction,
-// reads it with its delivery record and user, calls decide and writes what
-// it returns in the same transaction, then commits. The lock is held while
-// decide runs, sending a mail included, so that a second worker on the same
-// row waits and then finds the first one's record. An error from decide
-// rolls everything back and is returned as is; ErrNoRow when the row is
-// missing (decide is not called).
+// reads it with its delivery record and user, calls decide, writes what it
+// returns in the same transaction, runs its Confirm and commits. The lock
+// is held until the commit, the mail's sending included, so that a second
+// worker on the same row waits and then finds the first one's record. An
+// error from decide or Confirm rolls everything back and is returned as
+// is; ErrNoRow when the row is missing (decide is not called).
 //
 // The transaction is READ COMMITTED: each read sees what is committed when
 // it runs (the waiting worker sees the record the first one committed), and
@@ -92,7 +100,7 @@ func (m *OutboxModel) Work(ctx context.Context, id string, decide func(ctx conte
 	if err != nil {
 		return err
 	}
-	if ch.Outcome == "" && ch.Delivery == nil {
+	if ch.Outcome == "" && ch.Delivery == nil && ch.Confirm == nil {
 		return nil // the deferred rollback releases the lock
 	}
 	if d := ch.Delivery; d != nil {
@@ -107,6 +115,11 @@ func (m *OutboxModel) Work(ctx context.Context, id string, decide func(ctx conte
 		if _, err := tx.ExecContext(ctx,
 			"UPDATE outbox SET done_at = COALESCE(done_at, NOW(3)), outcome = ? WHERE id = ?", ch.Outcome, r.ID); err != nil {
 			return fmt.Errorf("mark done: %w", err)
+		}
+	}
+	if ch.Confirm != nil {
+		if err := ch.Confirm(ctx); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
