@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 	"github.com/zeromicro/go-zero/core/logx"
+	"github.com/zeromicro/go-zero/core/service"
 
 	"sagasuite/internal/outbox"
 	"sagasuite/mailer/internal/mailertest"
@@ -115,9 +118,12 @@ func TestRedisDownAtStart(t *testing.T) {
 	t.Cleanup(func() { logx.Reset() })
 
 	e.Redis.Stop()
-	start(t, e)
+	srv := start(t, e)
+	dev := httptest.NewServer(srv.DevServer(service.DevServerConfig{HealthPath: "/healthz", HealthResponse: "OK"}).Handler)
+	defer dev.Close()
 	unreachable := "Redis at " + e.Redis.Addr + " is unreachable"
 	mailertest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.count(unreachable) == 1 })
+	require.Equal(t, http.StatusServiceUnavailable, status(t, dev.URL+"/healthz"), "not healthy without Redis")
 	// asynq's loops fail every few seconds meanwhile; none of it is logged.
 	// (A period of silence is what is tested: a sleep, not a wait.)
 	time.Sleep(server.HealthCheckInterval + time.Second)
@@ -133,6 +139,15 @@ func TestRedisDownAtStart(t *testing.T) {
 	mailertest.WaitFor(t, 2*server.HealthCheckInterval, "the all-clear", func() bool {
 		return log.count("Redis at "+e.Redis.Addr+" answers again") == 1
 	})
+	require.Equal(t, http.StatusOK, status(t, dev.URL+"/healthz"))
+}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestRetryDelay(t *testing.T) {
