@@ -1,0 +1,161 @@
+package server_test
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+	"github.com/zeromicro/go-zero/core/logx"
+	"github.com/zeromicro/go-zero/core/service"
+
+	"sagasuite/internal/outbox"
+	"sagasuite/mailer/internal/mailertest"
+	"sagasuite/mailer/internal/server"
+	"sagasuite/mailer/internal/svc"
+)
+
+func start(t *testing.T, e *mailertest.Env) *server.Server {
+	t.Helper()
+	s, err := svc.NewServiceContext(e.Config(t))
+	require.NoError(t, err)
+	srv := server.New(s)
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() { srv.Shutdown(); s.Close() })
+	return srv
+}
+
+func inspector(t *testing.T, e *mailertest.Env) *asynq.Inspector {
+	i := asynq.NewInspector(asynq.RedisClientOpt{Addr: e.Redis.Addr})
+	t.Cleanup(func() { i.Close() })
+	return i
+}
+
+// gone says whether the task is no longer in Redis: asynq deletes a task
+// once its handler succeeded.
+func gone(i *asynq.Inspector, id string) bool {
+	_, err := i.GetTaskInfo(outbox.Queue, id)
+	return errors.Is(err, asynq.ErrTaskNotFound)
+}
+
+// TestPublishedTasks: a task the relay publishes sends one mail; the same
+// task published again once the first completed sends nothing more.
+func TestPublishedTasks(t *testing.T) {
+	e := mailertest.New(t)
+	start(t, e)
+	client, insp := e.Client(t), inspector(t, e)
+	r := e.Register(t, mailertest.User{})
+	skipped := e.Register(t, mailertest.User{Incomplete: true})
+
+	mailertest.Publish(t, client, r)
+	mailertest.Publish(t, client, skipped)
+	mailertest.WaitFor(t, 10*time.Second, "the row done", func() bool { return e.Outbox(t, r.OutboxID).Done })
+	mailertest.WaitFor(t, 10*time.Second, "the tasks completed", func() bool { return gone(insp, r.OutboxID) && gone(insp, skipped.OutboxID) })
+	require.Len(t, e.Box.Messages(r.Email), 1)
+	require.Equal(t, outbox.OutcomeSkipped, e.Outbox(t, skipped.OutboxID).Outcome)
+
+	mailertest.Publish(t, client, r) // the relay, late: the same id is free again
+	mailertest.WaitFor(t, 10*time.Second, "the second task completed", func() bool { return gone(insp, r.OutboxID) })
+	require.Len(t, e.Box.Messages(""), 1)
+	require.Len(t, e.Deliveries(t), 1)
+}
+
+// TestSMTPDownIsRetried: while the mail server is down the task fails and
+// asynq retries it, with nothing recorded; once it is back the mail
+// arrives, once.
+func TestSMTPDownIsRetried(t *testing.T) {
+	e := mailertest.New(t)
+	e.SMTP.Stop()
+	start(t, e)
+	client, insp := e.Client(t), inspector(t, e)
+	r := e.Register(t, mailertest.User{})
+	mailertest.Publish(t, client, r)
+
+	mailertest.WaitFor(t, 15*time.Second, "two retries", func() bool {
+		info, err := insp.GetTaskInfo(outbox.Queue, r.OutboxID)
+		return err == nil && info.Retried >= 2 && strings.Contains(info.LastErr, "smtp")
+	})
+	require.Equal(t, mailertest.Row{Exists: true}, e.Outbox(t, r.OutboxID), "nothing recorded before")
+	require.Empty(t, e.Deliveries(t))
+
+	require.NoError(t, e.SMTP.Start())
+	mailertest.WaitFor(t, 15*time.Second, "the mail", func() bool { return len(e.Box.Messages(r.Email)) == 1 })
+	mailertest.WaitFor(t, 10*time.Second, "the task completed", func() bool { return gone(insp, r.OutboxID) })
+	require.Equal(t, outbox.OutcomeSent, e.Outbox(t, r.OutboxID).Outcome)
+	require.Len(t, e.Box.Messages(""), 1)
+}
+
+// lines is a log sink.
+type lines struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lines) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// TestRedisDownAtStart: the server starts without Redis, says so once, and
+// works once Redis is there.
+func TestRedisDownAtStart(t *testing.T) {
+	e := mailertest.New(t)
+	log := &lines{}
+	logx.SetWriter(logx.NewWriter(log))
+	t.Cleanup(func() { logx.Reset() })
+
+	e.Redis.Stop()
+	srv := start(t, e)
+	dev := httptest.NewServer(srv.DevServer(service.DevServerConfig{HealthPath: "/healthz", HealthResponse: "OK"}).Handler)
+	defer dev.Close()
+	unreachable := "Redis at " + e.Redis.Addr + " is unreachable"
+	mailertest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.count(unreachable) == 1 })
+	require.Equal(t, http.StatusServiceUnavailable, status(t, dev.URL+"/healthz"), "not healthy without Redis")
+	// asynq's loops fail every few seconds meanwhile; none of it is logged.
+	// (A period of silence is what is tested: a sleep, not a wait.)
+	time.Sleep(server.HealthCheckInterval + time.Second)
+	require.Equal(t, 1, log.count(unreachable), log.b.String())
+	for _, noise := range []string{"asynq: Failed", "asynq: Dequeue error", "redis: "} {
+		require.Zero(t, log.count(noise), "%q: asynq's and go-redis's own errors are left out while Redis is known down\n%s", noise, log.b.String())
+	}
+
+	e.Redis.Restart()
+	r := e.Register(t, mailertest.User{})
+	mailertest.Publish(t, e.Client(t), r)
+	mailertest.WaitFor(t, 20*time.Second, "the mail", func() bool { return len(e.Box.Messages(r.Email)) == 1 })
+	mailertest.WaitFor(t, 2*server.HealthCheckInterval, "the all-clear", func() bool {
+		return log.count("Redis at "+e.Redis.Addr+" answers again") == 1
+	})
+	require.Equal(t, http.StatusOK, status(t, dev.URL+"/healthz"))
+}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestRetryDelay(t *testing.T) {
+	f := server.RetryDelay(time.Second, 10*time.Second)
+	for n, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
+		got := f(n, nil, nil)
+		require.GreaterOrEqual(t, got, want, n)
+		require.LessOrEqual(t, got, want+want/10, n)
+	}
+	require.InDelta(t, float64(10*time.Second), float64(f(1000, nil, nil)), float64(time.Second), "no overflow")
+}

@@ -1,0 +1,131 @@
+// Package svc builds the mailer's shared resources once at start-up.
+package svc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/mail"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"sagasuite/internal/store"
+	"sagasuite/mailer/internal/config"
+	outmail "sagasuite/mailer/internal/mail"
+	"sagasuite/mailer/internal/model"
+)
+
+// Sender sends one mail; it returns once the mail server accepted it. An
+// error wrapping mail.ErrMaybeAccepted says the server may have accepted
+// it all the same; any other error says it did not.
+type Sender interface {
+	Send(ctx context.Context, m outmail.Message) error
+}
+
+// Attempts remembers, outside the database transaction (which a crash
+// rolls back), that sending a row's mail began, so that the next attempt
+// at the same row knows an earlier one may have reached the mail server:
+// the at-least-once window, counted.
+type Attempts interface {
+	// Begin notes an attempt at outbox row id and says whether an earlier
+	// one was noted and never cleared.
+	Begin(ctx context.Context, id string) (earlier bool, err error)
+	// Clear forgets the row's attempts: its mail is recorded, or was
+	// certainly not sent.
+	Clear(ctx context.Context, id string) error
+}
+
+// ServiceContext holds what every task uses.
+type ServiceContext struct {
+	Config config.Config
+	// DB is the pool on the user service's database.
+	DB     *sql.DB
+	Outbox *model.OutboxModel
+	// From is Config.SmtpFrom, parsed.
+	From     *mail.Address
+	Sender   Sender
+	Attempts Attempts
+	// Redis is asynq's connection pool, shared with Attempts.
+	Redis redis.UniversalClient
+}
+
+// NewServiceContext opens the pool and the Redis client without
+// connecting: the mailer starts while MySQL or Redis is down and works
+// once they are back. c must have passed Validate.
+func NewServiceContext(c config.Config) (*ServiceContext, error) {
+	from, err := mail.ParseAddress(c.SmtpFrom)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := store.Config(c.DataSource)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = store.DialTimeout
+	}
+	// One round trip per statement instead of prepare, execute, close (as
+	// the branch services do: rpc-common/branch.OpenDB).
+	cfg.InterpolateParams = true
+	db, err := store.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Each task in flight holds one connection for its transaction; two
+	// more leave room for nothing else the mailer does, but cost nothing.
+	db.SetMaxOpenConns(c.Concurrency + 2)
+	db.SetMaxIdleConns(c.Concurrency + 2)
+	db.SetConnMaxLifetime(5 * time.Minute)
+	rdb := redis.NewClient(&redis.Options{
+		Addr:        c.RedisAddr,
+		Password:    c.RedisPassword,
+		DialTimeout: 2 * time.Second,
+		// asynq's processors, heartbeater, forwarder and the attempts.
+		PoolSize: c.Concurrency + 10,
+	})
+	return &ServiceContext{
+		Config:   c,
+		DB:       db,
+		Outbox:   model.NewOutboxModel(db),
+		From:     from,
+		Sender:   NewSMTP(c),
+		Attempts: RedisAttempts{Client: rdb},
+		Redis:    rdb,
+	}, nil
+}
+
+// NewSMTP is the sender c configures.
+func NewSMTP(c config.Config) *outmail.SMTP {
+	return &outmail.SMTP{Addr: c.SmtpAddr, Username: c.SmtpUsername, Password: c.SmtpPassword, Timeout: c.SmtpTimeout}
+}
+
+// Close closes the pools.
+func (s *ServiceContext) Close() error {
+	return errors.Join(s.DB.Close(), s.Redis.Close())
+}
+
+// AttemptTTL is how long an attempt is remembered: longer than asynq's
+// retries of one task last (about a day with the default retry delays).
+const AttemptTTL = 7 * 24 * time.Hour
+
+// RedisAttempts keeps attempts as keys mailer:attempt:<outbox id> in
+// Redis. A Redis that restarts empty forgets them, so the count is a lower
+// bound then; a crash after Begin and before the mail reached the server is
+// counted too, so it is an upper bound of the duplicates otherwise.
+type RedisAttempts struct {
+	Client redis.UniversalClient
+}
+
+func attemptKey(id string) string { return "mailer:attempt:" + id }
+
+// Begin implements Attempts.
+func (a RedisAttempts) Begin(ctx context.Context, id string) (bool, error) {
+	set, err := a.Client.SetNX(ctx, attemptKey(id), time.Now().UTC().Format(time.RFC3339), AttemptTTL).Result()
+	return err == nil && !set, err
+}
+
+// Clear implements Attempts.
+func (a RedisAttempts) Clear(ctx context.Context, id string) error {
+	return a.Client.Del(ctx, attemptKey(id)).Err()
+}
