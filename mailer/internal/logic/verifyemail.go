@@ -230,9 +230,6 @@ func forget(ctx context.Context, svcCtx *svc.ServiceContext, log logx.Logger, id
 	}
 }
 
-// Link is the verification link of code.
-func Link(baseURL, code string) string { return baseURL + "/verify-email?code=" + code }
-
 // Compose is the verification mail of row r to its user, with code.
 func Compose(svcCtx *svc.ServiceContext, r *model.Row, code string) mail.Message {
 	c := svcCtx.Config
@@ -247,7 +244,7 @@ func Compose(svcCtx *svc.ServiceContext, r *model.Row, code string) mail.Message
 		Headers:   [][2]string{{"X-Saga-Gid", r.Gid}, {"X-Outbox-Id", r.ID}},
 		Text: "Hello,\n\n" +
 			"please confirm that this is your email address by opening this link:\n\n" +
-			Link(c.PublicBaseURL, code) + "\n\n" +
+			emailcode.Link(c.PublicBaseURL, code) + "\n\n" +
 			"The link works once, for " + Lifetime(c.CodeLifetime) + ". " +
 			"If you did not register, ignore this mail.\n",
 	}

@@ -132,7 +132,7 @@ func TestRedisDownAtStart(t *testing.T) {
 		require.Zero(t, log.count(noise), "%q: asynq's and go-redis's own errors are left out while Redis is known down\n%s", noise, log.b.String())
 	}
 
-	e.Redis.Restart()
+	e.Redis.MustRestart(t)
 	r := e.Register(t, mailertest.User{})
 	mailertest.Publish(t, e.Client(t), r)
 	mailertest.WaitFor(t, 20*time.Second, "the mail", func() bool { return len(e.Box.Messages(r.Email)) == 1 })
