@@ -65,11 +65,11 @@ bench:
 
 ## build-run: compile what `make run` runs into .bin/ (the operator tools build when their target runs)
 build-run:
-	$(GO) build -o $(BIN)/ ./dtm ./user ./user-score ./userapi ./console ./dev/run
+	$(GO) build -o $(BIN)/ ./dtm ./user ./user-score ./userapi ./console ./dev/mail ./relay ./mailer ./dev/run
 
 ## build: compile every command into .bin/
 build: build-run
-	$(GO) build -o $(BIN)/ ./dev/etcd ./dev/mail ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair ./deploy/certs ./deploy/etcdauth
+	$(GO) build -o $(BIN)/ ./dev/etcd ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair ./deploy/certs ./deploy/etcdauth
 
 ## migrate: create the databases and tables (idempotent; MYSQL_DSN)
 migrate:

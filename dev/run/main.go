@@ -74,6 +74,7 @@ func run(dataDir, binDir string, freePorts bool, dbPrefix string) error {
 		return err
 	}
 
+	out0 := proc.NewStream(os.Stdout)
 	mysqlCfg, err := ensureMySQL(ctx, root, dataDir)
 	if err != nil {
 		return err
@@ -84,6 +85,9 @@ func run(dataDir, binDir string, freePorts bool, dbPrefix string) error {
 	}
 	if dbPrefix != "" {
 		layout.DBs = store.Prefixed(dbPrefix)
+	}
+	if err := mailSetup(ctx, &layout, dataDir, out0); err != nil {
+		return err
 	}
 	schemaCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = schema.Apply(schemaCtx, mysqlCfg.FormatDSN(), layout.DBs)
@@ -117,7 +121,7 @@ func run(dataDir, binDir string, freePorts bool, dbPrefix string) error {
 	}
 	defer etcd.Close()
 
-	out := proc.NewStream(os.Stdout)
+	out := out0
 	procs := layout.Procs(root, binDir, logs, out)
 	for name, p := range procs {
 		p.PidFile = filepath.Join(dataDir, "run", name+".pid")
@@ -186,16 +190,19 @@ func readyText(l suite.Layout, took time.Duration, pidFile string) string {
 	return fmt.Sprintf(`
 The suite is up (ready in %.1fs). Unless ETCD_HOSTS is set, DTM, the gateway and the
 branch services speak mutual TLS and etcd has accounts (certificates in .data/tls).
-  gateway        %s   POST /register, POST /login, GET /user/info, GET /sagas/{gid}
-  saga console   %s
+  gateway        %s   POST /register, POST /login, GET /user/info, GET /sagas/{gid}, GET /verify-email
+  saga console   %s   (the mail of each registration beside its saga)
+  queues         %s/queues/   asynq's web UI (Redis %s)
+  mail           SMTP %s, messages %s/api/messages
   DTM            %s   dashboard /, API /api/dtmsvr/all, metrics /api/metrics
-  metrics        user %s/metrics, user-score %s/metrics, userapi %s/metrics
-A registration that succeeds:
+  metrics        user %s/metrics, user-score %s/metrics, userapi %s/metrics,
+                 relay %s/metrics, mailer %s/metrics
+A registration that succeeds (its verification mail shows in the console within a second):
   curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"alice","password":"s3cret-pass","email":"alice@example.com","gender":"female","score":5}'
 One that user-score rejects, so DTM compensates the user branch:
   curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"bob","password":"s3cret-pass","email":"bob@example.com","gender":"male","score":10}'
 Then watch both in the console, or run: make demo
 A service that dies is restarted (try: kill -9 $(cat %s)).
-Ctrl-C stops everything.`, took.Seconds(), l.APIURL(), l.ConsoleURL(), l.DtmURL(),
-		l.DevURL("user"), l.DevURL("user-score"), l.DevURL("userapi"), l.APIURL(), l.APIURL(), pidFile)
+Ctrl-C stops everything.`, took.Seconds(), l.APIURL(), l.ConsoleURL(), l.ConsoleURL(), l.Redis, l.SMTPAddr(), l.MailURL(), l.DtmURL(),
+		l.DevURL("user"), l.DevURL("user-score"), l.DevURL("userapi"), l.DevURL("relay"), l.DevURL("mailer"), l.APIURL(), l.APIURL(), pidFile)
 }

@@ -11,10 +11,14 @@ import (
 //	GET /api/messages?to=ADDRESS   the messages (to ADDRESS), newest first
 //	GET /api/messages/{id}         one message
 //	GET /api/messages/{id}/raw     one message as received (message/rfc822)
+//	GET /api/stats                 {"received": every message ever numbered, "kept": those kept}
 func Handler(b *Box) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/messages", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, b.Messages(r.URL.Query().Get("to")))
+	})
+	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]int{"received": b.Received(), "kept": len(b.Messages(""))})
 	})
 	mux.HandleFunc("GET /api/messages/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if m, ok := find(b, w, r); ok {

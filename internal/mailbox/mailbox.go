@@ -228,6 +228,14 @@ func (b *Box) Message(id int) (Message, bool) {
 	return Message{}, false
 }
 
+// Received is how many messages the box has taken in since it was made,
+// those it no longer keeps included (message numbers are never reused).
+func (b *Box) Received() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.next - 1
+}
+
 // Changed returns a channel closed when the next message arrives.
 func (b *Box) Changed() <-chan struct{} {
 	b.mu.Lock()

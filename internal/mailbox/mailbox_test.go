@@ -130,6 +130,9 @@ func TestHTTPAPI(t *testing.T) {
 		resp, _ = get(path)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, path)
 	}
+
+	_, body = get("/api/stats")
+	require.JSONEq(t, `{"received": 1, "kept": 1}`, string(body))
 }
 
 // TestTheBoxIsBounded: past its bound the oldest messages go, from memory

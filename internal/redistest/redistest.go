@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -35,6 +36,9 @@ var ErrNoRedis = errors.New("redis-server is needed (Debian: apt-get install red
 // The caller stops it with Stop.
 func New(dir string) (*Server, error) {
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(suite.FreePort())), dir: dir}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return s, err
+	}
 	return s, s.start()
 }
 

@@ -1,9 +1,11 @@
 // Package stacktest starts the whole suite for integration tests: the real
 // MariaDB/MySQL over TCP (throwaway databases of internal/testdb, never the
-// dev stack's), an
-// embedded etcd, and the DTM server, user, user-score, userapi and the
-// saga console built from this module and run as separate processes, so
-// that a test can kill and restart any of them.
+// dev stack's), an embedded etcd, a private redis-server (internal/
+// redistest: the stack's queues are its own, and a test may restart it),
+// and the DTM server, user, user-score, userapi, the saga console, the
+// development mail server, the relay and the mailer built from this module
+// and run as separate processes, so that a test can kill and restart any
+// of them.
 package stacktest
 
 import (
@@ -22,6 +24,7 @@ import (
 	"sagasuite/internal/devcerts"
 	"sagasuite/internal/etcdnode"
 	"sagasuite/internal/proc"
+	"sagasuite/internal/redistest"
 	"sagasuite/internal/suite"
 	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/peertls"
@@ -41,7 +44,12 @@ type Options struct {
 	Replicas bool
 	// GatewayEnv is added to the gateway's environment.
 	GatewayEnv []string
+	// RelayEnv and MailerEnv are added to the relay's and the mailer's.
+	RelayEnv, MailerEnv []string
 }
+
+// MailCodeKey is the mailer's code key in tests.
+const MailCodeKey = "test-mail-code-key-0123456789abcdef0123456789"
 
 // JWTSecret signs the gateway's tokens in tests, so tests can forge tokens.
 const JWTSecret = "test-secret-0123456789abcdef0123456789"
@@ -63,6 +71,10 @@ type Stack struct {
 	ScoreDB *sql.DB
 	DtmDB   *sql.DB
 	Etcd    *clientv3.Client
+	// Redis is the stack's private redis-server.
+	Redis *redistest.Server
+	// MailURL is the development mail server's HTTP API.
+	MailURL string
 
 	dbs   *testdb.DBs
 	etcd  *etcdnode.Node
@@ -87,6 +99,9 @@ func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
 		return s, fmt.Errorf("embedded etcd: %w", err)
 	}
 	s.EtcdHost = s.etcd.Endpoint()
+	if s.Redis, err = redistest.New(filepath.Join(dir, "redis")); err != nil {
+		return s, err
+	}
 	rootEtcd, err := suite.Layout{EtcdHosts: []string{s.EtcdHost}, TLSDir: tlsDir}.EtcdConfig("root")
 	if err != nil {
 		return s, err
@@ -106,7 +121,14 @@ func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
 		MySQL: dbs.Server, DBs: dbs.Names, EtcdHosts: []string{s.EtcdHost},
 		DtmHTTP: suite.FreePort(), DtmGRPC: suite.FreePort(), User: suite.FreePort(), UserScore: suite.FreePort(),
 		API: suite.FreePort(), Console: suite.FreePort(),
-		Dev: map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort()},
+		Dev: map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort(),
+			"relay": suite.FreePort(), "mailer": suite.FreePort()},
+		Redis: s.Redis.Addr, SMTP: suite.FreePort(), MailHTTP: suite.FreePort(), MailDir: filepath.Join(dir, "mail"),
+		// The relay publishes a row again 2 s after it last did while the
+		// row is not done, so that tests of a Redis that lost its tasks are
+		// short; the mailer retries a failed send after 1 s.
+		RelayEnv:  append([]string{"REPUBLISH_AFTER=2s"}, opts.RelayEnv...),
+		MailerEnv: append([]string{"MAIL_CODE_KEY=" + MailCodeKey, "RETRY_DELAY=1s", "RETRY_MAX_DELAY=2s"}, opts.MailerEnv...),
 		GatewayEnv: []string{"JWT_SECRET=" + JWTSecret, "MODE=pro", "SAGA_RESULT_TIMEOUT=2000",
 			// The minimum bcrypt cost keeps the tests about sagas, not hashing.
 			"BCRYPT_COST=4"},
@@ -117,7 +139,7 @@ func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
 		replicas = s.replicaEnv()
 	}
 	s.GatewayEnv = append(s.GatewayEnv, opts.GatewayEnv...)
-	s.APIURL, s.DtmHTTP, s.ConsoleURL = s.Layout.APIURL(), s.DtmURL(), s.Layout.ConsoleURL()
+	s.APIURL, s.DtmHTTP, s.ConsoleURL, s.MailURL = s.Layout.APIURL(), s.DtmURL(), s.Layout.ConsoleURL(), s.Layout.MailURL()
 	s.UserAddr = fmt.Sprintf("127.0.0.1:%d", s.User)
 	s.ScoreAddr = fmt.Sprintf("127.0.0.1:%d", s.UserScore)
 	s.DevURL = map[string]string{}
@@ -201,7 +223,7 @@ func WaitFor(limit time.Duration, what string, cond func() bool) error {
 }
 
 // Proc returns the named process: dtm, user, user-score, userapi, console,
-// and with replicas dtm-2, user-2, user-score-2.
+// mail, relay, mailer, and with replicas dtm-2, user-2, user-score-2.
 func (s *Stack) Proc(name string) *proc.Proc { return s.procs[name] }
 
 // Close stops everything and drops the databases; logs stay in Dir.
@@ -218,6 +240,9 @@ func (s *Stack) stop(dropDatabases bool) {
 	}
 	if s.etcd != nil {
 		s.etcd.Close()
+	}
+	if s.Redis != nil {
+		s.Redis.Stop()
 	}
 	if s.dbs == nil {
 		return

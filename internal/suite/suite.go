@@ -24,18 +24,21 @@ import (
 	"sagasuite/internal/store"
 )
 
-// Names of the processes, in start order.
-var Names = []string{"dtm", "user", "user-score", "userapi", "console"}
+// Names of the processes, in start order. mail is the development mail
+// server (dev/mail); relay and mailer carry the outbox's work to asynq and
+// from it to SMTP.
+var Names = []string{"dtm", "user", "user-score", "userapi", "console", "mail", "relay", "mailer"}
 
 // Tiers are Names in the order a local stack starts them: each tier once
 // the one before is registered in etcd, so that no process resolves a key
 // that has no endpoint yet (go-zero logs that as an error, "bad resolver
 // state", and the gateway resolves all three keys at start).
-var Tiers = [][]string{{"dtm", "user", "user-score"}, {"userapi", "console"}}
+var Tiers = [][]string{{"mail", "dtm", "user", "user-score", "relay"}, {"mailer", "userapi", "console"}}
 
 // StopOrder stops the callers first, then DTM, then the services it calls,
 // so that nobody watches a key it resolves lose its last endpoint.
-var StopOrder = []string{"console", "userapi", "dtm", "user-score", "user"}
+// The outbox's workers go last but the mail server, whose mail they send.
+var StopOrder = []string{"console", "userapi", "dtm", "user-score", "user", "relay", "mailer", "mail"}
 
 // Keys are the etcd keys the suite's services register under.
 var Keys = []string{"dtmservice", "user.rpc", "user-score.rpc"}
@@ -56,6 +59,17 @@ type Layout struct {
 	Dev map[string]int
 	// GatewayEnv is added to the gateway's environment (JWT_SECRET, MODE…).
 	GatewayEnv []string
+	// Redis is the address of the asynq queues' Redis (REDIS_ADDR).
+	Redis string
+	// SMTP and MailHTTP are the development mail server's ports; MailDir
+	// is where it keeps messages ("" keeps them in memory).
+	SMTP, MailHTTP int
+	MailDir        string
+	// MailerEnv is added to the mailer's environment (MAIL_CODE_KEY, and
+	// SMTP_ADDR to send elsewhere than the development mail server).
+	MailerEnv []string
+	// RelayEnv is added to the relay's environment (REPUBLISH_AFTER…).
+	RelayEnv []string
 	// TLSDir, when set, holds the suite's certificates (internal/devcerts):
 	// DTM, the gateway and the branch services then speak mutual TLS, and
 	// each process reaches etcd (started by StartEtcd) over TLS with its
@@ -75,7 +89,10 @@ func Default(mysqlCfg *mysql.Config) Layout {
 		UserScore: 8081,
 		API:       8888,
 		Console:   8890,
-		Dev:       map[string]int{"user": 6470, "user-score": 6471, "userapi": 6472},
+		Dev:       map[string]int{"user": 6470, "user-score": 6471, "userapi": 6472, "relay": 6473, "mailer": 6474},
+		Redis:     "127.0.0.1:6379",
+		SMTP:      2525,
+		MailHTTP:  8025,
 	}
 }
 
@@ -85,6 +102,7 @@ func (l Layout) OnFreePorts() Layout {
 	l.EtcdHosts = []string{local(FreePort())}
 	l.DtmHTTP, l.DtmGRPC, l.User, l.UserScore = FreePort(), FreePort(), FreePort(), FreePort()
 	l.API, l.Console = FreePort(), FreePort()
+	l.SMTP, l.MailHTTP = FreePort(), FreePort()
 	dev := map[string]int{}
 	for name := range l.Dev {
 		dev[name] = FreePort()
@@ -96,6 +114,18 @@ func (l Layout) OnFreePorts() Layout {
 // DSN is a service-level DSN for database db (store.DSN).
 func (l Layout) DSN(db string) string { return store.DSN(l.MySQL, db) }
 
+// absolute is dir made absolute ("" stays ""): the processes run in their
+// log directory.
+func absolute(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
 func local(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
 // APIURL is the gateway's base URL.
@@ -106,6 +136,12 @@ func (l Layout) DtmURL() string { return "http://" + local(l.DtmHTTP) }
 
 // ConsoleURL is the saga console's base URL.
 func (l Layout) ConsoleURL() string { return "http://" + local(l.Console) }
+
+// MailURL is the development mail server's HTTP API.
+func (l Layout) MailURL() string { return "http://" + local(l.MailHTTP) }
+
+// SMTPAddr is the development mail server's SMTP address.
+func (l Layout) SMTPAddr() string { return local(l.SMTP) }
 
 // DevURL is the dev server of a go-zero service.
 func (l Layout) DevURL(name string) string { return "http://" + local(l.Dev[name]) }
@@ -139,7 +175,20 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 		"console": {
 			"LISTEN_ON=" + local(l.Console), "DTM_HTTP=" + l.DtmURL(),
 			"USER_DSN=" + l.DSN(l.DBs.User), "USER_SCORE_DSN=" + l.DSN(l.DBs.UserScore),
+			"MAILBOX_URL=" + l.MailURL(), "REDIS_ADDR=" + l.Redis,
 		},
+		"mail": {
+			"SMTP_LISTEN=" + l.SMTPAddr(), "MAIL_HTTP_LISTEN=" + local(l.MailHTTP), "MAIL_DIR=" + absolute(l.MailDir),
+		},
+		"relay": append([]string{
+			"DATA_SOURCE=" + l.DSN(l.DBs.User), "REDIS_ADDR=" + l.Redis, dev("relay"),
+		}, l.RelayEnv...),
+		// The mailer's own settings come after, so that MailerEnv's
+		// SMTP_ADDR wins (the last of a repeated variable does).
+		"mailer": append([]string{
+			"DATA_SOURCE=" + l.DSN(l.DBs.User), "REDIS_ADDR=" + l.Redis, dev("mailer"),
+			"SMTP_ADDR=" + l.SMTPAddr(), "PUBLIC_BASE_URL=" + l.APIURL(),
+		}, l.MailerEnv...),
 	}
 	if p, ok := l.Dev["dtm"]; ok { // DTM's profiler, when the layout asks for it
 		env["dtm"] = append(env["dtm"], "DEBUG_LISTEN="+local(p))
@@ -149,6 +198,8 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 		"user":       {"-f", filepath.Join(root, "user/etc/user.yaml")},
 		"user-score": {"-f", filepath.Join(root, "user-score/etc/user-score.yaml")},
 		"userapi":    {"-f", filepath.Join(root, "userapi/etc/userapi.yaml")},
+		"relay":      {"-f", filepath.Join(root, "relay/etc/relay.yaml")},
+		"mailer":     {"-f", filepath.Join(root, "mailer/etc/mailer.yaml")},
 	}
 	// DTM's logger package reads LOG_LEVEL when it loads, in every process
 	// that links DTM's client, and says "invalid log level" when it is
@@ -174,7 +225,7 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 }
 
 // Packages are the commands Procs runs, for `go build -o bin/`.
-var Packages = []string{"./dtm", "./user", "./user-score", "./userapi", "./console"}
+var Packages = []string{"./dtm", "./user", "./user-score", "./userapi", "./console", "./dev/mail", "./relay", "./mailer"}
 
 // WaitReady waits until every service is registered in etcd, every go-zero
 // service answers its health probe, and DTM, the gateway and the console
@@ -183,14 +234,26 @@ func (l Layout) WaitReady(ctx context.Context, etcd *clientv3.Client) error {
 	if err := WaitRegistered(ctx, etcd, Keys...); err != nil {
 		return err
 	}
-	urls := []string{l.DtmURL() + "/api/dtmsvr/query?gid=ready", l.APIURL() + "/sagas/ready", l.ConsoleURL() + "/api/sagas?limit=1"}
+	urls := []string{l.DtmURL() + "/api/dtmsvr/query?gid=ready", l.APIURL() + "/sagas/ready", l.ConsoleURL() + "/api/sagas?limit=1",
+		l.MailURL() + "/api/messages?to=ready"}
 	for name := range l.Dev {
-		urls = append(urls, l.DevURL(name)+"/healthz")
+		if name != "mailer" {
+			urls = append(urls, l.DevURL(name)+"/healthz")
+		}
 	}
 	for _, u := range urls {
 		if err := WaitFor(ctx, u, func() bool { return Answers(ctx, u) }); err != nil {
 			return err
 		}
+	}
+	// The mailer's health says whether Redis answers (503 while it does
+	// not): the suite is ready without Redis, whose mail waits for it.
+	if _, ok := l.Dev["mailer"]; ok {
+		u := l.DevURL("mailer") + "/healthz"
+		return WaitFor(ctx, u, func() bool {
+			_, err := httpget.Status(ctx, u, time.Second)
+			return err == nil
+		})
 	}
 	return nil
 }

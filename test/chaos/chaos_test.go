@@ -148,14 +148,23 @@ func TestChaos(t *testing.T) {
 	})
 	require.NoError(t, err)
 
+	// Then the mail: every outbox row done, within a minute (the relay and
+	// the mailer were killed, and MariaDB restarted, during the load).
+	mailStart := time.Now()
+	require.NoError(t, drainMail(t), "outbox rows still not done")
+	mailTime := time.Since(mailStart)
+
 	report, err := check.Run(context.Background(), check.Sources{
 		DTM: stack.DtmDB, User: stack.UserDB, UserScore: stack.ScoreDB, ListLimit: 50,
+		// Every row is done now: each completed registration must have
+		// its mail, however young.
+		MaxMailAge: time.Nanosecond,
 	})
 	require.NoError(t, err)
 	var text bytes.Buffer
 	require.NoError(t, report.WriteText(&text))
 
-	summary := summarize(t, results, faults, loadTime, drainTime, repaired.Repaired)
+	summary := summarize(t, results, faults, loadTime, drainTime, repaired.Repaired) + mailSummary(t, mailTime)
 	t.Log("\n" + summary + "\n" + text.String())
 	fmt.Println(summary)
 	require.True(t, report.Clean(), "invariant violations:\n%s", text.String())
@@ -230,7 +239,7 @@ func runFaults(t *testing.T) []fault {
 		done = append(done, fault{"kill -9 and restart " + name, time.Since(began)})
 	}
 	time.Sleep(2 * time.Second) // load first
-	for _, name := range []string{"user-score", "user", "dtm", "userapi"} {
+	for _, name := range []string{"user-score", "relay", "user", "mailer", "dtm", "userapi"} {
 		crash(name)
 		time.Sleep(1500 * time.Millisecond)
 	}
@@ -238,7 +247,7 @@ func runFaults(t *testing.T) []fault {
 	began := time.Now()
 	restartMariaDB(t)
 	// DTM may not survive its store going away; bring back what died.
-	for _, name := range []string{"dtm", "dtm-2", "user", "user-score", "user-2", "user-score-2", "userapi"} {
+	for _, name := range []string{"dtm", "dtm-2", "user", "user-score", "user-2", "user-score-2", "userapi", "relay", "mailer"} {
 		if !stack.Proc(name).Running() {
 			t.Logf("%s exited while MariaDB was down; restarting it", name)
 			require.NoError(t, stack.Proc(name).Start())
@@ -264,7 +273,7 @@ func waitUp(name string) error {
 		url = stack.DtmHTTP + "/api/dtmsvr/query?gid=up"
 	case "userapi":
 		url = stack.APIURL + "/sagas/up"
-	case "user", "user-score":
+	case "user", "user-score", "relay", "mailer":
 		url = stack.DevURL[name] + "/healthz"
 	default: // replicas: their etcd key outlives them, so give them a moment
 		time.Sleep(time.Second)
@@ -306,6 +315,33 @@ func drain(t *testing.T) error {
 		err := stack.DtmDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM trans_global WHERE status NOT IN ('succeed', 'failed')").Scan(&n)
 		return err == nil && n == 0
 	})
+}
+
+// drainMail waits until every outbox row is done.
+func drainMail(t *testing.T) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return suite.WaitFor(ctx, "every outbox row done", func() bool {
+		var n int
+		err := stack.UserDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL").Scan(&n)
+		return err == nil && n == 0
+	})
+}
+
+// mailSummary counts the mail: delivery records against the messages the
+// mail server received. More messages than records is the at-least-once
+// window firing (a mailer killed between the SMTP server's acceptance and
+// its record): the same link sent twice.
+func mailSummary(t *testing.T, took time.Duration) string {
+	var records int
+	require.NoError(t, stack.UserDB.QueryRow("SELECT COUNT(*) FROM email_delivery").Scan(&records))
+	resp, err := http.Get(stack.MailURL + "/api/stats")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var stats struct{ Received int }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&stats))
+	return fmt.Sprintf("mail: %d delivery records, %d messages received (%d sent twice), outbox drained in %s\n",
+		records, stats.Received, stats.Received-records, took.Round(time.Millisecond))
 }
 
 // checkAnswers: every 201 is a user that exists with both rows; every 409
