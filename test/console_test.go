@@ -81,7 +81,8 @@ func find(n *html.Node, want map[string]string) []*html.Node {
 // screenshot is kept in test-output/ (or $ARTIFACT_DIR).
 func TestConsoleShowsACompensatedSaga(t *testing.T) {
 	browser := chromium(t)
-	ok := register(t, registration{Username: uniqueName("consoleok"), Password: "password-console", Gender: "male", Score: 3})
+	okName := uniqueName("consoleok")
+	ok := register(t, registration{Username: okName, Password: "password-console", Gender: "male", Score: 3})
 	require.Equal(t, http.StatusCreated, ok.Status, ok.Raw)
 	a := register(t, registration{Username: uniqueName("console"), Password: "password-console", Gender: "female", Score: 10})
 	require.Equal(t, http.StatusUnprocessableEntity, a.Status, a.Raw)
@@ -113,6 +114,27 @@ func TestConsoleShowsACompensatedSaga(t *testing.T) {
 	require.NotEmpty(t, find(detail[0], map[string]string{"data-table": "user", "data-exists": "false"}), "no user row is left")
 	require.NotEmpty(t, find(detail[0], map[string]string{"data-table": "user_score", "data-exists": "false"}))
 	require.False(t, strings.Contains(renderText(detail[0]), "etcd://"), "no internal branch URL on the page")
+	require.NotEmpty(t, find(detail[0], map[string]string{"data-table": "outbox", "data-exists": "false"}), "no outbox row")
+	require.NotEmpty(t, find(detail[0], map[string]string{"data-mail": "0"}), "and no mail")
+
+	// The completed registration: its outbox row, its one mail and the
+	// mail's link, which verifies the address.
+	waitMails(t, emailOf(okName))
+	okDOM, err := html.Parse(bytes.NewReader(headless(t, browser, stack.ConsoleURL+"/#"+ok.str("gid"), "--dump-dom")))
+	require.NoError(t, err)
+	okDetail := find(okDOM, map[string]string{"id": "detail", "data-gid": ok.str("gid"), "data-status": "succeeded"})
+	require.Len(t, okDetail, 1)
+	require.NotEmpty(t, find(okDetail[0], map[string]string{"data-table": "outbox", "data-exists": "true"}))
+	require.NotEmpty(t, find(okDetail[0], map[string]string{"data-mail": "1"}), "one mail shown:\n%s", renderText(okDetail[0]))
+	links := find(okDetail[0], map[string]string{"class": "mono verify-link"})
+	require.Len(t, links, 1)
+	var href string
+	for _, a := range links[0].Attr {
+		if a.Key == "href" {
+			href = a.Val
+		}
+	}
+	require.Equal(t, http.StatusOK, verify(t, href).Status, "the console's link verifies the address")
 
 	dir := os.Getenv("ARTIFACT_DIR")
 	if dir == "" {

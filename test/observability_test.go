@@ -23,12 +23,16 @@ func get(t *testing.T, url string) (int, string) {
 // exports Prometheus metrics, and DTM exports its own.
 func TestHealthAndMetrics(t *testing.T) {
 	// Some traffic first, so that request metrics exist.
-	require.Equal(t, http.StatusCreated, register(t, registration{Username: uniqueName("metrics"), Password: "password-m", Gender: "male", Score: 1}).Status)
+	name := uniqueName("metrics")
+	require.Equal(t, http.StatusCreated, register(t, registration{Username: name, Password: "password-m", Gender: "male", Score: 1}).Status)
+	waitMails(t, emailOf(name)) // and the mailer's task counter, with it
 
 	wantMetric := map[string]string{
 		"user":       "rpc_server_requests_duration_ms",
 		"user-score": "rpc_server_requests_duration_ms",
 		"userapi":    "http_server_requests_duration_ms",
+		"relay":      "relay_outbox_published_total",
+		"mailer":     "mailer_tasks_total",
 	}
 	for name, base := range stack.DevURL {
 		code, body := get(t, base+"/healthz")
@@ -38,7 +42,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		require.Equal(t, http.StatusOK, code, name)
 		require.Contains(t, body, wantMetric[name], name)
 	}
-	require.Len(t, stack.DevURL, 3)
+	require.Len(t, stack.DevURL, 5)
 
 	code, body := get(t, stack.DtmHTTP+"/api/metrics")
 	require.Equal(t, http.StatusOK, code)

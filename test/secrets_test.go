@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"sagasuite/internal/stacktest"
 )
 
 // TestLogsCarryNoSecrets runs every path a password takes (success, 409,
@@ -27,7 +29,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 
 	logs, err := filepath.Glob(filepath.Join(stack.Dir, "*.log"))
 	require.NoError(t, err)
-	require.Len(t, logs, 5)
+	require.Len(t, logs, 8) // console dtm mail mailer relay user user-score userapi
 	for _, f := range logs {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
@@ -35,5 +37,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		text := string(data)
 		require.False(t, strings.Contains(text, canary), "%s logs a password", f)
 		require.False(t, strings.Contains(text, "$2a$"), "%s logs a bcrypt hash", f)
+		require.False(t, strings.Contains(text, stacktest.MailCodeKey), "%s logs the mailer's code key", f)
+		require.False(t, strings.Contains(text, "verify-email?code="), "%s logs a verification link", f)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"sagasuite/internal/emailcode"
 	"sagasuite/internal/register"
 	"sagasuite/internal/store"
 )
@@ -35,6 +37,7 @@ import (
 type demo struct {
 	api     string
 	console string
+	mail    string // the development mail server's HTTP API
 	users   *sql.DB
 	scores  *sql.DB
 	failed  bool
@@ -52,7 +55,7 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Timeout = 3 * time.Second
-	d := &demo{api: api, console: console, users: open(cfg, store.Default.User), scores: open(cfg, store.Default.UserScore)}
+	d := &demo{api: api, console: console, mail: strings.TrimSuffix(envOr("MAILBOX_URL", "http://127.0.0.1:8025"), "/"), users: open(cfg, store.Default.User), scores: open(cfg, store.Default.UserScore)}
 	if code, _, err := d.call(http.MethodGet, "/sagas/ping", nil, ""); err != nil || code != http.StatusNotFound {
 		fmt.Fprintf(os.Stderr, "the gateway at %s does not answer (%v): start the suite with `make run` first\n", api, err)
 		os.Exit(2)
@@ -78,7 +81,10 @@ func main() {
 	code, body, _ := d.call(http.MethodGet, "/user/info", nil, login.Token)
 	d.expect("GET /user/info", code, http.StatusOK, body)
 
-	d.step("5. user-score down: 202, DTM retries, the console shows it succeed after the restart")
+	d.step("5. " + alice + "'s verification mail: the mailer sent it once the last step committed; follow its link")
+	d.verifyMail(alice + "@example.com")
+
+	d.step("6. user-score down: 202, DTM retries, the console shows it succeed after the restart")
 	d.userScoreDown(filepath.Join(*data, "run", "user-score.pid"), "carol_"+suffix)
 
 	if d.failed {
@@ -89,6 +95,52 @@ func main() {
 		fmt.Println("\nSkipped: " + s)
 	}
 	fmt.Println("\nDone. The saga console shows the same sagas: " + d.console + "/")
+}
+
+// verifyMail waits for the one mail to address at the development mail
+// server, prints it and follows its link; bob (compensated) has none.
+func (d *demo) verifyMail(address string) {
+	type message struct {
+		ID      int
+		Subject string
+	}
+	var msgs []message
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(d.mail + "/api/messages?to=" + address)
+		if err != nil {
+			d.skipped = append(d.skipped, "the mail step: the mail server at "+d.mail+" does not answer (MAILBOX_URL)")
+			return
+		}
+		msgs = nil
+		_ = json.NewDecoder(resp.Body).Decode(&msgs)
+		resp.Body.Close()
+		if len(msgs) > 0 {
+			break
+		}
+	}
+	if len(msgs) != 1 {
+		fmt.Printf("   mail to %s: %d messages   UNEXPECTED: wanted 1 (is Redis up? see make run's output)\n", address, len(msgs))
+		d.failed = true
+		return
+	}
+	resp, err := http.Get(fmt.Sprintf("%s/api/messages/%d/raw", d.mail, msgs[0].ID))
+	if err != nil {
+		d.expect("GET the mail", 0, http.StatusOK, []byte(err.Error()))
+		return
+	}
+	link := emailcode.FindLink(resp.Body)
+	resp.Body.Close()
+	fmt.Printf("   mail to %s: %q\n   link: %s\n", address, msgs[0].Subject, link)
+	u, err := url.Parse(link)
+	if err != nil || link == "" {
+		fmt.Println("   UNEXPECTED: no verification link in the mail")
+		d.failed = true
+		return
+	}
+	code, body, _ := d.call(http.MethodGet, u.RequestURI(), nil, "")
+	d.expect("GET /verify-email", code, http.StatusOK, body)
+	code, body, _ = d.call(http.MethodGet, u.RequestURI(), nil, "")
+	d.expect("GET /verify-email again", code, http.StatusGone, body)
 }
 
 func (d *demo) step(title string) { fmt.Printf("\n\033[1m%s\033[0m\n", title) }
