@@ -1,11 +1,11 @@
 # One image per command of this module:
 #   docker build --build-arg SERVICE=user -t sagasuite-user .
-# SERVICE is a package path: dtm, user, user-score, userapi, console, and
-# the one-shots deploy/migrate, deploy/certs, deploy/etcdauth. Every image
-# also holds /app/healthcheck (deploy/healthcheck), the probe
-# docker-compose.yml's health checks run: the runtime image has no shell and
-# no curl. It runs as distroless's nonroot user (uid/gid 65532), to whom
-# the certs one-shot hands the keys.
+# SERVICE is a package path: dtm, user, user-score, userapi, console, relay,
+# mailer, dev/mail, and the one-shots deploy/migrate, deploy/certs,
+# deploy/etcdauth. Every image also holds /app/healthcheck
+# (deploy/healthcheck), the probe docker-compose.yml's health checks run:
+# the runtime image has no shell and no curl. It runs as distroless's
+# nonroot user (uid/gid 65532), to whom the certs one-shot hands the keys.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=0
@@ -32,4 +32,6 @@ COPY --from=build /src/dtm/conf.yaml /app/dtm/conf.yaml
 COPY --from=build /src/user/etc /app/user/etc
 COPY --from=build /src/user-score/etc /app/user-score/etc
 COPY --from=build /src/userapi/etc /app/userapi/etc
+COPY --from=build /src/relay/etc /app/relay/etc
+COPY --from=build /src/mailer/etc /app/mailer/etc
 ENTRYPOINT ["/app/app"]

@@ -38,6 +38,9 @@ var checks = []struct {
 	{"published ports", checkPublished},
 	{"etcd", checkEtcd},
 	{"connections", checkConnections},
+	{"queues and mail", checkQueuesAndMail},
+	{"mail storage", checkMailDir},
+	{"stop grace period", checkStopGrace},
 	{"secrets", checkSecrets},
 	{"environment names", checkEnvNames},
 }
@@ -49,7 +52,7 @@ func sortedServices(p *project) []string {
 // checkServices: every service the stack needs, from the right image or
 // built from the right package.
 func checkServices(p *project, r *report) {
-	images := map[string]string{mysqlService: mysqlImage, etcdService: etcdImage + p.etcdVersion}
+	images := map[string]string{mysqlService: mysqlImage, etcdService: etcdImage + p.etcdVersion, redisService: redisImage}
 	for _, name := range slices.Sorted(maps.Keys(images)) {
 		switch s := p.compose.Services[name]; {
 		case s == nil:
@@ -97,11 +100,15 @@ func checkFiles(p *project, r *report) {
 			}
 		}
 		for _, m := range s.Volumes {
-			if m.Type != "bind" {
-				continue
-			}
-			if _, err := os.Stat(filepath.Join(p.root, m.Source)); err != nil {
-				r.add("service %s: mounted file %s does not exist", name, m.Source)
+			switch {
+			case m.Type == "volume" && m.Source != "":
+				if _, ok := p.compose.Volumes[m.Source]; !ok {
+					r.add("service %s mounts volume %s, which the file's volumes do not declare", name, m.Source)
+				}
+			case m.Type == "bind":
+				if _, err := os.Stat(filepath.Join(p.root, m.Source)); err != nil {
+					r.add("service %s: mounted file %s does not exist", name, m.Source)
+				}
 			}
 		}
 	}
@@ -167,15 +174,11 @@ func (p *project) listenPort(name string) (port, source string, err error) {
 	case dtmService:
 		return strconv.FormatInt(p.dtm.HTTPPort, 10), p.configs[name] + " HttpPort", nil
 	case "console":
-		cmd := p.cmds[name]
-		if cmd == nil {
-			return "", "", fmt.Errorf("no source in ./%s", builds[name])
-		}
-		var ok bool
-		if addr, ok = cmd.defaultOf("LISTEN_ON"); !ok {
-			return "", "", fmt.Errorf("no default for LISTEN_ON in ./%s", builds[name])
-		}
-		source = "./" + builds[name] + "'s default LISTEN_ON"
+		return p.codeListen(name, "LISTEN_ON")
+	case mailService:
+		// The HTTP API, the port published and probed; its SMTP port is
+		// codeListen(mailService, "SMTP_LISTEN").
+		return p.codeListen(name, "MAIL_HTTP_LISTEN")
 	default:
 		return "", "", fmt.Errorf("service %s has no known listen port", name)
 	}
@@ -186,13 +189,60 @@ func (p *project) listenPort(name string) (port, source string, err error) {
 	return port, source, nil
 }
 
+// codeListen is the port of the listen address that service name's code
+// reads from variable key, by the code's default (env("KEY", "host:port")).
+func (p *project) codeListen(name, key string) (port, source string, err error) {
+	cmd := p.cmds[name]
+	if cmd == nil {
+		return "", "", fmt.Errorf("no source in ./%s", builds[name])
+	}
+	addr, ok := cmd.defaultOf(key)
+	if !ok {
+		return "", "", fmt.Errorf("no default for %s in ./%s", key, builds[name])
+	}
+	source = "./" + builds[name] + "'s default " + key
+	if _, port, err = net.SplitHostPort(addr); err != nil {
+		return "", "", fmt.Errorf("%s %q: %w", source, addr, err)
+	}
+	return port, source, nil
+}
+
+// listenVars are the variables that set where a server other containers
+// reach listens, by service.
+var listenVars = []struct{ service, key string }{
+	{"user", "LISTEN_ON"},
+	{"user-score", "LISTEN_ON"},
+	{"userapi", "LISTEN_ON"},
+	{"console", "LISTEN_ON"},
+	{mailService, "SMTP_LISTEN"},
+	{mailService, "MAIL_HTTP_LISTEN"},
+}
+
+// wantListen is the port variable key of service name must keep.
+func (p *project) wantListen(name, key string) (port, source string, err error) {
+	if key == "LISTEN_ON" {
+		return p.listenPort(name)
+	}
+	return p.codeListen(name, key)
+}
+
+// listenAt is the port service name listens on as the compose file runs
+// it: variable key's port, else the code's default.
+func (p *project) listenAt(name, key string) (string, error) {
+	v, ok := p.env(name, key)
+	if !ok || v == "" {
+		port, _, err := p.wantListen(name, key)
+		return port, err
+	}
+	_, port, err := net.SplitHostPort(v)
+	return port, err
+}
+
 // devServer is service name's go-zero dev server as the container runs it.
 func (p *project) devServer(name string) service.DevServerConfig {
 	var d service.DevServerConfig
-	if b := p.branch[name]; b != nil {
-		d = b.DevServer
-	} else {
-		d = p.gateway.DevServer
+	if sc := p.serviceConf(name); sc != nil {
+		d = sc.DevServer
 	}
 	if v, ok := p.env(name, "DEV_SERVER_HOST"); ok && v != "" {
 		d.Host = v
@@ -203,45 +253,39 @@ func (p *project) devServer(name string) service.DevServerConfig {
 	return d
 }
 
-// checkListen: LISTEN_ON, DEV_SERVER_PORT, HTTP_PORT and GRPC_PORT keep
-// the ports of the services' configs, and the servers other containers
-// reach listen on every interface.
+// checkListen: LISTEN_ON (SMTP_LISTEN, MAIL_HTTP_LISTEN), DEV_SERVER_PORT,
+// HTTP_PORT and GRPC_PORT keep the ports of the services' configs and
+// code, and the servers other containers reach listen on every interface.
 func checkListen(p *project, r *report) {
-	for _, name := range []string{"user", "user-score", "userapi", "console"} {
+	for _, l := range listenVars {
+		name, key := l.service, l.key
 		if p.compose.Services[name] == nil {
 			continue
 		}
-		want, source, err := p.listenPort(name)
+		want, source, err := p.wantListen(name, key)
 		if err != nil {
 			r.add("service %s: %v", name, err)
 			continue
 		}
-		listen, ok := p.env(name, "LISTEN_ON")
+		listen, ok := p.env(name, key)
 		if !ok {
-			r.add("service %s: set LISTEN_ON=0.0.0.0:%s; by default it listens on the container's loopback", name, want)
+			r.add("service %s: set %s=0.0.0.0:%s; by default it listens on the container's loopback", name, key, want)
 			continue
 		}
 		host, port, err := net.SplitHostPort(listen)
 		switch {
 		case err != nil:
-			r.add("service %s: LISTEN_ON=%q: %v", name, listen, err)
+			r.add("service %s: %s=%q: %v", name, key, listen, err)
 		case host != "0.0.0.0":
-			r.add("service %s: LISTEN_ON=%q must listen on 0.0.0.0 to be reachable from other containers", name, listen)
+			r.add("service %s: %s=%q must listen on 0.0.0.0 to be reachable from other containers", name, key, listen)
 		case port != want:
-			r.add("service %s: LISTEN_ON=%q, but %s is port %s", name, listen, source, want)
+			r.add("service %s: %s=%q, but %s is port %s", name, key, listen, source, want)
 		}
 	}
-	for _, name := range goZero {
-		if v, ok := p.env(name, "DEV_SERVER_PORT"); ok {
-			var yamlPort int
-			if b := p.branch[name]; b != nil {
-				yamlPort = b.DevServer.Port
-			} else {
-				yamlPort = p.gateway.DevServer.Port
-			}
-			if v != strconv.Itoa(yamlPort) {
-				r.add("service %s: DEV_SERVER_PORT=%s, but %s has DevServer.Port %d", name, v, p.configs[name], yamlPort)
-			}
+	for _, name := range devServers {
+		sc := p.serviceConf(name)
+		if v, ok := p.env(name, "DEV_SERVER_PORT"); ok && sc != nil && v != strconv.Itoa(sc.DevServer.Port) {
+			r.add("service %s: DEV_SERVER_PORT=%s, but %s has DevServer.Port %d", name, v, p.configs[name], sc.DevServer.Port)
 		}
 	}
 	// DTM's HTTP API listens on 127.0.0.1 unless HTTP_HOST says otherwise
@@ -277,6 +321,9 @@ func checkHealth(p *project, r *report) {
 			continue
 		}
 		if _, ours := builds[name]; !ours {
+			if name == redisService && !redisPing(hc.Test) {
+				r.add("service %s: healthcheck %q: want [CMD, redis-cli, ping] (PONG while Redis serves)", name, hc.Test)
+			}
 			continue
 		}
 		if hc.Test[0] != "CMD" || len(hc.Test) != 3 {
@@ -293,7 +340,7 @@ func checkHealth(p *project, r *report) {
 		}
 		var wantPort, wantPath, source string
 		switch {
-		case slices.Contains(goZero, name):
+		case slices.Contains(devServers, name):
 			dev := p.devServer(name)
 			if !dev.Enabled {
 				r.add("service %s: its dev server (health probe) is disabled in %s", name, p.configs[name])
@@ -311,6 +358,16 @@ func checkHealth(p *project, r *report) {
 				continue
 			}
 			wantPort, wantPath, source = port, consoleHealthPath, src
+		case name == mailService:
+			port, err := p.listenAt(name, "MAIL_HTTP_LISTEN")
+			if err != nil {
+				r.add("service %s: %v", name, err)
+				continue
+			}
+			if cmd := p.cmds[name]; cmd != nil && !cmd.serves(mailHealthPath) {
+				r.add("service %s: ./%s (%v) serves no GET %s, its health check", name, builds[name], cmd.scanned, mailHealthPath)
+			}
+			wantPort, wantPath, source = port, mailHealthPath, "its HTTP API (MAIL_HTTP_LISTEN)"
 		default:
 			r.add("service %s: no known health endpoint", name)
 			continue
@@ -323,6 +380,19 @@ func checkHealth(p *project, r *report) {
 			r.add("service %s: healthcheck probes path %q, want %s", name, u.Path, wantPath)
 		}
 	}
+}
+
+// redisPing says whether a health-check test asks Redis for PONG.
+func redisPing(test stringList) bool {
+	switch {
+	case len(test) == 0:
+		return false
+	case test[0] == "CMD":
+		return len(test) >= 3 && path.Base(test[1]) == "redis-cli" && test[len(test)-1] == "ping"
+	case test[0] == "CMD-SHELL":
+		return len(test) == 2 && strings.Contains(test[1], "redis-cli") && strings.Contains(test[1], "ping")
+	}
+	return false
 }
 
 // checkStartOrder: depends_on names existing services with conditions that
@@ -367,8 +437,8 @@ func checkStartOrder(p *project, r *report) {
 	}
 }
 
-// checkPublished: only the gateway and the dashboards are published, each
-// on 127.0.0.1 and its own port.
+// checkPublished: only the gateway, the dashboards and the mail server's
+// HTTP API are published, each on 127.0.0.1 and its own port.
 func checkPublished(p *project, r *report) {
 	for _, name := range sortedServices(p) {
 		s := p.compose.Services[name]
@@ -515,7 +585,7 @@ func checkConnections(p *project, r *report) {
 	dbs := p.databases()
 	parse := func(dsn string) *mysql.Config {
 		c, err := mysql.ParseDSN(dsn)
-		if err != nil {
+		if err != nil || dsn == "" { // a config that sets none: nothing to be like
 			return nil
 		}
 		return c
@@ -538,6 +608,9 @@ func checkConnections(p *project, r *report) {
 		{"user-score", "DATA_SOURCE", dbs.UserScore, parse(p.branch["user-score"].DataSource), p.configs["user-score"]},
 		{"console", "USER_DSN", dbs.User, consoleDefault("USER_DSN"), "./console's default USER_DSN"},
 		{"console", "USER_SCORE_DSN", dbs.UserScore, consoleDefault("USER_SCORE_DSN"), "./console's default USER_SCORE_DSN"},
+		// The outbox is in the user database.
+		{"relay", "DATA_SOURCE", dbs.User, parse(p.worker["relay"].DataSource), p.configs["relay"]},
+		{"mailer", "DATA_SOURCE", dbs.User, parse(p.worker["mailer"].DataSource), p.configs["mailer"]},
 	} {
 		if p.compose.Services[d.service] == nil {
 			continue
@@ -602,11 +675,12 @@ func fileOnVolume(s *composeService, v string) bool {
 // checkSecrets: the secrets come only from the environment, compose refuses
 // to start without them, and none has a default in the file.
 func checkSecrets(p *project, r *report) {
-	const mysqlSecret, jwtSecret = "MYSQL_ROOT_PASSWORD", "JWT_SECRET"
+	const mysqlSecret, jwtSecret, codeKey = "MYSQL_ROOT_PASSWORD", "JWT_SECRET", "MAIL_CODE_KEY"
 	for _, s := range []struct{ service, key, secret string }{
 		{mysqlService, "MARIADB_ROOT_PASSWORD", mysqlSecret},
 		{dtmService, "STORE_PASSWORD", mysqlSecret},
 		{"userapi", "JWT_SECRET", jwtSecret},
+		{"mailer", codeKey, codeKey},
 	} {
 		if v, ok := p.env(s.service, s.key); !ok || !secretRef(s.secret).MatchString(v) {
 			r.add("service %s: %s must be ${%s:?…} (from the environment, no default), not %q", s.service, s.key, s.secret, v)
@@ -632,7 +706,12 @@ func checkSecrets(p *project, r *report) {
 			}
 		}
 	}
-	for _, secret := range []string{mysqlSecret, jwtSecret} {
+	// The mailer reads its key from the environment only; a CodeKey in its
+	// YAML, baked into the image, would be used when the variable is unset.
+	if w := p.worker["mailer"]; w != nil && w.CodeKey != "" {
+		r.add("%s sets CodeKey: the mailer's key is a secret and comes only from %s", p.configs["mailer"], codeKey)
+	}
+	for _, secret := range []string{mysqlSecret, jwtSecret, codeKey} {
 		if !strings.Contains(p.raw, "${"+secret+":?") {
 			r.add("no ${%s:?…} in %s: compose must refuse to start without it", secret, composeName)
 		}

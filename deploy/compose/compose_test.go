@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -57,7 +59,7 @@ func TestChecksCatchMistakes(t *testing.T) {
 		}, "shell"},
 		{"no health check", func(p *project) { p.compose.Services["etcd"].Healthcheck = nil }, "healthcheck"},
 		{"one-shot restarts", func(p *project) { p.compose.Services["migrate"].Restart = "unless-stopped" }, "restart"},
-		{"dependency not in the file", func(p *project) { p.compose.Services["userapi"].DependsOn["redis"] = started }, "redis"},
+		{"dependency not in the file", func(p *project) { p.compose.Services["userapi"].DependsOn["memcached"] = started }, "memcached"},
 		{"gateway does not wait for health", func(p *project) { p.compose.Services["userapi"].DependsOn["dtm"] = started }, healthy},
 		{"service missing", func(p *project) { delete(p.compose.Services, "console") }, "console"},
 		{"MySQL published", func(p *project) {
@@ -190,6 +192,93 @@ func TestChecksCatchMistakes(t *testing.T) {
 		}, "every key"},
 		{"a service that cannot read its key", func(p *project) { p.compose.Services["user"].User = "1000" }, "runs as 1000"},
 		{"misspelt TLS variable", func(p *project) { env(p, "dtm", "TLS_CRT", "/tls/dtm.pem") }, "TLS_CRT"},
+
+		// The outbox: Redis, the relay, the mailer, the mail server.
+		{"redis missing", func(p *project) { delete(p.compose.Services, redisService) }, redisService},
+		{"redis from another image", func(p *project) { p.compose.Services[redisService].Image = "valkey/valkey:8" }, redisImage},
+		{"redis without a health check", func(p *project) { p.compose.Services[redisService].Healthcheck = nil }, "healthcheck"},
+		{"redis health check that asks nothing", func(p *project) {
+			p.compose.Services[redisService].Healthcheck.Test = stringList{"CMD", "true"}
+		}, "redis-cli"},
+		{"redis published", func(p *project) {
+			p.compose.Services[redisService].Ports = []port{{HostIP: "127.0.0.1", Published: "6379", Target: "6379"}}
+		}, "only"},
+		{"relay missing", func(p *project) { delete(p.compose.Services, "relay") }, "relay"},
+		{"mailer built from the relay", func(p *project) { p.compose.Services["mailer"].Build.Args["SERVICE"] = "relay" }, `SERVICE="relay"`},
+		{"relay without a health check", func(p *project) { p.compose.Services["relay"].Healthcheck = nil }, "healthcheck"},
+		{"relay probed at the mailer's dev server", func(p *project) {
+			p.compose.Services["relay"].Healthcheck.Test[2] = "http://127.0.0.1:6474/healthz"
+		}, "6473"},
+		{"mailer probed at its metrics", func(p *project) {
+			p.compose.Services["mailer"].Healthcheck.Test[2] = "http://127.0.0.1:6474/metrics"
+		}, "/healthz"},
+		{"relay dev server port", func(p *project) { env(p, "relay", "DEV_SERVER_PORT", "6474") }, "DEV_SERVER_PORT"},
+		{"mailer.yaml dev server disabled", func(p *project) { p.worker["mailer"].DevServer.Enabled = false }, "disabled"},
+		{"mail probed at its SMTP port", func(p *project) {
+			p.compose.Services[mailService].Healthcheck.Test[2] = "http://127.0.0.1:2525/api/messages"
+		}, "8025"},
+		{"mail probe path", func(p *project) {
+			p.compose.Services[mailService].Healthcheck.Test[2] = "http://127.0.0.1:8025/"
+		}, mailHealthPath},
+		{"mail server stops serving its health path", func(p *project) {
+			c := p.cmds[mailService]
+			c.calls = slices.DeleteFunc(c.calls, func(cl call) bool { return cl.fun == "HandleFunc" })
+		}, "serves no GET"},
+		{"mail's HTTP API on every interface", func(p *project) { p.compose.Services[mailService].Ports[0].HostIP = "" }, "127.0.0.1"},
+		{"mail's SMTP published", func(p *project) {
+			s := p.compose.Services[mailService]
+			s.Ports = append(s.Ports, port{HostIP: "127.0.0.1", Published: "2525", Target: "2525"})
+		}, "want 127.0.0.1:8025:8025"},
+		{"mail's SMTP on its loopback", func(p *project) { env(p, mailService, "SMTP_LISTEN", "127.0.0.1:2525") }, "0.0.0.0"},
+		{"mail's HTTP API on its loopback", func(p *project) { delete(p.compose.Services[mailService].Environment, "MAIL_HTTP_LISTEN") }, "MAIL_HTTP_LISTEN"},
+		{"mail's SMTP on another port", func(p *project) { env(p, mailService, "SMTP_LISTEN", "0.0.0.0:25") }, "SMTP_LISTEN"},
+		{"relay before migrate", func(p *project) { delete(p.compose.Services["relay"].DependsOn, "migrate") }, "migrate"},
+		{"mailer does not wait for Redis to be healthy", func(p *project) { p.compose.Services["mailer"].DependsOn[redisService] = started }, healthy},
+		{"relay without Redis", func(p *project) { delete(p.compose.Services["relay"].DependsOn, redisService) }, redisService},
+		{"mailer before the mail server", func(p *project) { delete(p.compose.Services["mailer"].DependsOn, mailService) }, mailService},
+		{"relay on another database", func(p *project) {
+			env(p, "relay", "DATA_SOURCE", "root:${MYSQL_ROOT_PASSWORD}@tcp(mysql:3306)/user_score?parseTime=true&loc=UTC")
+		}, "database"},
+		{"mailer DSN without parseTime", func(p *project) {
+			env(p, "mailer", "DATA_SOURCE", "root:${MYSQL_ROOT_PASSWORD}@tcp(mysql:3306)/user")
+		}, "parseTime"},
+		{"mailer without DATA_SOURCE", func(p *project) { delete(p.compose.Services["mailer"].Environment, "DATA_SOURCE") }, "set DATA_SOURCE"},
+		{"relay's Redis on its loopback", func(p *project) { delete(p.compose.Services["relay"].Environment, "REDIS_ADDR") }, "REDIS_ADDR"},
+		{"mailer's Redis elsewhere", func(p *project) { env(p, "mailer", "REDIS_ADDR", "redis:6380") }, "REDIS_ADDR"},
+		{"console's Redis elsewhere", func(p *project) { env(p, "console", "REDIS_ADDR", "127.0.0.1:6379") }, "REDIS_ADDR"},
+		{"a Redis password Redis does not require", func(p *project) { env(p, "relay", "REDIS_PASSWORD", "${REDIS_PASSWORD:?}") }, "requirepass"},
+		{"mailer sends to the HTTP port", func(p *project) { env(p, "mailer", "SMTP_ADDR", "mail:8025") }, "SMTP_ADDR"},
+		{"mailer sends to its loopback", func(p *project) { delete(p.compose.Services["mailer"].Environment, "SMTP_ADDR") }, "SMTP_ADDR"},
+		{"console reads mail at the SMTP port", func(p *project) { env(p, "console", "MAILBOX_URL", "http://mail:2525") }, "MAILBOX_URL"},
+		{"console without the mailbox", func(p *project) { delete(p.compose.Services["console"].Environment, "MAILBOX_URL") }, "MAILBOX_URL"},
+		{"links to the gateway's container name", func(p *project) { env(p, "mailer", "PUBLIC_BASE_URL", "http://userapi:8888") }, "PUBLIC_BASE_URL"},
+		{"links to a port not published", func(p *project) { env(p, "mailer", "PUBLIC_BASE_URL", "http://127.0.0.1:8080") }, "PUBLIC_BASE_URL"},
+		{"gateway published elsewhere, links do not follow", func(p *project) {
+			p.compose.Services["userapi"].Ports[0].Published = "9888"
+		}, "http://127.0.0.1:9888"},
+		{"literal mail code key", func(p *project) { env(p, "mailer", "MAIL_CODE_KEY", strings.Repeat("k", 48)) }, "MAIL_CODE_KEY"},
+		{"mail code key not required", func(p *project) {
+			env(p, "mailer", "MAIL_CODE_KEY", "${MAIL_CODE_KEY}")
+			p.raw = regexp.MustCompile(`\$\{MAIL_CODE_KEY:\?[^}]*\}`).ReplaceAllString(p.raw, "$${MAIL_CODE_KEY}")
+		}, "no ${MAIL_CODE_KEY:?"},
+		{"default mail code key", func(p *project) {
+			p.raw = strings.ReplaceAll(p.raw, "${MAIL_CODE_KEY:?", "${MAIL_CODE_KEY:-insecure")
+		}, "MAIL_CODE_KEY"},
+		{"mailer.yaml holds the code key", func(p *project) { p.worker["mailer"].CodeKey = strings.Repeat("k", 48) }, "CodeKey"},
+		{"misspelt mailer variable", func(p *project) { env(p, "mailer", "SMTP_ADDRESS", "mail:2525") }, "SMTP_ADDRESS"},
+		{"misspelt mail variable", func(p *project) { env(p, mailService, "MAIL_HTTP_ADDR", "0.0.0.0:8025") }, "MAIL_HTTP_ADDR"},
+		{"relay with a certificate", func(p *project) { env(p, "relay", "TLS_CERT", "/tls/user.pem") }, "no identity"},
+		{"mail in the container", func(p *project) { delete(p.compose.Services[mailService].Environment, "MAIL_DIR") }, "MAIL_DIR"},
+		{"empty MAIL_DIR is not memory", func(p *project) { env(p, mailService, "MAIL_DIR", "") }, "reads as unset"},
+		{"mail on no volume", func(p *project) { p.compose.Services[mailService].Volumes = nil }, "no named volume"},
+		{"mail volume not declared", func(p *project) { delete(p.compose.Volumes, "mail-data") }, "do not declare"},
+		{"mail volume where Docker makes a root-owned mount point", func(p *project) {
+			p.compose.Services[mailService].Volumes[0].Target = "/home/nonroot/mail"
+		}, "/home/nonroot (its home)"},
+		{"mail volume read-only", func(p *project) { p.compose.Services[mailService].Volumes[0].ReadOnly = true }, "read-only"},
+		{"mailer killed before its mails in flight", func(p *project) { p.compose.Services["mailer"].StopGracePeriod = "" }, "stop_grace_period"},
+		{"mailer.yaml waits longer", func(p *project) { p.worker["mailer"].Shutdown.WaitTime = time.Minute }, "1m0s"},
+
 		// The code changes, compose does not follow.
 		{"a process gets another identity", func(p *project) { p.identities["user"] = "user-score" }, "user.rpc"},
 		{"an identity without an etcd account", func(p *project) { p.identities["userapi"] = "etcd" }, "no such etcd account"},
@@ -209,6 +298,27 @@ func TestChecksCatchMistakes(t *testing.T) {
 			require.NotEmpty(t, r, "no check noticed the change")
 			require.Contains(t, strings.Join(r, "\n"), tc.want)
 		})
+	}
+}
+
+// TestConfigsInImage: the relay and the mailer read their YAML in the image,
+// where the Dockerfile must copy it.
+func TestConfigsInImage(t *testing.T) {
+	root := repoRoot(t)
+	text, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	require.NoError(t, err)
+	for _, name := range workers {
+		p, err := loadProject(root)
+		require.NoError(t, err)
+		conf, err := p.configFile(name)
+		require.NoError(t, err)
+		require.Equal(t, filepath.Join(name, "etc", name+".yaml"), conf)
+
+		line := "COPY --from=build /src/" + name + "/etc /app/" + name + "/etc\n"
+		require.Contains(t, string(text), line)
+		p.docker = parseDockerfile(strings.Replace(string(text), line, "", 1))
+		_, err = p.configFile(name)
+		require.ErrorContains(t, err, "/app/"+name+"/etc/"+name+".yaml", "without its COPY")
 	}
 }
 

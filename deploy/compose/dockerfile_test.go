@@ -166,3 +166,15 @@ func (d *dockerfile) runtimeUser() string {
 	}
 	return "0"
 }
+
+// runtimeHome is the home directory of the user the images run as, a
+// directory the image holds for that user, or "" when unknown.
+func (d *dockerfile) runtimeHome() string {
+	switch user := d.runtimeUser(); {
+	case user == distrolessNonroot && strings.HasPrefix(d.final().from, "gcr.io/distroless/"):
+		return "/home/nonroot"
+	case isRoot(user):
+		return "/root"
+	}
+	return ""
+}

@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"time"
 
 	dtmconfig "github.com/dtm-labs/dtm/dtmsvr/config"
 	"github.com/zeromicro/go-zero/core/conf"
+	"github.com/zeromicro/go-zero/core/service"
 	"github.com/zeromicro/go-zero/rest"
 	"github.com/zeromicro/go-zero/zrpc"
 	"gopkg.in/yaml.v3"
@@ -46,6 +48,19 @@ const (
 	// suiteDir holds secureEnv: the TLS environment the local stack and the
 	// tests give each process, which compose mirrors.
 	suiteDir = "internal/suite"
+	// redisService holds asynq's queues (the relay's and the mailer's), from
+	// redisImage, which listens on redisPort unless its --port says
+	// otherwise.
+	redisService = "redis"
+	redisImage   = "redis:7"
+	redisPort    = "6379"
+	// mailService is the development mail server (dev/mail); its HTTP API
+	// lists the messages at mailHealthPath, its health check.
+	mailService    = "mail"
+	mailHealthPath = "/api/messages"
+	// dockerStopTimeout is how long Docker waits after SIGTERM before it
+	// kills a container whose stop_grace_period is not set.
+	dockerStopTimeout = 10 * time.Second
 
 	started   = "service_started"
 	healthy   = "service_healthy"
@@ -63,16 +78,29 @@ var builds = map[string]string{
 	"user-score":    "user-score",
 	"userapi":       "userapi",
 	"console":       "console",
+	"relay":         "relay",
+	"mailer":        "mailer",
+	mailService:     "dev/mail",
 }
 
-// goZero are the go-zero services, with a dev server to probe.
+// goZero are the go-zero servers, which find each other through etcd.
 var goZero = []string{"user", "user-score", "userapi"}
+
+// devServers are the services with a dev server as go-zero configures it
+// (DevServer in their YAML, DEV_SERVER_HOST and DEV_SERVER_PORT), whose
+// /healthz their health check probes. The relay and the mailer serve it
+// themselves, from the same settings.
+var devServers = []string{"user", "user-score", "userapi", "relay", "mailer"}
+
+// workers are the services that read the outbox from the user database
+// and asynq's queues from Redis.
+var workers = []string{"relay", "mailer"}
 
 // oneShot services run to completion; every other one is long-running.
 var oneShot = map[string]bool{"migrate": true, certsService: true, etcdAuthService: true}
 
 // publishers are the only services with ports on the host.
-var publishers = map[string]bool{"userapi": true, dtmService: true, "console": true}
+var publishers = map[string]bool{"userapi": true, dtmService: true, "console": true, mailService: true}
 
 // startOrder lists the depends_on edges the stack needs.
 var startOrder = []struct{ service, dependency, condition string }{
@@ -93,6 +121,12 @@ var startOrder = []struct{ service, dependency, condition string }{
 	{"userapi", "user-score", healthy},
 	{"console", "migrate", completed},
 	{"console", dtmService, healthy},
+	{"relay", "migrate", completed},
+	{"relay", redisService, healthy},
+	{"mailer", "migrate", completed},
+	// The mailer's /healthz answers 503 until Redis answers.
+	{"mailer", redisService, healthy},
+	{"mailer", mailService, healthy},
 }
 
 // branchConf is the part of user.yaml / user-score.yaml the checks use,
@@ -107,6 +141,20 @@ type gatewayConf struct {
 	rest.RestConf
 	UserRpc      zrpc.RpcClientConf
 	UserScoreRpc zrpc.RpcClientConf
+}
+
+// workerConf is the part of relay.yaml and mailer.yaml the checks use (their
+// config packages are internal to them): go-zero's service settings and
+// what each file says of the rest, empty where it says nothing.
+type workerConf struct {
+	service.ServiceConf
+	DataSource string `json:",optional"`
+	RedisAddr  string `json:",optional"`
+	// The mailer's.
+	SmtpAddr        string        `json:",optional"`
+	PublicBaseURL   string        `json:",optional"`
+	CodeKey         string        `json:",optional"`
+	ShutdownTimeout time.Duration `json:",optional"`
 }
 
 // project is what the checks compare: the compose file and, from the
@@ -124,6 +172,7 @@ type project struct {
 	branch  map[string]*branchConf // user and user-score
 	gateway gatewayConf
 	dtm     dtmconfig.Type
+	worker  map[string]*workerConf // relay and mailer
 
 	// identities maps each process that speaks gRPC or etcd to its
 	// certificate (devcerts name), and secureEnv are the variables that
@@ -134,7 +183,8 @@ type project struct {
 
 // loadProject reads docker-compose.yml in root and everything it refers to.
 func loadProject(root string) (*project, error) {
-	p := &project{root: root, cmds: map[string]*command{}, configs: map[string]string{}, branch: map[string]*branchConf{}}
+	p := &project{root: root, cmds: map[string]*command{}, configs: map[string]string{},
+		branch: map[string]*branchConf{}, worker: map[string]*workerConf{}}
 	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		return nil, err
@@ -176,7 +226,7 @@ func loadProject(root string) (*project, error) {
 			return nil, fmt.Errorf("service %s: reading ./%s: %w", name, pkg, err)
 		}
 	}
-	for _, name := range []string{"user", "user-score", "userapi", dtmService} {
+	for _, name := range append([]string{"user", "user-score", "userapi", dtmService}, workers...) {
 		if p.cmds[name] == nil {
 			return nil, fmt.Errorf("service %s: no source in ./%s", name, builds[name])
 		}
@@ -192,6 +242,12 @@ func loadProject(root string) (*project, error) {
 	}
 	if err := conf.Load(filepath.Join(root, p.configs["userapi"]), &p.gateway); err != nil {
 		return nil, fmt.Errorf("%s: %w", p.configs["userapi"], err)
+	}
+	for _, name := range workers {
+		p.worker[name] = &workerConf{}
+		if err := conf.Load(filepath.Join(root, p.configs[name]), p.worker[name]); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.configs[name], err)
+		}
 	}
 	data, err := os.ReadFile(filepath.Join(root, p.configs[dtmService]))
 	if err != nil {
@@ -267,6 +323,20 @@ func dockerfileOf(b *buildSpec) string {
 		return b.Dockerfile
 	}
 	return "Dockerfile"
+}
+
+// serviceConf is go-zero's service settings of service name (Name, Log,
+// DevServer, Shutdown), as its YAML says, or nil for a service without.
+func (p *project) serviceConf(name string) *service.ServiceConf {
+	switch {
+	case p.branch[name] != nil:
+		return &p.branch[name].ServiceConf
+	case name == "userapi":
+		return &p.gateway.ServiceConf
+	case p.worker[name] != nil:
+		return &p.worker[name].ServiceConf
+	}
+	return nil
 }
 
 // env returns service name's environment variable key.

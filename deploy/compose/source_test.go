@@ -145,6 +145,27 @@ func (c *command) defaultOf(name string) (string, bool) {
 	return "", false
 }
 
+// serves says whether the command's code registers an HTTP handler for
+// GET path: HandleFunc or Handle with the pattern "GET /path" or "/path".
+func (c *command) serves(path string) bool {
+	for _, cl := range c.calls {
+		if (cl.fun != "HandleFunc" && cl.fun != "Handle") || len(cl.args) == 0 || cl.args[0] == nil {
+			continue
+		}
+		pattern := *cl.args[0]
+		if method, rest, ok := strings.Cut(pattern, " "); ok {
+			if method != "GET" {
+				continue
+			}
+			pattern = strings.TrimSpace(rest)
+		}
+		if pattern == path {
+			return true
+		}
+	}
+	return false
+}
+
 // configFlag finds the flag that names the command's YAML config:
 // flag.String("f", "user/etc/user.yaml", …) gives "f" and the path.
 func (c *command) configFlag() (name, path string, ok bool) {
