@@ -84,7 +84,7 @@ func startComposeMySQL(ctx context.Context, root, dataDir string) (*mysql.Config
 	cmd := exec.CommandContext(c, "docker", "compose", "-f", "docker-compose.yml", "-f", localMySQLOverlay, "up", "-d", "--wait", "mysql")
 	cmd.Dir = root
 	// The compose file requires these for its other services too.
-	cmd.Env = append(os.Environ(), "MYSQL_ROOT_PASSWORD="+password, "JWT_SECRET=unused-by-the-mysql-service-only-run")
+	cmd.Env = append(os.Environ(), "MYSQL_ROOT_PASSWORD="+password, "JWT_SECRET=unused-by-the-mysql-service-only-run", "MAIL_CODE_KEY=unused-by-the-mysql-service-only-run")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("docker compose up mysql: %w", err)
