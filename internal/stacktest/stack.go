@@ -40,7 +40,8 @@ type Options struct {
 	// dropped at Close.
 	DBPrefix string
 	// Replicas adds a second DTM server and a second user and user-score
-	// instance, registered under the same etcd keys (dtm-2, user-2, …).
+	// instance, registered under the same etcd keys (dtm-2, user-2, …), and
+	// a second relay on the same outbox (relay-2).
 	Replicas bool
 	// GatewayEnv is added to the gateway's environment.
 	GatewayEnv []string
@@ -182,6 +183,8 @@ func (s *Stack) replicaEnv() map[string][]string {
 			fmt.Sprintf("MICRO_SERVICE_END_POINT=127.0.0.1:%d", dtmGRPC)},
 		"user-2":       {fmt.Sprintf("LISTEN_ON=127.0.0.1:%d", suite.FreePort()), fmt.Sprintf("DEV_SERVER_PORT=%d", suite.FreePort())},
 		"user-score-2": {fmt.Sprintf("LISTEN_ON=127.0.0.1:%d", suite.FreePort()), fmt.Sprintf("DEV_SERVER_PORT=%d", suite.FreePort())},
+		// Two relays on one outbox: each row is claimed by one of them.
+		"relay-2": {fmt.Sprintf("DEV_SERVER_PORT=%d", suite.FreePort())},
 	}
 }
 
@@ -223,7 +226,7 @@ func WaitFor(limit time.Duration, what string, cond func() bool) error {
 }
 
 // Proc returns the named process: dtm, user, user-score, userapi, console,
-// mail, relay, mailer, and with replicas dtm-2, user-2, user-score-2.
+// mail, relay, mailer, and with replicas dtm-2, user-2, user-score-2, relay-2.
 func (s *Stack) Proc(name string) *proc.Proc { return s.procs[name] }
 
 // Close stops everything and drops the databases; logs stay in Dir.

@@ -63,9 +63,9 @@ func envInt(name string, fallback int) int {
 
 // TestChaos drives registrations at CHAOS_CLIENTS concurrent clients (16)
 // until at least CHAOS_REQUESTS (2000) were made and every fault of the
-// schedule happened: kill -9 and restart of user-score, user, one DTM
-// server and the gateway, a MariaDB restart, and finally one DTM server
-// killed for good. Clients retry with their Idempotency-Key, as real ones
+// schedule happened: kill -9 and restart of user-score, one of the two
+// relays, user, the mailer, one DTM server and the gateway, a MariaDB
+// restart, and finally one DTM server killed for good. Clients retry with their Idempotency-Key, as real ones
 // would. Then it waits until DTM has finished every saga and checks the
 // invariants and every answer the clients got.
 func TestChaos(t *testing.T) {
@@ -247,7 +247,7 @@ func runFaults(t *testing.T) []fault {
 	began := time.Now()
 	restartMariaDB(t)
 	// DTM may not survive its store going away; bring back what died.
-	for _, name := range []string{"dtm", "dtm-2", "user", "user-score", "user-2", "user-score-2", "userapi", "relay", "mailer"} {
+	for _, name := range []string{"dtm", "dtm-2", "user", "user-score", "user-2", "user-score-2", "userapi", "relay", "relay-2", "mailer"} {
 		if !stack.Proc(name).Running() {
 			t.Logf("%s exited while MariaDB was down; restarting it", name)
 			require.NoError(t, stack.Proc(name).Start())
