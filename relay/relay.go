@@ -98,8 +98,8 @@ import (
 	"github.com/zeromicro/go-zero/core/conf"
 	"github.com/zeromicro/go-zero/core/logx"
 
+	"sagasuite/internal/devserver"
 	"sagasuite/relay/internal/config"
-	"sagasuite/relay/internal/devserver"
 	"sagasuite/relay/internal/model"
 	"sagasuite/relay/internal/relay"
 	"sagasuite/relay/internal/svc"

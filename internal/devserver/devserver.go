@@ -4,9 +4,10 @@
 //
 // go-zero's dev server answers its health probe from readiness probes that
 // only its REST and zRPC servers can register (the registry is in an
-// internal package), so in the relay it would answer 503 forever; this one
-// asks the caller instead. Metrics are go-zero's too: Prometheus's default
-// registry, where go-zero's metric package registers.
+// internal package), so in the relay and the mailer, which run neither, it
+// would answer 503 forever; this one asks the caller instead. Metrics are
+// go-zero's too: Prometheus's default registry, where go-zero's metric
+// package registers.
 package devserver
 
 import (
@@ -32,6 +33,25 @@ func Start(c service.DevServerConfig, healthy func() bool) *http.Server {
 	if !c.Enabled {
 		return nil
 	}
+	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		logx.Errorf("dev server (health, metrics) not started: %v", err)
+		return nil
+	}
+	srv := &http.Server{Handler: Handler(c, healthy), ReadHeaderTimeout: 5 * time.Second}
+	logx.Infof("Starting dev http server at %s", addr)
+	go func() {
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			logx.Errorf("dev server: %v", err)
+		}
+	}()
+	return srv
+}
+
+// Handler serves c's endpoints, with healthy as the health probe; it turns
+// go-zero's metrics on when c serves them.
+func Handler(c service.DevServerConfig, healthy func() bool) http.Handler {
 	mux := http.NewServeMux()
 	var routes []string
 	handle := func(pattern string, h http.HandlerFunc) {
@@ -59,19 +79,5 @@ func Start(c service.DevServerConfig, healthy func() bool) *http.Server {
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(routes)
 	})
-
-	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		logx.Errorf("dev server (health, metrics) not started: %v", err)
-		return nil
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	logx.Infof("Starting dev http server at %s", addr)
-	go func() {
-		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
-			logx.Errorf("dev server: %v", err)
-		}
-	}()
-	return srv
+	return mux
 }
