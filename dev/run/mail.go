@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"sagasuite/internal/proc"
 	"sagasuite/internal/suite"
@@ -44,7 +45,9 @@ func mailSetup(ctx context.Context, l *suite.Layout, dataDir string, out *proc.S
 		l.MailerEnv = append(l.MailerEnv, "SMTP_ADDR="+smtp)
 		out.Println("run: the mailer sends to SMTP_ADDR=" + smtp + "; the built-in mail server runs too, and receives nothing")
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: l.Redis, Password: os.Getenv("REDIS_PASSWORD"), DialTimeout: time.Second})
+	// go-redis logs each failed dial itself; the line below says it once.
+	redis.SetLogger(&logging.VoidLogger{})
+	rdb := redis.NewClient(&redis.Options{Addr: l.Redis, Password: os.Getenv("REDIS_PASSWORD"), DialTimeout: time.Second, DialerRetries: 1})
 	defer rdb.Close()
 	ping, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
