@@ -77,10 +77,10 @@
 // relay_outbox_due_rows and relay_outbox_undone_rows (counted every 5 s).
 //
 // Any number of relays may run against one database. A task its worker
-// could not finish within TaskMaxRetry is archived by asynq: its row stays
-// not done, and republishing it is a no-op until someone runs the archived
-// task or deletes it (asynqmon), after which the next publication is a new
-// task.
+// could not finish within TaskMaxRetry is archived by asynq, which then
+// refuses its id to a new task; its row stays not done, and the row's next
+// publication deletes the archived task and enqueues a fresh one, so that
+// the work is retried for as long as the row is not done.
 //
 // Measured on a 2-vCPU machine with MariaDB and Redis local: two relays
 // published 2,000 due rows in about 0.3 s; one relay process about 5,000

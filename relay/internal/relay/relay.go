@@ -228,10 +228,38 @@ func (r *Relay) round(parent context.Context) (full bool, err error) {
 // enqueue publishes row's task. It reports false for a task that was still
 // in Redis (asynq refuses a second task with its id while the first is
 // pending, running, waiting for a retry, archived or retained after
-// completion): the row counts as published all the same.
+// completion): the row counts as published all the same. An archived task
+// is replaced (revive).
 func (r *Relay) enqueue(ctx context.Context, client *asynq.Client, row model.Row) (bool, error) {
 	task := asynq.NewTask(outbox.TaskType(row.Kind), outbox.Task{OutboxID: row.ID, UserID: row.UserID}.Encode())
 	_, err := client.EnqueueContext(ctx, task,
+		asynq.TaskID(row.ID),
+		asynq.Queue(outbox.Queue),
+		asynq.MaxRetry(r.s.TaskMaxRetry),
+		asynq.Retention(r.s.TaskRetention))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return r.revive(ctx, client, row, task)
+	}
+	return err == nil, err
+}
+
+// revive handles a row whose task id asynq still holds. A task waiting,
+// running or retrying will end the row's work; an archived one (it used
+// up its retries: the mail server refused for many hours) never runs
+// again, and its id would block every later publication, so that row's
+// work would be lost. That task is deleted and the row's task enqueued
+// afresh, with the worker's backoff from the start.
+func (r *Relay) revive(ctx context.Context, client *asynq.Client, row model.Row, task *asynq.Task) (bool, error) {
+	insp := asynq.NewInspectorFromRedisClient(r.redis) // shares the client: not closed
+	info, err := insp.GetTaskInfo(outbox.Queue, row.ID)
+	if err != nil || info.State != asynq.TaskStateArchived {
+		return false, nil // still on its way, or gone since: the next round sees
+	}
+	if err := insp.DeleteTask(outbox.Queue, row.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		return false, err
+	}
+	logx.WithContext(ctx).Infof("outbox row %s: its task had used up its retries (%s); enqueued again", row.ID, info.LastErr)
+	_, err = client.EnqueueContext(ctx, task,
 		asynq.TaskID(row.ID),
 		asynq.Queue(outbox.Queue),
 		asynq.MaxRetry(r.s.TaskMaxRetry),

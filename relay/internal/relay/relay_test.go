@@ -383,3 +383,34 @@ func TestTwoReplicasShareRows(t *testing.T) {
 	t.Logf("%d rows published by two replicas in %s (%d and %d)", n, took.Round(time.Millisecond),
 		a.Stats().Published, b.Stats().Published)
 }
+
+// TestRevivesArchivedTasks: a task that used up its retries is archived and
+// never runs again, and asynq refuses its id to a new task; the relay
+// replaces it, so that the row's work is not lost.
+func TestRevivesArchivedTasks(t *testing.T) {
+	d := testdb.New(t, "relay")
+	rs := redistest.Start(t)
+	insp := inspector(t, rs)
+	ids := insert(t, d.User, 3)
+	s := settings()
+	s.RepublishAfter = time.Second
+	r := start(t, d, rs.Addr, s)
+	waitFor(t, "every row's task", 10*time.Second, func() bool { return holds(t, insp, ids) })
+	require.NoError(t, insp.ArchiveTask(outbox.Queue, ids[0]))
+	info, err := insp.GetTaskInfo(outbox.Queue, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, asynq.TaskStateArchived, info.State)
+
+	waitFor(t, "the archived task replaced by a pending one", 10*time.Second, func() bool {
+		info, err := insp.GetTaskInfo(outbox.Queue, ids[0])
+		return err == nil && info.State == asynq.TaskStatePending
+	})
+	// The count follows the round's commit, a moment after the enqueue.
+	waitFor(t, "the round's count", 5*time.Second, func() bool { return r.Stats().Enqueued >= int64(len(ids)+1) })
+	require.Equal(t, int64(len(ids)+1), r.Stats().Enqueued, "only the archived one was enqueued again")
+	for _, id := range ids[1:] {
+		info, err := insp.GetTaskInfo(outbox.Queue, id)
+		require.NoError(t, err)
+		require.Equal(t, asynq.TaskStatePending, info.State)
+	}
+}
