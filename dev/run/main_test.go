@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/internal/redistest"
 	"sagasuite/internal/schema"
 	"sagasuite/internal/store"
 	"sagasuite/internal/suite"
@@ -55,8 +56,11 @@ func TestHealthyStartIsQuiet(t *testing.T) {
 	data := t.TempDir()
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "run"), "-data", data, "-bin", bin, "-free-ports", "-db-prefix", prefix)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "MYSQL_DSN="+dsn)
-	cmd.Env = slicesWithout(cmd.Env, "ETCD_HOSTS", "LOG_LEVEL")
+	// A Redis of its own: the launcher's queues must not meet another
+	// stack's (or `make run`'s) in the machine's Redis.
+	redis := redistest.Start(t)
+	cmd.Env = slicesWithout(os.Environ(), "ETCD_HOSTS", "LOG_LEVEL", "REDIS_ADDR", "SMTP_ADDR", "MAIL_CODE_KEY")
+	cmd.Env = append(cmd.Env, "MYSQL_DSN="+dsn, "REDIS_ADDR="+redis.Addr)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = cmd.Stdout
