@@ -339,7 +339,7 @@ func (s *Store) Leaderboard(ctx context.Context, limit, offset int) (Page, error
 	if err != nil {
 		return Page{}, fmt.Errorf("readmodel: leaderboard: %w", err)
 	}
-	str := func(v any) string { s, _ := v.(string); return s }
+	str := func(v any) string { x, _ := v.(string); return x }
 	p := Page{}
 	if len(r) < 3 || (len(r)-3)%3 != 0 {
 		return Page{}, fmt.Errorf("readmodel: leaderboard: reply of %d values", len(r))
