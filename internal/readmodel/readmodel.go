@@ -124,11 +124,14 @@ const (
 // comment): a score is a float64 integer, a registration time 13 digits
 // of ms.
 const (
-	MaxScore     int64 = 1 << 53
-	maxMilli     int64 = 9_999_999_999_999
-	milliDigits        = 13
-	MaxPageLimit       = 100
+	MaxScore    int64 = 1 << 53
+	maxMilli    int64 = 9_999_999_999_999
+	milliDigits       = 13
 )
+
+// MaxPageLimit bounds a leaderboard page: the script reads one hash per
+// entry while Redis serves nobody else.
+const MaxPageLimit = 100
 
 var (
 	// ErrInvalidEvent: an event or snapshot row the write side would not
