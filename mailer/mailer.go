@@ -1,5 +1,6 @@
 // Command mailer sends the verification mail of every completed
-// registration. It is an asynq server on the queue outbox.Queue, handling
+// registration. It is an asynq server on the queue of its kind's rows
+// (outbox.Queue(outbox.KindVerifyEmail), "outbox-verify-email"), handling
 // tasks of type outbox.TaskType(outbox.KindVerifyEmail): the rows the
 // register saga's last step (the user service's CompleteUser) writes to the
 // user database's outbox table, in the same transaction that marks the user

@@ -191,7 +191,7 @@ func TestKillNine(t *testing.T) {
 	rdb := e.Redis.Client()
 	defer rdb.Close()
 	ctx := context.Background()
-	leaseKey := "asynq:{" + outbox.Queue + "}:lease"
+	leaseKey := "asynq:{" + outbox.Queue(outbox.KindVerifyEmail) + "}:lease"
 	inFlight, err := rdb.ZRange(ctx, leaseKey, 0, -1).Result()
 	require.NoError(t, err)
 	for _, id := range inFlight {

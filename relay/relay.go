@@ -11,7 +11,7 @@
 // The relay loops over rounds. A round is one MySQL transaction (READ
 // COMMITTED) that claims up to BatchSize due rows, those with done_at NULL
 // and next_publish_at <= NOW(3), oldest first, with SELECT … FOR UPDATE
-// SKIP LOCKED; enqueues each as asynq task outbox:<kind> on queue "outbox",
+// SKIP LOCKED; enqueues each as asynq task outbox:<kind> on queue "outbox-<kind>",
 // whose task id is the row's id and whose payload is outbox.Task; and
 // records, in the same transaction, that those rows were published:
 // publishes+1, published_at (the first time), and next_publish_at = NOW(3)

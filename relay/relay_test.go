@@ -159,10 +159,10 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 func pending(t *testing.T, insp *asynq.Inspector) int {
 	queues, err := insp.Queues()
 	require.NoError(t, err)
-	if !slices.Contains(queues, outbox.Queue) {
+	if !slices.Contains(queues, outbox.Queue(outbox.KindVerifyEmail)) {
 		return 0
 	}
-	info, err := insp.GetQueueInfo(outbox.Queue)
+	info, err := insp.GetQueueInfo(outbox.Queue(outbox.KindVerifyEmail))
 	require.NoError(t, err)
 	return info.Pending
 }
@@ -254,7 +254,7 @@ func TestKillNineMidBatch(t *testing.T) {
 	require.Equal(t, n, sum, "no row published twice")
 	seen := map[string]bool{}
 	for page := 1; len(seen) < n; page++ {
-		tasks, err := insp.ListPendingTasks(outbox.Queue, asynq.PageSize(1000), asynq.Page(page))
+		tasks, err := insp.ListPendingTasks(outbox.Queue(outbox.KindVerifyEmail), asynq.PageSize(1000), asynq.Page(page))
 		require.NoError(t, err)
 		require.NotEmpty(t, tasks)
 		for _, task := range tasks {

@@ -25,8 +25,10 @@ const KindVerifyEmail = "verify-email"
 // TaskType is the asynq task type a row of kind is published as.
 func TaskType(kind string) string { return "outbox:" + kind }
 
-// Queue is the asynq queue the relay publishes to and the workers serve.
-const Queue = "outbox"
+// Queue is the asynq queue rows of kind are published to and their worker
+// serves: one per kind, because an asynq server takes any task of the
+// queues it serves, and one with no handler for it fails the task.
+func Queue(kind string) string { return "outbox-" + kind }
 
 // Task is a published row: its id (also the asynq task id) and the user it
 // is about. The worker reads everything else again from the database, at

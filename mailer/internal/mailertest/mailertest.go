@@ -196,10 +196,10 @@ func (e *Env) Client(t testing.TB) *asynq.Client {
 }
 
 // Publish enqueues r's task as the relay does: task id = outbox row id,
-// queue outbox.Queue.
+// queue outbox.Queue(outbox.KindVerifyEmail).
 func Publish(t testing.TB, c *asynq.Client, r Registration) {
 	t.Helper()
-	_, err := c.Enqueue(r.Task(), asynq.TaskID(r.OutboxID), asynq.Queue(outbox.Queue))
+	_, err := c.Enqueue(r.Task(), asynq.TaskID(r.OutboxID), asynq.Queue(outbox.Queue(outbox.KindVerifyEmail)))
 	require.NoError(t, err)
 }
 

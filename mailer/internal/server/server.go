@@ -41,7 +41,7 @@ func New(svcCtx *svc.ServiceContext) *Server {
 	redis.SetLogger(redisLogger{h})
 	srv := asynq.NewServerFromRedisClient(svcCtx.Redis, asynq.Config{
 		Concurrency:    c.Concurrency,
-		Queues:         map[string]int{outbox.Queue: 1},
+		Queues:         map[string]int{outbox.Queue(outbox.KindVerifyEmail): 1},
 		RetryDelayFunc: RetryDelay(c.RetryDelay, c.MaxRetryDelay),
 		// A retry is due after RetryDelay; asynq moves due retries back to
 		// the queue every DelayedTaskCheckInterval (5 s by default).
@@ -74,7 +74,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	logx.Infof("mailer serving asynq queue %q of Redis %s (concurrency %d), mail to %s",
-		outbox.Queue, s.svcCtx.Config.RedisAddr, s.svcCtx.Config.Concurrency, s.svcCtx.Config.SmtpAddr)
+		outbox.Queue(outbox.KindVerifyEmail), s.svcCtx.Config.RedisAddr, s.svcCtx.Config.Concurrency, s.svcCtx.Config.SmtpAddr)
 	return nil
 }
 

@@ -40,7 +40,7 @@ func inspector(t *testing.T, e *mailertest.Env) *asynq.Inspector {
 // gone says whether the task is no longer in Redis: asynq deletes a task
 // once its handler succeeded.
 func gone(i *asynq.Inspector, id string) bool {
-	_, err := i.GetTaskInfo(outbox.Queue, id)
+	_, err := i.GetTaskInfo(outbox.Queue(outbox.KindVerifyEmail), id)
 	return errors.Is(err, asynq.ErrTaskNotFound)
 }
 
@@ -78,7 +78,7 @@ func TestSMTPDownIsRetried(t *testing.T) {
 	mailertest.Publish(t, client, r)
 
 	mailertest.WaitFor(t, 15*time.Second, "two retries", func() bool {
-		info, err := insp.GetTaskInfo(outbox.Queue, r.OutboxID)
+		info, err := insp.GetTaskInfo(outbox.Queue(outbox.KindVerifyEmail), r.OutboxID)
 		return err == nil && info.Retried >= 2 && strings.Contains(info.LastErr, "smtp")
 	})
 	require.Equal(t, mailertest.Row{Exists: true}, e.Outbox(t, r.OutboxID), "nothing recorded before")

@@ -102,8 +102,8 @@ func New(o *model.Outbox, rdb redis.UniversalClient, s Settings) *Relay {
 func (r *Relay) Run(ctx context.Context) {
 	r.running.Store(true)
 	defer r.running.Store(false)
-	logx.Infof("relay: publishing the outbox of %s to asynq queue %q on %s (poll %s, republish after %s, batch %d)",
-		r.s.MySQL, outbox.Queue, r.s.Redis, r.s.PollInterval, r.s.RepublishAfter, r.s.BatchSize)
+	logx.Infof("relay: publishing the outbox of %s to asynq queues %q on %s (poll %s, republish after %s, batch %d)",
+		r.s.MySQL, outbox.Queue("<kind>"), r.s.Redis, r.s.PollInterval, r.s.RepublishAfter, r.s.BatchSize)
 	// No row may be due for a long time, so say now, not at the first
 	// row, that Redis is not there.
 	if err := r.ping(ctx); err != nil {
@@ -234,7 +234,7 @@ func (r *Relay) enqueue(ctx context.Context, client *asynq.Client, row model.Row
 	task := asynq.NewTask(outbox.TaskType(row.Kind), outbox.Task{OutboxID: row.ID, UserID: row.UserID}.Encode())
 	_, err := client.EnqueueContext(ctx, task,
 		asynq.TaskID(row.ID),
-		asynq.Queue(outbox.Queue),
+		asynq.Queue(outbox.Queue(row.Kind)),
 		asynq.MaxRetry(r.s.TaskMaxRetry),
 		asynq.Retention(r.s.TaskRetention))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
@@ -251,17 +251,17 @@ func (r *Relay) enqueue(ctx context.Context, client *asynq.Client, row model.Row
 // afresh, with the worker's backoff from the start.
 func (r *Relay) revive(ctx context.Context, client *asynq.Client, row model.Row, task *asynq.Task) (bool, error) {
 	insp := asynq.NewInspectorFromRedisClient(r.redis) // shares the client: not closed
-	info, err := insp.GetTaskInfo(outbox.Queue, row.ID)
+	info, err := insp.GetTaskInfo(outbox.Queue(row.Kind), row.ID)
 	if err != nil || info.State != asynq.TaskStateArchived {
 		return false, nil // still on its way, or gone since: the next round sees
 	}
-	if err := insp.DeleteTask(outbox.Queue, row.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+	if err := insp.DeleteTask(outbox.Queue(row.Kind), row.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 		return false, err
 	}
 	logx.WithContext(ctx).Infof("outbox row %s: its task had used up its retries (%s); enqueued again", row.ID, info.LastErr)
 	_, err = client.EnqueueContext(ctx, task,
 		asynq.TaskID(row.ID),
-		asynq.Queue(outbox.Queue),
+		asynq.Queue(outbox.Queue(row.Kind)),
 		asynq.MaxRetry(r.s.TaskMaxRetry),
 		asynq.Retention(r.s.TaskRetention))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {

@@ -128,7 +128,7 @@ func queued(t testing.TB, insp *asynq.Inspector) map[string]*asynq.TaskInfo {
 	t.Helper()
 	out := map[string]*asynq.TaskInfo{}
 	for page := 1; ; page++ {
-		tasks, err := insp.ListPendingTasks(outbox.Queue, asynq.PageSize(1000), asynq.Page(page))
+		tasks, err := insp.ListPendingTasks(outbox.Queue(outbox.KindVerifyEmail), asynq.PageSize(1000), asynq.Page(page))
 		if errors.Is(err, asynq.ErrQueueNotFound) {
 			return out
 		}
@@ -251,7 +251,7 @@ func TestPublishesCommittedRowsOnce(t *testing.T) {
 	rows.Close()
 	for id, task := range queued(t, insp) {
 		require.Equal(t, outbox.TaskType(outbox.KindVerifyEmail), task.Type)
-		require.Equal(t, outbox.Queue, task.Queue)
+		require.Equal(t, outbox.Queue(outbox.KindVerifyEmail), task.Queue)
 		require.Equal(t, 25, task.MaxRetry)
 		require.Equal(t, time.Hour, task.Retention)
 		payload, err := outbox.DecodeTask(task.Payload)
@@ -396,21 +396,41 @@ func TestRevivesArchivedTasks(t *testing.T) {
 	s.RepublishAfter = time.Second
 	r := start(t, d, rs.Addr, s)
 	waitFor(t, "every row's task", 10*time.Second, func() bool { return holds(t, insp, ids) })
-	require.NoError(t, insp.ArchiveTask(outbox.Queue, ids[0]))
-	info, err := insp.GetTaskInfo(outbox.Queue, ids[0])
+	require.NoError(t, insp.ArchiveTask(outbox.Queue(outbox.KindVerifyEmail), ids[0]))
+	info, err := insp.GetTaskInfo(outbox.Queue(outbox.KindVerifyEmail), ids[0])
 	require.NoError(t, err)
 	require.Equal(t, asynq.TaskStateArchived, info.State)
 
 	waitFor(t, "the archived task replaced by a pending one", 10*time.Second, func() bool {
-		info, err := insp.GetTaskInfo(outbox.Queue, ids[0])
+		info, err := insp.GetTaskInfo(outbox.Queue(outbox.KindVerifyEmail), ids[0])
 		return err == nil && info.State == asynq.TaskStatePending
 	})
 	// The count follows the round's commit, a moment after the enqueue.
 	waitFor(t, "the round's count", 5*time.Second, func() bool { return r.Stats().Enqueued >= int64(len(ids)+1) })
 	require.Equal(t, int64(len(ids)+1), r.Stats().Enqueued, "only the archived one was enqueued again")
 	for _, id := range ids[1:] {
-		info, err := insp.GetTaskInfo(outbox.Queue, id)
+		info, err := insp.GetTaskInfo(outbox.Queue(outbox.KindVerifyEmail), id)
 		require.NoError(t, err)
 		require.Equal(t, asynq.TaskStatePending, info.State)
 	}
+}
+
+// TestEachKindToItsOwnQueue: a row goes to its kind's queue, so that a
+// worker serving one kind never receives another's tasks.
+func TestEachKindToItsOwnQueue(t *testing.T) {
+	d := testdb.New(t, "relay")
+	rs := redistest.Start(t)
+	insp := inspector(t, rs)
+	mail := insert(t, d.User, 1)[0]
+	other, user := uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String()
+	_, err := d.User.Exec("INSERT INTO outbox (id, kind, user_id, gid) VALUES (?, 'other-kind', ?, ?)", other, user, register.Gid(user))
+	require.NoError(t, err)
+	start(t, d, rs.Addr, settings())
+	waitFor(t, "both tasks", 10*time.Second, func() bool {
+		a, errA := insp.GetTaskInfo(outbox.Queue(outbox.KindVerifyEmail), mail)
+		b, errB := insp.GetTaskInfo(outbox.Queue("other-kind"), other)
+		return errA == nil && errB == nil && a.Type == outbox.TaskType(outbox.KindVerifyEmail) && b.Type == outbox.TaskType("other-kind")
+	})
+	_, err = insp.GetTaskInfo(outbox.Queue(outbox.KindVerifyEmail), other)
+	require.Error(t, err, "not in the mail queue")
 }
