@@ -53,6 +53,7 @@ import (
 	"sagasuite/bench/floorrpc"
 	"sagasuite/internal/dtmconn"
 	"sagasuite/internal/httplog"
+	"sagasuite/internal/store"
 	"sagasuite/rpc-common/branch"
 )
 
@@ -201,11 +202,11 @@ func configure() (*floors, rest.RestConf, zrpc.RpcServerConf, error) {
 	if err != nil {
 		return nil, rc, zc, fmt.Errorf("SAGA_RESULT_TIMEOUT: %w", err)
 	}
-	a, err := branch.OpenDB(os.Getenv("DSN_A"), branchPool)
+	a, err := store.OpenPool(os.Getenv("DSN_A"), branchPool)
 	if err != nil {
 		return nil, rc, zc, err
 	}
-	b, err := branch.OpenDB(os.Getenv("DSN_B"), branchPool)
+	b, err := store.OpenPool(os.Getenv("DSN_B"), branchPool)
 	if err != nil {
 		return nil, rc, zc, err
 	}

@@ -70,7 +70,10 @@ func Link(base, code string) string {
 	return strings.TrimRight(base, "/") + Path + "?code=" + code
 }
 
-var link = regexp.MustCompile(`https?://[^\s"'<>]+/verify-email\?code=[A-Za-z0-9_-]{43}`)
+// link is a verification link standing alone: its code is exactly Len
+// characters, so a longer run (a code still quoted-printable, "code=3D…")
+// is no link.
+var link = regexp.MustCompile(`(https?://[^\s"'<>]+/verify-email\?code=[A-Za-z0-9_-]{43})(?:[^A-Za-z0-9_-]|$)`)
 
 // FindLink finds the verification link in a raw message: in its text,
 // after undoing the transfer encoding of the message or of any part of it.
@@ -106,5 +109,19 @@ func findLink(contentType, encoding string, body io.Reader, depth int) string {
 		body = base64.NewDecoder(base64.StdEncoding, body)
 	}
 	text, _ := io.ReadAll(io.LimitReader(body, 4<<20))
-	return link.FindString(string(text))
+	return LinkIn(string(text))
+}
+
+// LinkIn finds the verification link in decoded text.
+func LinkIn(text string) string {
+	if m := link.FindStringSubmatch(text); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// CodeOf is the code a verification link carries, "" for no link.
+func CodeOf(link string) string {
+	_, code, _ := strings.Cut(link, Path+"?code=")
+	return code
 }

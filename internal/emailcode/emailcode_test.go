@@ -27,6 +27,9 @@ func TestFindLinkThroughTransferEncodings(t *testing.T) {
 	}
 	require.Empty(t, emailcode.FindLink(strings.NewReader("Subject: x\r\n\r\nno link here\r\n")))
 	require.Empty(t, emailcode.FindLink(strings.NewReader("Subject: x\r\n\r\nhttp://h/verify-email?code=short\r\n")), "not a code")
+	require.Empty(t, emailcode.LinkIn(qp), "a link still quoted-printable is none (its code reads 3D…)")
+	require.Equal(t, link, emailcode.LinkIn("<a href=\""+link+"\">"))
+	require.Equal(t, code, emailcode.CodeOf(link))
 }
 
 func TestMakeIsStableAndKeyed(t *testing.T) {

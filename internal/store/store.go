@@ -47,7 +47,7 @@ import (
 // default to it.
 const DefaultDSN = "root:@tcp(127.0.0.1:3306)/"
 
-// DialTimeout bounds connecting when OpenAll's DSN sets no timeout: an
+// DialTimeout bounds connecting when OpenAll's or OpenPool's DSN sets no timeout: an
 // operator command facing an unreachable server should fail in seconds,
 // not after the operating system's TCP timeout.
 const DialTimeout = 10 * time.Second
@@ -114,6 +114,34 @@ func Open(cfg *mysql.Config) (*sql.DB, error) {
 		return nil, err
 	}
 	return sql.OpenDB(connector), nil
+}
+
+// OpenPool opens a service's pool on the database dsn names, under the
+// policy, without connecting (a service starts while MySQL is still down):
+// arguments interpolated in the client (the driver's interpolateParams:
+// one round trip per statement instead of a prepare, an execute and a
+// close, ~15% less CPU per registration in the branch services and MySQL,
+// docs/perf-log.md; the driver escapes them for the connection's character
+// set and refuses the charsets it cannot escape), at most maxOpen connections with half of them kept open between
+// bursts (the rest go back to MySQL, whose max_connections every process
+// of the suite shares), and DialTimeout when the DSN sets no timeout.
+func OpenPool(dsn string, maxOpen int) (*sql.DB, error) {
+	cfg, err := Config(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DialTimeout
+	}
+	cfg.InterpolateParams = true
+	db, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(maxOpen)
+	db.SetMaxIdleConns(max(maxOpen/2, 2))
+	db.SetConnMaxLifetime(5 * time.Minute)
+	return db, nil
 }
 
 // DBs are pools on the suite's three databases.

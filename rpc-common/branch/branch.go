@@ -15,7 +15,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
 
 	"github.com/dtm-labs/dtm/client/dtmcli"
 	"github.com/dtm-labs/dtm/client/dtmcli/dtmimp"
@@ -142,34 +141,4 @@ var permanentErrors = map[uint16]bool{
 func Permanent(err error) bool {
 	var myErr *mysql.MySQLError
 	return errors.As(err, &myErr) && permanentErrors[myErr.Number]
-}
-
-// OpenDB opens a branch service's pool without connecting, so the service
-// starts while MySQL is still down (DTM retries its branches meanwhile).
-// The barrier opens its local transactions on this pool. It opens dsn
-// through internal/store, under its time-zone policy (parseTime, loc=UTC,
-// as the shipped DataSources say).
-//
-// It interpolates statement arguments in the client (the driver's
-// interpolateParams): each barrier and business statement is then one round
-// trip instead of a prepare, an execute and a close, and MySQL prepares
-// nothing (docs/perf-log.md: ~15% less CPU per registration in the branch
-// services and MySQL). The driver escapes the arguments for the
-// connection's character set, and refuses the charsets it cannot escape.
-func OpenDB(dsn string, maxOpen int) (*sql.DB, error) {
-	cfg, err := store.Config(dsn)
-	if err != nil {
-		return nil, err
-	}
-	cfg.InterpolateParams = true
-	db, err := store.Open(cfg)
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(maxOpen)
-	// Half the pool stays open between bursts; the rest is returned to
-	// MySQL, whose max_connections every process of the suite shares.
-	db.SetMaxIdleConns(max(maxOpen/2, 2))
-	db.SetConnMaxLifetime(5 * time.Minute)
-	return db, nil
 }

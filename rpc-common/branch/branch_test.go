@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"sagasuite/internal/store"
 	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/reason"
 )
@@ -20,7 +21,7 @@ import (
 func barrierDB(t *testing.T) *sql.DB {
 	t.Helper()
 	d := testdb.New(t, "branch")
-	db, err := OpenDB(d.DSN(d.Names.User), 4)
+	db, err := store.OpenPool(d.DSN(d.Names.User), 4)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	_, err = db.Exec("CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(4) NOT NULL)")
@@ -97,7 +98,7 @@ func TestOutcomes(t *testing.T) {
 	require.Equal(t, 2, rows(t, db))
 
 	// Transient: the database is gone.
-	closed, err := OpenDB("root:@tcp(127.0.0.1:1)/none?timeout=1s", 1)
+	closed, err := store.OpenPool("root:@tcp(127.0.0.1:1)/none?timeout=1s", 1)
 	require.NoError(t, err)
 	err = Action(call("g-down", OpAction), closed, insert(6, "x"))
 	require.Equal(t, codes.Unavailable, status.Code(err))

@@ -23,7 +23,7 @@ import (
 	"github.com/zeromicro/go-zero/zrpc"
 	"google.golang.org/grpc"
 
-	"sagasuite/rpc-common/branch"
+	"sagasuite/internal/store"
 	"sagasuite/rpc-common/envconf"
 	"sagasuite/rpc-common/peertls"
 )
@@ -62,7 +62,7 @@ func (c *Conf) ApplyEnv() error {
 	return envconf.DevServer(&c.DevServer)
 }
 
-// OpenDB opens the service's pool (branch.OpenDB: it does not connect, so
+// OpenDB opens the service's pool (store.OpenPool: it does not connect, so
 // the service starts while MySQL is down). The barrier opens its local
 // transactions on it and the models bind to them (sqlx.NewSqlConnFromDB,
 // WithTx).
@@ -78,7 +78,7 @@ func (c *Conf) ApplyEnv() error {
 // with it. (The barrier's own statements never went through sqlx.)
 func (c Conf) OpenDB() (*sql.DB, error) {
 	sqlx.DisableLog()
-	return branch.OpenDB(c.DataSource, c.MaxOpenConns)
+	return store.OpenPool(c.DataSource, c.MaxOpenConns)
 }
 
 // Service is what a branch service serves: its gRPC server, and who may

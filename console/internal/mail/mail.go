@@ -38,10 +38,12 @@ type message struct {
 	To       []string  `json:"to"`
 	Subject  string    `json:"subject"`
 	Received time.Time `json:"received"`
+	Text     string    `json:"text"` // the body as sent, transfer encoding and all
 }
 
 // Messages lists the messages to address, newest first, each with the
-// verification link it carries.
+// verification link it carries: from the list's text when it is there as
+// is, from the raw message otherwise (one request more per such message).
 func (b *Box) Messages(ctx context.Context, address string) ([]sagaview.Mail, error) {
 	var msgs []message
 	if err := b.get(ctx, "/api/messages?to="+url.QueryEscape(address), func(r io.Reader) error {
@@ -51,11 +53,16 @@ func (b *Box) Messages(ctx context.Context, address string) ([]sagaview.Mail, er
 	}
 	out := make([]sagaview.Mail, 0, len(msgs))
 	for _, m := range msgs {
-		item := sagaview.Mail{ID: m.ID, To: address, Subject: m.Subject, Received: m.Received.UTC().Format(time.RFC3339)}
-		_ = b.get(ctx, fmt.Sprintf("/api/messages/%d/raw", m.ID), func(r io.Reader) error {
-			item.Link = emailcode.FindLink(r)
-			return nil
-		})
+		item := sagaview.Mail{ID: m.ID, To: address, Subject: m.Subject, Received: m.Received.UTC().Format(time.RFC3339),
+			Link: emailcode.LinkIn(m.Text)}
+		if item.Link == "" {
+			// Not in the body as sent: it may be transfer-encoded, which only
+			// the raw message's headers say.
+			_ = b.get(ctx, fmt.Sprintf("/api/messages/%d/raw", m.ID), func(r io.Reader) error {
+				item.Link = emailcode.FindLink(r)
+				return nil
+			})
+		}
 		out = append(out, item)
 	}
 	return out, nil

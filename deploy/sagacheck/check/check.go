@@ -371,7 +371,8 @@ func (c *checker) mailOf(ctx context.Context, ids []string) (map[string]mail, er
 		m.lastStep = true
 		out[id] = m
 	}
-	complete, err := store.Strings(ctx, c.src.User, "SELECT id FROM `user` WHERE completed_at IS NOT NULL AND id IN ("+list+")", toAny(ids)...)
+	idList, idArgs := store.InList(ids)
+	complete, err := store.Strings(ctx, c.src.User, "SELECT id FROM `user` WHERE completed_at IS NOT NULL AND id IN ("+idList+")", idArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -381,8 +382,8 @@ func (c *checker) mailOf(ctx context.Context, ids []string) (map[string]mail, er
 		out[id] = m
 	}
 	err = queryRows(ctx, c.src.User,
-		"SELECT user_id, created_at < NOW(3) - INTERVAL ? SECOND, publishes, outcome FROM outbox WHERE kind = '"+outbox.KindVerifyEmail+"' AND user_id IN ("+list+")",
-		append([]any{int64(c.src.MaxMailAge / time.Second)}, toAny(ids)...),
+		"SELECT user_id, created_at < NOW(3) - INTERVAL ? SECOND, publishes, outcome FROM outbox WHERE kind = '"+outbox.KindVerifyEmail+"' AND user_id IN ("+idList+")",
+		append([]any{int64(c.src.MaxMailAge / time.Second)}, idArgs...),
 		func(rows *sql.Rows) error {
 			var id string
 			var old bool
@@ -399,7 +400,7 @@ func (c *checker) mailOf(ctx context.Context, ids []string) (map[string]mail, er
 	if err != nil {
 		return nil, err
 	}
-	err = queryRows(ctx, c.src.User, "SELECT user_id, COUNT(*) FROM email_delivery WHERE user_id IN ("+list+") GROUP BY user_id", toAny(ids),
+	err = queryRows(ctx, c.src.User, "SELECT user_id, COUNT(*) FROM email_delivery WHERE user_id IN ("+idList+") GROUP BY user_id", idArgs,
 		func(rows *sql.Rows) error {
 			var id string
 			var n int
@@ -412,14 +413,6 @@ func (c *checker) mailOf(ctx context.Context, ids []string) (map[string]mail, er
 			return nil
 		})
 	return out, err
-}
-
-func toAny(ids []string) []any {
-	out := make([]any, len(ids))
-	for i, id := range ids {
-		out[i] = id
-	}
-	return out
 }
 
 // rowList joins the details that apply: "no user row, no score row".

@@ -13,7 +13,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zeromicro/go-zero/core/conf"
 
+	"sagasuite/internal/emailcode"
 	"sagasuite/internal/mailbox"
 	"sagasuite/internal/outbox"
 	"sagasuite/internal/redistest"
@@ -258,15 +258,8 @@ func (e *Env) Count(t testing.TB, query string, args ...any) int {
 	return n
 }
 
-var link = regexp.MustCompile(`https?://\S+/verify-email\?code=([A-Za-z0-9_-]+)`)
-
 // Code is the code in the link of a mail's text, "" when there is none.
-func Code(text string) string {
-	if m := link.FindStringSubmatch(text); m != nil {
-		return m[1]
-	}
-	return ""
-}
+func Code(text string) string { return emailcode.CodeOf(emailcode.LinkIn(text)) }
 
 // WaitFor polls cond until it holds, failing t after timeout.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {

@@ -58,25 +58,12 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := store.Config(c.DataSource)
+	// Each task in flight holds one connection for its transaction, the
+	// SMTP conversation included.
+	db, err := store.OpenPool(c.DataSource, c.Concurrency+2)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = store.DialTimeout
-	}
-	// One round trip per statement instead of prepare, execute, close (as
-	// the branch services do: rpc-common/branch.OpenDB).
-	cfg.InterpolateParams = true
-	db, err := store.Open(cfg)
-	if err != nil {
-		return nil, err
-	}
-	// Each task in flight holds one connection for its transaction; two
-	// more leave room for nothing else the mailer does, but cost nothing.
-	db.SetMaxOpenConns(c.Concurrency + 2)
-	db.SetMaxIdleConns(c.Concurrency + 2)
-	db.SetConnMaxLifetime(5 * time.Minute)
 	rdb := redis.NewClient(&redis.Options{
 		Addr:        c.RedisAddr,
 		Password:    c.RedisPassword,

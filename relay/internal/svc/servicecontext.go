@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
@@ -36,18 +35,11 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 	if dsn.DBName == "" {
 		return nil, errors.New("DataSource names no database: it must name the user service's, which holds the outbox")
 	}
-	if dsn.Timeout == 0 {
-		dsn.Timeout = 5 * time.Second // an unreachable host is reported in seconds
-	}
-	db, err := store.Open(dsn)
+	// One round at a time: the claim's transaction and the backlog count.
+	db, err := store.OpenPool(c.DataSource, 2)
 	if err != nil {
 		return nil, fmt.Errorf("DataSource: %w", err)
 	}
-	// One claim at a time, and the backlog count beside it.
-	db.SetMaxOpenConns(2)
-	db.SetMaxIdleConns(2)
-	// go-redis logs every failed dial on its own; the relay says once per
-	// outage what fails, so go-redis's lines go to the debug level.
 	redis.SetLogger(redisLog{})
 	rdb := relay.NewRedis(c.RedisAddr, c.RedisPassword)
 	return &ServiceContext{

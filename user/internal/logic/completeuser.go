@@ -38,11 +38,12 @@ func CompleteUser(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.Co
 			return branch.Reject(reason.InvalidPayload)
 		}
 		found, err := svcCtx.Users.WithTx(tx).Complete(ctx, in.Id, gid)
-		if err != nil || !found {
-			if !found && err == nil {
-				logx.WithContext(ctx).Errorf("saga %s: no user row of its own to complete; nothing recorded", gid)
-			}
+		if err != nil {
 			return err
+		}
+		if !found {
+			logx.WithContext(ctx).Errorf("saga %s: no user row of its own to complete; nothing recorded", gid)
+			return nil
 		}
 		_, err = svcCtx.Outbox.WithTx(tx).Insert(ctx, outbox.KindVerifyEmail, in.Id, gid)
 		return err

@@ -1,4 +1,4 @@
-package branch
+package store_test
 
 import (
 	"context"
@@ -6,17 +6,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/internal/store"
 	"sagasuite/internal/testdb"
 )
 
-// TestOpenDBInterpolatesSafely stores hostile strings through a pool that
+// TestOpenPoolInterpolatesSafely stores hostile strings through a pool that
 // interpolates arguments in the client and reads them back unchanged (and
 // the table survives them). It runs against MySQL (internal/testdb:
 // TEST_MYSQL_DSN, default root@127.0.0.1:3306) and fails when MySQL is
 // unreachable.
-func TestOpenDBInterpolatesSafely(t *testing.T) {
+func TestOpenPoolInterpolatesSafely(t *testing.T) {
 	d := testdb.New(t, "opendb")
-	db, err := OpenDB(d.DSN(d.Names.User), 2)
+	db, err := store.OpenPool(d.DSN(d.Names.User), 2)
 	require.NoError(t, err)
 	defer db.Close()
 	ctx := context.Background()
