@@ -18,9 +18,23 @@ import (
 	"sagasuite/internal/register"
 )
 
-// KindVerifyEmail is the row CompleteUser writes: send the user the mail
-// whose link verifies their address.
-const KindVerifyEmail = "verify-email"
+// Kinds of rows.
+const (
+	// KindVerifyEmail is the row CompleteUser writes: send the user the
+	// mail whose link verifies their address. Its payload is empty: the
+	// mailer reads the user again.
+	KindVerifyEmail = "verify-email"
+	// KindRegistrationCompleted is the read model's event CompleteUser
+	// writes with the completion (payload: readmodel.EncodeEvent).
+	KindRegistrationCompleted = "registration-completed"
+	// KindEmailVerified is the read model's event VerifyEmail writes with
+	// the verification.
+	KindEmailVerified = "email-verified"
+)
+
+// EventKinds are the kinds whose rows carry a read-model event, which the
+// projector applies.
+var EventKinds = []string{KindRegistrationCompleted, KindEmailVerified}
 
 // TaskType is the asynq task type a row of kind is published as.
 func TaskType(kind string) string { return "outbox:" + kind }
@@ -64,4 +78,9 @@ const (
 	// OutcomeSkipped: nothing to do any more (the user is gone, not
 	// complete, or already verified).
 	OutcomeSkipped = "skipped"
+	// OutcomeApplied: the event changed the read model.
+	OutcomeApplied = "applied"
+	// OutcomeDuplicate: the read model already had the event (a second
+	// delivery, or a rebuild's snapshot held it).
+	OutcomeDuplicate = "duplicate"
 )

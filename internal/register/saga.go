@@ -88,7 +88,7 @@ func PayloadsOf(user *userpb.CreateUserReq, score int64) Payloads {
 	return Payloads{
 		User:     user,
 		Score:    &userscorepb.InitScoreReq{UserId: user.Id, Score: score},
-		Complete: &userpb.CompleteUserReq{Id: user.Id},
+		Complete: &userpb.CompleteUserReq{Id: user.Id, Score: &score},
 	}
 }
 
@@ -110,7 +110,8 @@ var ErrPayloads = errors.New("register saga: action payloads missing or not deco
 
 // Decode reads back the action payloads DTM holds for a register saga, by
 // branch id (dtmread.Saga.ActionPayloads). A saga from before the last
-// step (two branches) decodes too, its Complete built from the user's id:
+// step (two branches) decodes too, its Complete built from the user's id
+// and score:
 // so an idempotent replay across the upgrade still recognises its body,
 // and a prepared one is resubmitted in today's shape.
 func Decode(byBranch map[string][]byte) (Payloads, error) {
@@ -121,7 +122,7 @@ func Decode(byBranch map[string][]byte) (Payloads, error) {
 		return Payloads{}, ErrPayloads
 	}
 	if c, ok := byBranch[CompleteStep.BranchID]; !ok {
-		complete.Id = user.Id
+		complete.Id, complete.Score = user.Id, &score.Score
 	} else if proto.Unmarshal(c, complete) != nil {
 		return Payloads{}, ErrPayloads
 	}

@@ -119,6 +119,10 @@ var columns = map[string][]column{
 	}, {
 		table: "user", name: "email_verified_at",
 		add: "ADD COLUMN `email_verified_at` datetime(3) NULL AFTER `completed_at`",
+	}, {
+		// The read model's events; rows from before it carry none.
+		table: "outbox", name: "payload",
+		add: "ADD COLUMN `payload` blob NULL AFTER `gid`",
 	}},
 	"user_score.sql": {{
 		table: "user_score", name: "gid",

@@ -35,11 +35,15 @@ CREATE TABLE IF NOT EXISTS `user` (
 -- lost with Redis is sent again). The worker sets done_at in the same
 -- transaction as the record of its work. Times are the server's clock
 -- (NOW(3)) only, so that no process's time zone or clock skew matters.
+-- payload is the event a read-model row carries (internal/readmodel's
+-- JSON, written with the fact); NULL for the rows whose worker reads the
+-- database again instead (verify-email).
 CREATE TABLE IF NOT EXISTS `outbox` (
   `id` char(36) CHARACTER SET ascii NOT NULL,
   `kind` varchar(32) CHARACTER SET ascii NOT NULL,
   `user_id` char(36) CHARACTER SET ascii NOT NULL,
   `gid` varchar(128) CHARACTER SET ascii NOT NULL,
+  `payload` blob NULL,
   `created_at` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   `next_publish_at` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   `published_at` datetime(3) NULL,

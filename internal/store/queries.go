@@ -19,6 +19,15 @@ func DTMTime(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format(time.DateTime)
 }
 
+// EpochMs is the SQL expression of a DATETIME(3) column as ms since the
+// epoch, 0 for NULL: the instant the server's NOW(3) wrote, read in the
+// session's zone as it was written (the default for every connection),
+// whatever the client's loc. The read model's events and its rebuild read
+// times through it, so that both say the same instant.
+func EpochMs(column string) string {
+	return "COALESCE(CAST(UNIX_TIMESTAMP(" + column + ") * 1000 AS SIGNED), 0)"
+}
+
 // InList returns "?,?,?" for n values and the values as arguments.
 func InList(values []string) (string, []any) {
 	args := make([]any, len(values))

@@ -105,9 +105,13 @@ func (x *CreateUserReq) GetEmail() string {
 	return ""
 }
 
+// CompleteUserReq names the user to complete and carries the score the
+// saga's score step stored (the same request's), for the read model's
+// RegistrationCompleted event; a saga from before the read model has none.
 type CompleteUserReq struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Score         *int64                 `protobuf:"varint,2,opt,name=score,proto3,oneof" json:"score,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -147,6 +151,13 @@ func (x *CompleteUserReq) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *CompleteUserReq) GetScore() int64 {
+	if x != nil && x.Score != nil {
+		return *x.Score
+	}
+	return 0
 }
 
 type VerifyEmailReq struct {
@@ -387,9 +398,11 @@ const file_user_proto_rawDesc = "" +
 	"\busername\x18\x02 \x01(\tR\busername\x12#\n" +
 	"\rpassword_hash\x18\x03 \x01(\tR\fpasswordHash\x12\x16\n" +
 	"\x06gender\x18\x04 \x01(\tR\x06gender\x12\x14\n" +
-	"\x05email\x18\x05 \x01(\tR\x05email\"!\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\"F\n" +
 	"\x0fCompleteUserReq\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"$\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\x05score\x18\x02 \x01(\x03H\x00R\x05score\x88\x01\x01B\b\n" +
+	"\x06_score\"$\n" +
 	"\x0eVerifyEmailReq\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\"N\n" +
 	"\x14VerifyCredentialsReq\x12\x1a\n" +
@@ -464,6 +477,7 @@ func file_user_proto_init() {
 	if File_user_proto != nil {
 		return
 	}
+	file_user_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

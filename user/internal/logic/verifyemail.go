@@ -2,12 +2,15 @@ package logic
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"sagasuite/internal/emailcode"
+	"sagasuite/internal/readmodel"
 	"sagasuite/rpc-common/reason"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/user/internal/model"
@@ -20,8 +23,10 @@ var errUnknownCode = status.Error(codes.NotFound, "unknown verification code")
 
 // VerifyEmail spends the code of a verification mail: in one transaction
 // it locks the mail's delivery record, refuses a used or expired code
-// (FailedPrecondition CODE_USED, CODE_EXPIRED) and marks the address the
-// mail went to verified. A code that is not of the form the mailer makes
+// (FailedPrecondition CODE_USED, CODE_EXPIRED), marks the address the
+// mail went to verified and writes the read model's EmailVerified event to
+// the outbox. A user has one delivery record (one verify-email row), so
+// one code, spent once: one event per user. A code that is not of the form the mailer makes
 // is not looked up.
 func VerifyEmail(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.VerifyEmailReq) (*userpb.UserInfo, error) {
 	if !emailcode.Valid(in.Code) {
@@ -59,8 +64,27 @@ func VerifyEmail(ctx context.Context, svcCtx *svc.ServiceContext, in *userpb.Ver
 	if err := svcCtx.Deliveries.WithTx(tx).Spend(ctx, d.OutboxID); err != nil {
 		return nil, internal(ctx, err)
 	}
+	if err := recordVerified(ctx, svcCtx, tx, u); err != nil {
+		return nil, internal(ctx, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, internal(ctx, err)
 	}
 	return toInfo(u), nil
+}
+
+// recordVerified writes the outbox row of u's EmailVerified event, under
+// the gid of u's registration (the row's key is gid and kind).
+func recordVerified(ctx context.Context, svcCtx *svc.ServiceContext, tx *sql.Tx, u *model.User) error {
+	f, err := svcCtx.Users.WithTx(tx).Facts(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	kind, payload, err := readmodel.EncodeEvent(readmodel.EmailVerified{UserID: u.ID,
+		At: time.UnixMilli(f.VerifiedMs), Version: readmodel.VersionEmailVerified})
+	if err != nil {
+		return err
+	}
+	_, err = svcCtx.Outbox.WithTx(tx).InsertEvent(ctx, kind, u.ID, u.Gid, payload)
+	return err
 }

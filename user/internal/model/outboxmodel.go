@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
+
+	"sagasuite/internal/store"
 )
 
 // OutboxModel writes the user service's outbox rows (internal/outbox). It
@@ -26,17 +28,24 @@ func (m *OutboxModel) WithTx(tx *sql.Tx) *OutboxModel {
 // Insert adds a row of kind about userID for the saga gid, due at once,
 // and returns its id (a UUIDv7: rows sort by time in the primary key).
 func (m *OutboxModel) Insert(ctx context.Context, kind, userID, gid string) (string, error) {
+	return m.InsertEvent(ctx, kind, userID, gid, nil)
+}
+
+// InsertEvent adds a row that carries payload (an event of the read
+// model's), like Insert.
+func (m *OutboxModel) InsertEvent(ctx context.Context, kind, userID, gid string, payload []byte) (string, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return "", err
 	}
 	_, err = m.conn.ExecCtx(ctx,
-		"INSERT INTO outbox (id, kind, user_id, gid) VALUES (?, ?, ?, ?)", id.String(), kind, userID, gid)
+		"INSERT INTO outbox (id, kind, user_id, gid, payload) VALUES (?, ?, ?, ?, ?)", id.String(), kind, userID, gid, payload)
 	return id.String(), err
 }
 
-// Delete removes the row of kind the saga gid wrote.
-func (m *OutboxModel) Delete(ctx context.Context, kind, gid string) error {
-	_, err := m.conn.ExecCtx(ctx, "DELETE FROM outbox WHERE gid = ? AND kind = ?", gid, kind)
+// Delete removes the rows of the kinds the saga gid wrote.
+func (m *OutboxModel) Delete(ctx context.Context, gid string, kinds ...string) error {
+	in, args := store.InList(kinds)
+	_, err := m.conn.ExecCtx(ctx, "DELETE FROM outbox WHERE gid = ? AND kind IN ("+in+")", append([]any{gid}, args...)...)
 	return err
 }

@@ -111,6 +111,28 @@ func (m *UserModel) MarkEmailVerified(ctx context.Context, id, email string) err
 	return err
 }
 
+// Facts are what the read model's events say of a user.
+type Facts struct {
+	Username string `db:"username"`
+	Gender   string `db:"gender"`
+	// RegisteredMs is the row's insert time, VerifiedMs the time the
+	// address was verified (0 if not), in ms since the epoch.
+	RegisteredMs int64 `db:"registered_ms"`
+	VerifiedMs   int64 `db:"verified_ms"`
+}
+
+// Facts reads the user with id for an event, in the transaction of the
+// fact the event records.
+func (m *UserModel) Facts(ctx context.Context, id string) (*Facts, error) {
+	var f Facts
+	err := m.conn.QueryRowCtx(ctx, &f, "SELECT username, gender, "+store.EpochMs("create_time")+" AS registered_ms, "+
+		store.EpochMs("email_verified_at")+" AS verified_ms FROM `user` WHERE id = ?", id)
+	if errors.Is(err, sqlx.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	return &f, err
+}
+
 // FindOne reads the user with id.
 func (m *UserModel) FindOne(ctx context.Context, id string) (*User, error) {
 	return m.findBy(ctx, "id", id)

@@ -176,12 +176,14 @@ func (a *attempt) existing(s *dtmread.Saga) (*types.RegisterResp, error) {
 }
 
 // sameAs says whether the stored payloads are this request's registration:
-// the same id, username, gender and score, and a password matching the
+// the same id, username, gender and score (in the score step and, but for
+// a saga from before the read model, the last one), and a password matching the
 // stored hash (the hash differs per attempt: bcrypt salts each one). A
 // hash of a cost this gateway would not write is not compared against.
 func (a *attempt) sameAs(p register.Payloads) bool {
 	r, user, score := a.req, p.User, p.Score
-	return user.Id == a.id && score.UserId == a.id && p.Complete.Id == a.id &&
+	complete := p.Complete
+	return user.Id == a.id && score.UserId == a.id && complete.Id == a.id && (complete.Score == nil || *complete.Score == r.Score) &&
 		user.Username == r.Username && user.Gender == r.Gender && user.Email == r.Email && score.Score == r.Score &&
 		register.CheckHash(user.PasswordHash, a.svcCtx.Config.BcryptCost) == nil &&
 		bcrypt.CompareHashAndPassword([]byte(user.PasswordHash), []byte(r.Password)) == nil
