@@ -13,9 +13,12 @@
 //	USER_SCORE_DSN  root:@tcp(127.0.0.1:3306)/user_score?parseTime=true&loc=UTC
 //	MAILBOX_URL     http://127.0.0.1:8025   the development mail server's API, whose
 //	                mail the saga detail shows ("off": none)
-//	REDIS_ADDR      127.0.0.1:6379   the asynq queues' Redis, whose web UI
-//	                (asynqmon, read-only) is served under /queues/ ("off": none)
+//	REDIS_ADDR      127.0.0.1:6379   the Redis of the asynq queues, whose web UI
+//	                (asynqmon, read-only) is served under /queues/, and of the
+//	                read model, whose profile of each saga's user the detail
+//	                shows ("off": neither)
 //	REDIS_PASSWORD  (none)
+//	READ_MODEL_PREFIX  rm:           the read model's key prefix
 //
 // Whatever a DSN's parseTime and loc say, the console reads times as UTC
 // (the time-zone policy of internal/store).
@@ -42,11 +45,13 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
 
 	"sagasuite/console/internal/mail"
 	"sagasuite/console/internal/rows"
 	"sagasuite/console/internal/server"
 	"sagasuite/internal/dtmread"
+	"sagasuite/internal/readmodel"
 	"sagasuite/internal/store"
 )
 
@@ -59,6 +64,7 @@ type config struct {
 	MailboxURL    string
 	RedisAddr     string
 	RedisPassword string
+	ReadModel     string // the read model's key prefix
 }
 
 func loadConfig(args []string) (config, error) {
@@ -71,6 +77,7 @@ func loadConfig(args []string) (config, error) {
 		RedisAddr:    env("REDIS_ADDR", "127.0.0.1:6379"),
 		// The password is a secret: from the environment only.
 		RedisPassword: os.Getenv("REDIS_PASSWORD"),
+		ReadModel:     env("READ_MODEL_PREFIX", "rm:"),
 	}
 	flags := flag.NewFlagSet("console", flag.ContinueOnError)
 	flags.StringVar(&c.ListenOn, "listen", c.ListenOn, "address to serve on (overrides LISTEN_ON)")
@@ -115,6 +122,10 @@ func run(c config) error {
 		return err
 	}
 	defer rr.Close()
+	opts, err := options(c)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", c.ListenOn)
 	if err != nil {
@@ -124,7 +135,7 @@ func run(c config) error {
 		logx.Infof("console on %s is reachable beyond localhost and has no authentication", ln.Addr())
 	}
 	srv := &http.Server{
-		Handler:           server.New(dtmread.New(c.DtmHTTP), rr, options(c)),
+		Handler:           server.New(dtmread.New(c.DtmHTTP), rr, opts),
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       time.Minute,
@@ -147,7 +158,7 @@ func run(c config) error {
 }
 
 // options are the console's optional parts, as c says.
-func options(c config) server.Options {
+func options(c config) (server.Options, error) {
 	var o server.Options
 	if c.MailboxURL != "off" {
 		o.Mail = mail.New(c.MailboxURL)
@@ -160,8 +171,15 @@ func options(c config) server.Options {
 			// relay's and the workers' business.
 			ReadOnly: true,
 		})
+		rdb := redis.NewClient(&redis.Options{Addr: c.RedisAddr, Password: c.RedisPassword,
+			DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+		rm, err := readmodel.New(rdb, c.ReadModel)
+		if err != nil {
+			return o, err
+		}
+		o.ReadModel = rm
 	}
-	return o
+	return o, nil
 }
 
 // loopback reports whether addr only accepts connections from this host.

@@ -14,6 +14,7 @@ func TestLoadConfig(t *testing.T) {
 		UserScoreDSN: "root:@tcp(127.0.0.1:3306)/user_score?parseTime=true&loc=UTC",
 		MailboxURL:   "http://127.0.0.1:8025",
 		RedisAddr:    "127.0.0.1:6379",
+		ReadModel:    "rm:",
 	}
 	for _, tc := range []struct {
 		name string
@@ -26,13 +27,13 @@ func TestLoadConfig(t *testing.T) {
 		{"environment", map[string]string{
 			"LISTEN_ON": "127.0.0.1:9000", "DTM_HTTP": "http://dtm:36789",
 			"USER_DSN": "u@tcp(db)/user", "USER_SCORE_DSN": "u@tcp(db)/user_score",
-			"MAILBOX_URL": "off", "REDIS_ADDR": "redis:6379", "REDIS_PASSWORD": "pw",
-		}, nil, config{"127.0.0.1:9000", "http://dtm:36789", "u@tcp(db)/user", "u@tcp(db)/user_score", "off", "redis:6379", "pw"}},
+			"MAILBOX_URL": "off", "REDIS_ADDR": "redis:6379", "REDIS_PASSWORD": "pw", "READ_MODEL_PREFIX": "rm2:",
+		}, nil, config{"127.0.0.1:9000", "http://dtm:36789", "u@tcp(db)/user", "u@tcp(db)/user_score", "off", "redis:6379", "pw", "rm2:"}},
 		{"-listen wins over LISTEN_ON", map[string]string{"LISTEN_ON": "127.0.0.1:9000"}, []string{"-listen", "0.0.0.0:8890"},
-			config{"0.0.0.0:8890", defaults.DtmHTTP, defaults.UserDSN, defaults.UserScoreDSN, defaults.MailboxURL, defaults.RedisAddr, ""}},
+			config{"0.0.0.0:8890", defaults.DtmHTTP, defaults.UserDSN, defaults.UserScoreDSN, defaults.MailboxURL, defaults.RedisAddr, "", defaults.ReadModel}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, name := range []string{"LISTEN_ON", "DTM_HTTP", "USER_DSN", "USER_SCORE_DSN", "MAILBOX_URL", "REDIS_ADDR", "REDIS_PASSWORD"} {
+			for _, name := range []string{"LISTEN_ON", "DTM_HTTP", "USER_DSN", "USER_SCORE_DSN", "MAILBOX_URL", "REDIS_ADDR", "REDIS_PASSWORD", "READ_MODEL_PREFIX"} {
 				t.Setenv(name, tc.env[name])
 			}
 			got, err := loadConfig(tc.args)

@@ -54,7 +54,8 @@ func mailSetup(ctx context.Context, l *suite.Layout, dataDir string, out *proc.S
 	if err := rdb.Ping(ping).Err(); err != nil {
 		out.Println(strings.Join([]string{
 			fmt.Sprintf("run: Redis at %s does not answer (%v).", l.Redis, err),
-			"     Registrations work without it; their verification mails wait in the outbox until it is up.",
+			"     Registrations work without it; their verification mails and read-model events wait in the",
+			"     outbox until it is up (GET /users/{id} and /leaderboard answer 503 meanwhile).",
 			"     Start it:  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
 			"     (Debian: apt-get install redis-server), or point REDIS_ADDR at yours.",
 		}, "\n"))

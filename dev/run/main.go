@@ -190,19 +190,22 @@ func readyText(l suite.Layout, took time.Duration, pidFile string) string {
 	return fmt.Sprintf(`
 The suite is up (ready in %.1fs). Unless ETCD_HOSTS is set, DTM, the gateway and the
 branch services speak mutual TLS and etcd has accounts (certificates in .data/tls).
-  gateway        %s   POST /register, POST /login, GET /user/info, GET /sagas/{gid}, GET /verify-email
+  gateway        %s   POST /register, POST /login, GET /user/info, GET /sagas/{gid}, GET /verify-email,
+                 GET /users/{id}, GET /leaderboard (the read model, in Redis %s)
   saga console   %s   (the mail of each registration beside its saga)
   queues         %s/queues/   asynq's web UI (Redis %s)
   mail           SMTP %s, messages %s/api/messages
   DTM            %s   dashboard /, API /api/dtmsvr/all, metrics /api/metrics
   metrics        user %s/metrics, user-score %s/metrics, userapi %s/metrics,
-                 relay %s/metrics, mailer %s/metrics
+                 relay %s/metrics, mailer %s/metrics, projector %s/metrics
 A registration that succeeds (its verification mail shows in the console within a second):
   curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"alice","password":"s3cret-pass","email":"alice@example.com","gender":"female","score":5}'
 One that user-score rejects, so DTM compensates the user branch:
   curl -i -XPOST %s/register -H 'Content-Type: application/json' -d '{"username":"bob","password":"s3cret-pass","email":"bob@example.com","gender":"male","score":10}'
+The leaderboard (alice within a second, bob never):
+  curl -s '%s/leaderboard?limit=10'
 Then watch both in the console, or run: make demo
 A service that dies is restarted (try: kill -9 $(cat %s)).
-Ctrl-C stops everything.`, took.Seconds(), l.APIURL(), l.ConsoleURL(), l.ConsoleURL(), l.Redis, l.SMTPAddr(), l.MailURL(), l.DtmURL(),
-		l.DevURL("user"), l.DevURL("user-score"), l.DevURL("userapi"), l.DevURL("relay"), l.DevURL("mailer"), l.APIURL(), l.APIURL(), pidFile)
+Ctrl-C stops everything.`, took.Seconds(), l.APIURL(), l.Redis, l.ConsoleURL(), l.ConsoleURL(), l.Redis, l.SMTPAddr(), l.MailURL(), l.DtmURL(),
+		l.DevURL("user"), l.DevURL("user-score"), l.DevURL("userapi"), l.DevURL("relay"), l.DevURL("mailer"), l.DevURL("projector"), l.APIURL(), l.APIURL(), l.APIURL(), pidFile)
 }

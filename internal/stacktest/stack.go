@@ -45,8 +45,9 @@ type Options struct {
 	Replicas bool
 	// GatewayEnv is added to the gateway's environment.
 	GatewayEnv []string
-	// RelayEnv and MailerEnv are added to the relay's and the mailer's.
-	RelayEnv, MailerEnv []string
+	// RelayEnv, MailerEnv and ProjectorEnv are added to the relay's, the
+	// mailer's and the projector's.
+	RelayEnv, MailerEnv, ProjectorEnv []string
 }
 
 // MailCodeKey is the mailer's code key in tests.
@@ -123,13 +124,14 @@ func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
 		DtmHTTP: suite.FreePort(), DtmGRPC: suite.FreePort(), User: suite.FreePort(), UserScore: suite.FreePort(),
 		API: suite.FreePort(), Console: suite.FreePort(),
 		Dev: map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort(),
-			"relay": suite.FreePort(), "mailer": suite.FreePort()},
+			"relay": suite.FreePort(), "mailer": suite.FreePort(), "projector": suite.FreePort()},
 		Redis: s.Redis.Addr, SMTP: suite.FreePort(), MailHTTP: suite.FreePort(), MailDir: filepath.Join(dir, "mail"),
 		// The relay publishes a row again 2 s after it last did while the
 		// row is not done, so that tests of a Redis that lost its tasks are
 		// short; the mailer retries a failed send after 1 s.
-		RelayEnv:  append([]string{"REPUBLISH_AFTER=2s"}, opts.RelayEnv...),
-		MailerEnv: append([]string{"MAIL_CODE_KEY=" + MailCodeKey, "RETRY_DELAY=1s", "RETRY_MAX_DELAY=2s"}, opts.MailerEnv...),
+		RelayEnv:     append([]string{"REPUBLISH_AFTER=2s"}, opts.RelayEnv...),
+		MailerEnv:    append([]string{"MAIL_CODE_KEY=" + MailCodeKey, "RETRY_DELAY=1s", "RETRY_MAX_DELAY=2s"}, opts.MailerEnv...),
+		ProjectorEnv: opts.ProjectorEnv,
 		GatewayEnv: []string{"JWT_SECRET=" + JWTSecret, "MODE=pro", "SAGA_RESULT_TIMEOUT=2000",
 			// The minimum bcrypt cost keeps the tests about sagas, not hashing.
 			"BCRYPT_COST=4"},

@@ -26,19 +26,20 @@ import (
 
 // Names of the processes, in start order. mail is the development mail
 // server (dev/mail); relay and mailer carry the outbox's work to asynq and
-// from it to SMTP.
-var Names = []string{"dtm", "user", "user-score", "userapi", "console", "mail", "relay", "mailer"}
+// from it to SMTP; the projector applies the outbox's events to the read
+// model.
+var Names = []string{"dtm", "user", "user-score", "userapi", "console", "mail", "relay", "mailer", "projector"}
 
 // Tiers are Names in the order a local stack starts them: each tier once
 // the one before is registered in etcd, so that no process resolves a key
 // that has no endpoint yet (go-zero logs that as an error, "bad resolver
 // state", and the gateway resolves all three keys at start).
-var Tiers = [][]string{{"mail", "dtm", "user", "user-score", "relay"}, {"mailer", "userapi", "console"}}
+var Tiers = [][]string{{"mail", "dtm", "user", "user-score", "relay"}, {"mailer", "projector", "userapi", "console"}}
 
 // StopOrder stops the callers first, then DTM, then the services it calls,
 // so that nobody watches a key it resolves lose its last endpoint.
 // The outbox's workers go last but the mail server, whose mail they send.
-var StopOrder = []string{"console", "userapi", "dtm", "user-score", "user", "relay", "mailer", "mail"}
+var StopOrder = []string{"console", "userapi", "dtm", "user-score", "user", "relay", "mailer", "projector", "mail"}
 
 // Keys are the etcd keys the suite's services register under.
 var Keys = []string{"dtmservice", "user.rpc", "user-score.rpc"}
@@ -59,7 +60,8 @@ type Layout struct {
 	Dev map[string]int
 	// GatewayEnv is added to the gateway's environment (JWT_SECRET, MODE…).
 	GatewayEnv []string
-	// Redis is the address of the asynq queues' Redis (REDIS_ADDR).
+	// Redis is the address of the Redis of the asynq queues and of the
+	// read model (REDIS_ADDR).
 	Redis string
 	// SMTP and MailHTTP are the development mail server's ports; MailDir
 	// is where it keeps messages ("" keeps them in memory).
@@ -70,6 +72,8 @@ type Layout struct {
 	MailerEnv []string
 	// RelayEnv is added to the relay's environment (REPUBLISH_AFTER…).
 	RelayEnv []string
+	// ProjectorEnv is added to the projector's (READ_MODEL_PREFIX…).
+	ProjectorEnv []string
 	// TLSDir, when set, holds the suite's certificates (internal/devcerts):
 	// DTM, the gateway and the branch services then speak mutual TLS, and
 	// each process reaches etcd (started by StartEtcd) over TLS with its
@@ -89,7 +93,7 @@ func Default(mysqlCfg *mysql.Config) Layout {
 		UserScore: 8081,
 		API:       8888,
 		Console:   8890,
-		Dev:       map[string]int{"user": 6470, "user-score": 6471, "userapi": 6472, "relay": 6473, "mailer": 6474},
+		Dev:       map[string]int{"user": 6470, "user-score": 6471, "userapi": 6472, "relay": 6473, "mailer": 6474, "projector": 6475},
 		Redis:     "127.0.0.1:6379",
 		SMTP:      2525,
 		MailHTTP:  8025,
@@ -171,6 +175,7 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 		},
 		"userapi": append([]string{
 			"LISTEN_ON=" + local(l.API), "ETCD_HOSTS=" + etcd, dev("userapi"), "DTM_HTTP=" + l.DtmURL(),
+			"REDIS_ADDR=" + l.Redis,
 		}, l.GatewayEnv...),
 		"console": {
 			"LISTEN_ON=" + local(l.Console), "DTM_HTTP=" + l.DtmURL(),
@@ -189,6 +194,9 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 			"DATA_SOURCE=" + l.DSN(l.DBs.User), "REDIS_ADDR=" + l.Redis, dev("mailer"),
 			"SMTP_ADDR=" + l.SMTPAddr(), "PUBLIC_BASE_URL=" + l.APIURL(),
 		}, l.MailerEnv...),
+		"projector": append([]string{
+			"DATA_SOURCE=" + l.DSN(l.DBs.User), "REDIS_ADDR=" + l.Redis, dev("projector"),
+		}, l.ProjectorEnv...),
 	}
 	if p, ok := l.Dev["dtm"]; ok { // DTM's profiler, when the layout asks for it
 		env["dtm"] = append(env["dtm"], "DEBUG_LISTEN="+local(p))
@@ -200,6 +208,7 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 		"userapi":    {"-f", filepath.Join(root, "userapi/etc/userapi.yaml")},
 		"relay":      {"-f", filepath.Join(root, "relay/etc/relay.yaml")},
 		"mailer":     {"-f", filepath.Join(root, "mailer/etc/mailer.yaml")},
+		"projector":  {"-f", filepath.Join(root, "projector/etc/projector.yaml")},
 	}
 	// DTM's logger package reads LOG_LEVEL when it loads, in every process
 	// that links DTM's client, and says "invalid log level" when it is
@@ -225,7 +234,7 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 }
 
 // Packages are the commands Procs runs, for `go build -o bin/`.
-var Packages = []string{"./dtm", "./user", "./user-score", "./userapi", "./console", "./dev/mail", "./relay", "./mailer"}
+var Packages = []string{"./dtm", "./user", "./user-score", "./userapi", "./console", "./dev/mail", "./relay", "./mailer", "./projector"}
 
 // WaitReady waits until every service is registered in etcd, every go-zero
 // service answers its health probe, and DTM, the gateway and the console
@@ -236,8 +245,11 @@ func (l Layout) WaitReady(ctx context.Context, etcd *clientv3.Client) error {
 	}
 	urls := []string{l.DtmURL() + "/api/dtmsvr/query?gid=ready", l.APIURL() + "/sagas/ready", l.ConsoleURL() + "/api/sagas?limit=1",
 		l.MailURL() + "/api/messages?to=ready"}
+	var redisHealth []string
 	for name := range l.Dev {
-		if name != "mailer" {
+		if RedisHealth[name] {
+			redisHealth = append(redisHealth, l.DevURL(name)+"/healthz")
+		} else {
 			urls = append(urls, l.DevURL(name)+"/healthz")
 		}
 	}
@@ -246,17 +258,21 @@ func (l Layout) WaitReady(ctx context.Context, etcd *clientv3.Client) error {
 			return err
 		}
 	}
-	// The mailer's health says whether Redis answers (503 while it does
-	// not): the suite is ready without Redis, whose mail waits for it.
-	if _, ok := l.Dev["mailer"]; ok {
-		u := l.DevURL("mailer") + "/healthz"
-		return WaitFor(ctx, u, func() bool {
+	for _, u := range redisHealth {
+		if err := WaitFor(ctx, u, func() bool {
 			_, err := httpget.Status(ctx, u, time.Second)
 			return err == nil
-		})
+		}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
+
+// RedisHealth are the processes whose health says whether Redis answers
+// (503 while it does not): the suite is ready without Redis, whose work
+// waits for it, so WaitReady waits only for them to answer at all.
+var RedisHealth = map[string]bool{"mailer": true, "projector": true}
 
 // WaitRegistered waits until some instance is registered under each key.
 func WaitRegistered(ctx context.Context, etcd *clientv3.Client, keys ...string) error {

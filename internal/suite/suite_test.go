@@ -40,11 +40,12 @@ func TestDefaultMatchesShippedConfigs(t *testing.T) {
 	require.Equal(t, port(user.ListenOn), l.User)
 	require.Equal(t, port(score.ListenOn), l.UserScore)
 	require.Equal(t, api.Port, l.API)
-	var relay, mailer struct{ DevServer struct{ Port int } }
+	var relay, mailer, projector struct{ DevServer struct{ Port int } }
 	require.NoError(t, conf.Load("../../relay/etc/relay.yaml", &relay))
 	require.NoError(t, conf.Load("../../mailer/etc/mailer.yaml", &mailer))
+	require.NoError(t, conf.Load("../../projector/etc/projector.yaml", &projector))
 	require.Equal(t, map[string]int{"user": user.DevServer.Port, "user-score": score.DevServer.Port, "userapi": api.DevServer.Port,
-		"relay": relay.DevServer.Port, "mailer": mailer.DevServer.Port}, l.Dev)
+		"relay": relay.DevServer.Port, "mailer": mailer.DevServer.Port, "projector": projector.DevServer.Port}, l.Dev)
 
 	data, err := os.ReadFile("../../dtm/conf.yaml")
 	require.NoError(t, err)

@@ -69,6 +69,21 @@ type Rows struct {
 	// when the box cannot be asked ("" when it was asked).
 	Mail     []Mail `json:"mail"`
 	MailNote string `json:"mail_note,omitempty"`
+	// ReadModel is what the read model (GET /users/{id}) holds of the
+	// user now.
+	ReadModel ReadModelRow `json:"read_model"`
+}
+
+// ReadModelRow is the user's profile in the read model: Present once the
+// projector applied the registration's RegistrationCompleted event (never
+// for a compensated one). Note says why it could not be asked ("" when
+// it was).
+type ReadModelRow struct {
+	Present       bool   `json:"present"`
+	Score         *int64 `json:"score,omitempty"`
+	EmailVerified bool   `json:"email_verified"`
+	AsOf          string `json:"as_of,omitempty"`
+	Note          string `json:"note,omitempty"`
 }
 
 // UserRow is the user table's row, without its password hash.

@@ -17,6 +17,7 @@ import (
 	"sagasuite/console/internal/sagaview"
 	"sagasuite/console/internal/server/ui"
 	"sagasuite/internal/dtmread"
+	"sagasuite/internal/readmodel"
 	"sagasuite/internal/register"
 )
 
@@ -57,10 +58,19 @@ type MailFinder interface {
 	Messages(ctx context.Context, address string) ([]sagaview.Mail, error)
 }
 
+// ProfileFinder reads a user's profile from the read model; a
+// readmodel.Store in production, nil when the console has no Redis.
+type ProfileFinder interface {
+	Profile(ctx context.Context, id string) (readmodel.ProfileAnswer, error)
+}
+
 // Options are the console's optional parts.
 type Options struct {
 	// Mail is the mail box whose messages the saga detail shows.
 	Mail MailFinder
+	// ReadModel is the read model whose profile of the user the saga
+	// detail shows.
+	ReadModel ProfileFinder
 	// Queues, when set, is served under /queues/ (asynq's web UI,
 	// asynqmon, read-only), with the looser content policy it needs.
 	Queues http.Handler
@@ -70,6 +80,7 @@ type handler struct {
 	dtm    *dtmread.Client
 	rows   RowFinder
 	mail   MailFinder
+	rm     ProfileFinder
 	now    func() time.Time
 	budget time.Duration // listBudget; shorter in tests
 }
@@ -79,7 +90,8 @@ type handler struct {
 //	GET /                 the page (and its console.js, console.css)
 //	GET /api/sagas        recent register sagas, newest first (?limit=1..100);
 //	                      IncompleteHeader when the list may miss some
-//	GET /api/sagas/{gid}  one saga, its branches, business rows and mail
+//	GET /api/sagas/{gid}  one saga, its branches, business rows, mail and
+//	                      read-model profile
 //	GET /queues/          asynq's web UI, when Options.Queues is set
 func New(dtm *dtmread.Client, rows RowFinder, opts Options) http.Handler {
 	return newHandler(dtm, rows, opts, time.Now, listBudget)
@@ -88,7 +100,7 @@ func New(dtm *dtmread.Client, rows RowFinder, opts Options) http.Handler {
 // newHandler lets tests fix the clock that ages are measured against and
 // the listing's budget.
 func newHandler(dtm *dtmread.Client, rows RowFinder, opts Options, now func() time.Time, budget time.Duration) http.Handler {
-	h := &handler{dtm: dtm, rows: rows, mail: opts.Mail, now: now, budget: budget}
+	h := &handler{dtm: dtm, rows: rows, mail: opts.Mail, rm: opts.ReadModel, now: now, budget: budget}
 	mux := http.NewServeMux()
 	if opts.Queues != nil {
 		mux.Handle("GET /queues/", queuePolicy(opts.Queues))
@@ -165,7 +177,30 @@ func (h *handler) detail(w http.ResponseWriter, r *http.Request) {
 			rows.Mail, rows.MailNote = []sagaview.Mail{}, "the mail box is unreachable"
 		}
 	}
+	rows.ReadModel = h.readModel(ctx, userID)
 	httpx.OkJsonCtx(ctx, w, sagaview.Describe(saga, rows))
+}
+
+// readModel is what the read model holds of the user, or why it is not
+// known.
+func (h *handler) readModel(ctx context.Context, userID string) sagaview.ReadModelRow {
+	if h.rm == nil {
+		return sagaview.ReadModelRow{Note: "the console has no read model to ask (REDIS_ADDR)"}
+	}
+	a, err := h.rm.Profile(ctx, userID)
+	if err != nil {
+		logx.WithContext(ctx).Infof("read model of %s: %v", userID, err)
+		return sagaview.ReadModelRow{Note: "the read model is unreachable"}
+	}
+	r := sagaview.ReadModelRow{Present: a.Found, EmailVerified: a.Profile.EmailVerified}
+	if a.Found {
+		score := a.Profile.Score
+		r.Score = &score
+	}
+	if !a.AsOf.IsZero() {
+		r.AsOf = a.AsOf.UTC().Format(time.RFC3339Nano)
+	}
+	return r
 }
 
 // mailAddress is the address the registration's mail goes to: the user

@@ -22,6 +22,7 @@ import (
 	"sagasuite/console/internal/sagaview"
 	"sagasuite/console/internal/server/ui"
 	"sagasuite/internal/dtmread"
+	"sagasuite/internal/readmodel"
 	reg "sagasuite/internal/register"
 )
 
@@ -142,6 +143,21 @@ func (f fakeMail) Messages(_ context.Context, address string) ([]sagaview.Mail, 
 		return m, nil
 	}
 	return []sagaview.Mail{}, nil
+}
+
+// fakeReadModel holds profiles by user id; an id named in down fails.
+type fakeReadModel struct {
+	profiles map[string]readmodel.Profile
+	down     string
+}
+
+func (f fakeReadModel) Profile(_ context.Context, id string) (readmodel.ProfileAnswer, error) {
+	if id == f.down {
+		return readmodel.ProfileAnswer{}, errors.New("redis: connection refused")
+	}
+	p, ok := f.profiles[id]
+	return readmodel.ProfileAnswer{Profile: p, Found: ok,
+		Freshness: readmodel.Freshness{Generation: 1, AsOf: time.Date(2025, 3, 1, 10, 0, 1, 0, time.UTC)}}, nil
 }
 
 type fakeRows struct {
@@ -356,7 +372,11 @@ func TestSagaDetail(t *testing.T) {
 	annMail := []sagaview.Mail{{ID: 7, To: "ann@example.test", Subject: "Verify your email address", Received: "2025-03-01T10:00:02Z",
 		Link: "https://gateway.example/verify-email?code=" + strings.Repeat("x", 43)}}
 	mail := fakeMail{"ann@example.test": annMail}
-	console := newConsoleWith(t, serve(t, dtm), rows, Options{Mail: mail}, listBudget)
+	rm := fakeReadModel{profiles: map[string]readmodel.Profile{userRow.ID: {ID: userRow.ID, Username: "ann", Score: 42}},
+		down: pendingUser.ID}
+	console := newConsoleWith(t, serve(t, dtm), rows, Options{Mail: mail, ReadModel: rm}, listBudget)
+	annModel := sagaview.ReadModelRow{Present: true, Score: &score, AsOf: "2025-03-01T10:00:01Z"}
+	absent := sagaview.ReadModelRow{AsOf: "2025-03-01T10:00:01Z"}
 
 	type step struct{ op, method, status, effect string }
 	for _, tc := range []struct {
@@ -367,25 +387,26 @@ func TestSagaDetail(t *testing.T) {
 		rows       sagaview.Rows
 		wantEffect []step
 	}{
-		{"succeeded", 1, "succeeded", "", sagaview.Rows{User: userRow, UserScore: scoreRow, Mail: annMail}, []step{
+		{"succeeded", 1, "succeeded", "", sagaview.Rows{User: userRow, UserScore: scoreRow, Mail: annMail, ReadModel: annModel}, []step{
 			{"action", "CreateUser", "succeeded", "wrote the user row"},
 			{"compensate", "CreateUserCompensate", "pending", "not needed"},
 			{"action", "InitScore", "succeeded", "wrote the user_score row"},
 			{"compensate", "InitScoreCompensate", "pending", "not needed"},
 		}},
-		{"score rejected", 2, "failed", "SCORE_REJECTED", sagaview.Rows{Mail: []sagaview.Mail{}, MailNote: "this registration names no address"}, []step{
+		{"score rejected", 2, "failed", "SCORE_REJECTED", sagaview.Rows{Mail: []sagaview.Mail{}, MailNote: "this registration names no address", ReadModel: absent}, []step{
 			{"action", "CreateUser", "succeeded", "wrote the user row, then the compensation removed it"},
 			{"compensate", "CreateUserCompensate", "succeeded", "removed the user row"},
 			{"action", "InitScore", "failed", "wrote nothing (rejected: SCORE_REJECTED)"},
 			{"compensate", "InitScoreCompensate", "succeeded", "nothing to undo"},
 		}},
-		{"username taken", 3, "failed", "USERNAME_TAKEN", sagaview.Rows{Mail: []sagaview.Mail{}, MailNote: "this registration names no address"}, []step{
+		{"username taken", 3, "failed", "USERNAME_TAKEN", sagaview.Rows{Mail: []sagaview.Mail{}, MailNote: "this registration names no address", ReadModel: absent}, []step{
 			{"action", "CreateUser", "failed", "wrote nothing (rejected: USERNAME_TAKEN)"},
 			{"compensate", "CreateUserCompensate", "succeeded", "nothing to undo"},
 			{"action", "InitScore", "pending", "never ran"},
 			{"compensate", "InitScoreCompensate", "pending", "not needed"},
 		}},
-		{"user-score down", 4, "pending", "", sagaview.Rows{User: pendingUser, Mail: []sagaview.Mail{}, MailNote: "this registration names no address"}, []step{
+		{"user-score down", 4, "pending", "", sagaview.Rows{User: pendingUser, Mail: []sagaview.Mail{}, MailNote: "this registration names no address",
+			ReadModel: sagaview.ReadModelRow{Note: "the read model is unreachable"}}, []step{
 			{"action", "CreateUser", "succeeded", "wrote the user row"},
 			{"compensate", "CreateUserCompensate", "pending", "not run"},
 			{"action", "InitScore", "pending", "nothing written yet"},

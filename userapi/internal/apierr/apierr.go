@@ -24,6 +24,9 @@ const (
 	// CodeNotFound: no verification mail carries the code of a link
 	// (CODE_USED and CODE_EXPIRED are the user service's, package reason).
 	CodeNotFound = "CODE_NOT_FOUND"
+	// ProfileNotFound: the read model has no profile of the id (none was
+	// registered, or its registration has not reached the read model yet).
+	ProfileNotFound = "PROFILE_NOT_FOUND"
 )
 
 // Error is an answer the gateway sends instead of a success body.

@@ -27,6 +27,9 @@ type Config struct {
 	UserScoreRpc zrpc.RpcClientConf
 	Saga         SagaConf
 	BcryptCost   int `json:",default=10,range=[4:31],env=BCRYPT_COST"`
+	// ReadModel is the Redis read model behind GET /users/{id} and GET
+	// /leaderboard (internal/readmodel), fed by the projector.
+	ReadModel ReadModelConf `json:",optional"`
 	// TLS turns on mutual TLS towards the branch services (TLS_CERT,
 	// TLS_KEY, TLS_CA): they must show a certificate of the suite's CA
 	// naming their etcd key, and this gateway shows its own.
@@ -38,6 +41,16 @@ type SagaConf struct {
 	DtmServer     string `json:",optional,env=DTM_SERVER"`
 	DtmHttp       string `json:",env=DTM_HTTP"`
 	ResultTimeout int64  `json:",default=5000,env=SAGA_RESULT_TIMEOUT"`
+}
+
+// ReadModelConf says where the read model is.
+type ReadModelConf struct {
+	RedisAddr     string `json:",default=127.0.0.1:6379,env=REDIS_ADDR"`
+	RedisPassword string `json:",optional,env=REDIS_PASSWORD"`
+	// Prefix is the read model's key prefix, the projector's too.
+	Prefix string `json:",default=rm:,env=READ_MODEL_PREFIX"`
+	// Timeout bounds one read, in ms.
+	Timeout int64 `json:",default=1000,env=READ_MODEL_TIMEOUT"`
 }
 
 // ApplyEnv lets the environment override go-zero's own settings and fills

@@ -86,6 +86,46 @@ func verifyEmailHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	}
 }
 
+// profileHandler serves GET /users/{id}, from the read model.
+func profileHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		resp, err := logic.Profile(r.Context(), svcCtx, pathvar.Vars(r)["id"])
+		if err != nil {
+			httpx.ErrorCtx(r.Context(), w, err)
+			return
+		}
+		httpx.OkJsonCtx(r.Context(), w, resp)
+	}
+}
+
+// leaderboardHandler serves GET /leaderboard?limit=N&offset=M, from the
+// read model; each parameter at most once.
+func leaderboardHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var params [2]string
+		for i, name := range []string{"limit", "offset"} {
+			switch v := q[name]; {
+			case len(v) > 1:
+				httpx.ErrorCtx(r.Context(), w, apierr.BadField(name, name+" may be given once"))
+				return
+			case len(v) == 1:
+				if v[0] == "" {
+					httpx.ErrorCtx(r.Context(), w, apierr.BadField(name, name+" must not be empty"))
+					return
+				}
+				params[i] = v[0]
+			}
+		}
+		resp, err := logic.Leaderboard(r.Context(), svcCtx, params[0], params[1])
+		if err != nil {
+			httpx.ErrorCtx(r.Context(), w, err)
+			return
+		}
+		httpx.OkJsonCtx(r.Context(), w, resp)
+	}
+}
+
 func sagaHandler(svcCtx *svc.ServiceContext) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		gid := pathvar.Vars(r)["gid"]
@@ -159,6 +199,7 @@ var statusOf = map[string]int{
 	reason.ScoreRejected:        http.StatusUnprocessableEntity,
 	apierr.IdempotencyKeyReused: http.StatusUnprocessableEntity,
 	apierr.CodeNotFound:         http.StatusNotFound,
+	apierr.ProfileNotFound:      http.StatusNotFound,
 	reason.CodeUsed:             http.StatusGone,
 	reason.CodeExpired:          http.StatusGone,
 	apierr.Unavailable:          http.StatusServiceUnavailable,

@@ -15,6 +15,8 @@ func RegisterHandlers(server *rest.Server, svcCtx *svc.ServiceContext) {
 		{Method: http.MethodPost, Path: "/login", Handler: loginHandler(svcCtx)},
 		{Method: http.MethodGet, Path: "/sagas/:gid", Handler: sagaHandler(svcCtx)},
 		{Method: http.MethodGet, Path: "/verify-email", Handler: verifyEmailHandler(svcCtx)},
+		{Method: http.MethodGet, Path: "/users/:id", Handler: profileHandler(svcCtx)},
+		{Method: http.MethodGet, Path: "/leaderboard", Handler: leaderboardHandler(svcCtx)},
 	})
 	server.AddRoutes(rest.WithMiddleware(authenticate(svcCtx),
 		rest.Route{Method: http.MethodGet, Path: "/user/info", Handler: userInfoHandler(svcCtx)},

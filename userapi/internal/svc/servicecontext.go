@@ -10,6 +10,7 @@ import (
 	"time"
 
 	_ "github.com/dtm-labs/driver-gozero" // resolves etcd:// URLs for DTM
+	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/service"
 	"github.com/zeromicro/go-zero/zrpc"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"sagasuite/internal/dtmread"
+	"sagasuite/internal/readmodel"
 	"sagasuite/internal/register"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
@@ -47,6 +49,8 @@ type ServiceContext struct {
 	Services register.Services
 	// Dtm is the connection the saga client submits on.
 	Dtm *grpc.ClientConn
+	// ReadModel answers the public profiles and the leaderboard.
+	ReadModel *readmodel.Store
 }
 
 // rpcOptions make the reads wait (within their timeout) for a branch
@@ -85,18 +89,38 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 		return nil, fmt.Errorf("dtm %s: %w", c.Saga.DtmServer, err)
 	}
 
+	rm, err := readModel(c.ReadModel)
+	if err != nil {
+		return nil, err
+	}
+
 	return &ServiceContext{
-		Config: c,
-		User:   userpb.NewUserClient(userConn.Conn()),
-		Score:  userscorepb.NewUserScoreClient(scoreConn.Conn()),
-		Tokens: auth.NewTokens(secret, time.Duration(c.Auth.AccessExpire)*time.Second),
-		Sagas:  dtmread.New(c.Saga.DtmHttp),
-		Dtm:    dtmConn,
+		Config:    c,
+		ReadModel: rm,
+		User:      userpb.NewUserClient(userConn.Conn()),
+		Score:     userscorepb.NewUserScoreClient(scoreConn.Conn()),
+		Tokens:    auth.NewTokens(secret, time.Duration(c.Auth.AccessExpire)*time.Second),
+		Sagas:     dtmread.New(c.Saga.DtmHttp),
+		Dtm:       dtmConn,
 		Services: register.Services{
 			register.UserStep.Service:  config.EtcdURL(c.UserRpc.Etcd, c.UserRpc.Etcd.Key),
 			register.ScoreStep.Service: config.EtcdURL(c.UserScoreRpc.Etcd, c.UserScoreRpc.Etcd.Key),
 		},
 	}, nil
+}
+
+// readModel is the read model's store on its Redis: a client that
+// connects lazily (Redis may start later) and gives each read
+// c.Timeout.
+func readModel(c config.ReadModelConf) (*readmodel.Store, error) {
+	timeout := time.Duration(c.Timeout) * time.Millisecond
+	rdb := redis.NewClient(&redis.Options{Addr: c.RedisAddr, Password: c.RedisPassword,
+		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, MaxRetries: 1})
+	s, err := readmodel.New(rdb, c.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("read model: %w", err)
+	}
+	return s, nil
 }
 
 // rpcClient connects to a branch service; with TLS the service must prove

@@ -77,3 +77,35 @@ type SagaBranch struct {
 	Status     string `json:"status"`
 	FinishTime string `json:"finish_time,omitempty"`
 }
+
+// ProfileResp answers GET /users/{id}: a public profile, from the read
+// model. Times are RFC 3339 in UTC, to the ms; as_of is the time of the
+// newest event the read model applied (null before any).
+type ProfileResp struct {
+	ID            string  `json:"id"`
+	Username      string  `json:"username"`
+	Gender        string  `json:"gender"`
+	Score         int64   `json:"score"`
+	EmailVerified bool    `json:"email_verified"`
+	RegisteredAt  string  `json:"registered_at"`
+	AsOf          *string `json:"as_of"`
+}
+
+// LeaderboardResp answers GET /leaderboard: a page of users by score,
+// highest first, ties by earlier registration; total counts every ranked
+// user.
+type LeaderboardResp struct {
+	Entries []LeaderboardEntry `json:"entries"`
+	Limit   int                `json:"limit"`
+	Offset  int                `json:"offset"`
+	Total   int64              `json:"total"`
+	AsOf    *string            `json:"as_of"`
+}
+
+// LeaderboardEntry is one ranked user; rank is 1-based over the board.
+type LeaderboardEntry struct {
+	Rank     int64  `json:"rank"`
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Score    int64  `json:"score"`
+}

@@ -2,7 +2,8 @@
 // list and the saga named by the URL hash (#<gid>). Everything is built with
 // DOM calls and text nodes, never HTML strings: usernames are user input.
 // Attributes data-gid, data-status, data-method, data-op, data-table,
-// data-exists and data-mail are a contract with the headless-browser tests.
+// data-exists, data-mail and data-read-model are a contract with the
+// headless-browser tests.
 "use strict";
 
 (() => {
@@ -196,6 +197,7 @@
       }
     }
     sections.push(mailBlock(d.rows));
+    sections.push(readModelBlock(d.rows.read_model || {}));
     detail.replaceChildren(head, ...sections);
   }
 
@@ -215,6 +217,27 @@
             ? el("a", { href: m.link, class: "mono verify-link", rel: "noreferrer", target: "_blank" }, "verify the address")
             : "none found"))));
     }
+    return block;
+  }
+
+  // readModelBlock says whether the read model (GET /users/{id}, the
+  // leaderboard) has the user yet: a completed registration appears once
+  // the projector applied its event; a compensated one never does.
+  function readModelBlock(rm) {
+    const block = el("section", { class: "step read-model", "data-read-model": String(Boolean(rm.present)) },
+      el("h3", {}, "read model"));
+    if (rm.note) {
+      block.append(el("p", { class: "hint" }, rm.note));
+      return block;
+    }
+    const state = rm.present ? "has the user" : "does not have the user";
+    const fields = [el("dt", {}, "profile"), el("dd", {}, state)];
+    if (rm.present) {
+      fields.push(el("dt", {}, "score"), el("dd", { class: "mono" }, String(rm.score ?? "")),
+        el("dt", {}, "email verified"), el("dd", { class: "mono" }, String(Boolean(rm.email_verified))));
+    }
+    fields.push(el("dt", {}, "as of"), el("dd", { title: rm.as_of || "" }, rm.as_of ? dateTime(rm.as_of) : "—"));
+    block.append(el("div", { class: "row-block" }, el("dl", {}, ...fields)));
     return block;
   }
 
