@@ -238,7 +238,7 @@ func (d *demo) rows(label, id string) {
 	}
 	var done bool
 	var outcome string
-	if err := d.users.QueryRow("SELECT done_at IS NOT NULL, outcome FROM outbox WHERE user_id = ?", id).Scan(&done, &outcome); err == nil {
+	if err := d.users.QueryRow("SELECT done_at IS NOT NULL, outcome FROM outbox WHERE user_id = ? AND kind = 'verify-email'", id).Scan(&done, &outcome); err == nil {
 		outbox = "verify-email, " + map[bool]string{true: "done: " + outcome, false: "waiting for the mailer"}[done]
 	} else if err != sql.ErrNoRows {
 		outbox = "error: " + err.Error()
