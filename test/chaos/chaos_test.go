@@ -64,7 +64,7 @@ func envInt(name string, fallback int) int {
 // TestChaos drives registrations at CHAOS_CLIENTS concurrent clients (16)
 // until at least CHAOS_REQUESTS (2000) were made and every fault of the
 // schedule happened: kill -9 and restart of user-score, one of the two
-// relays, user, the mailer, one DTM server and the gateway, a MariaDB
+// relays, user, the mailer, the projector, one DTM server and the gateway, a MariaDB
 // restart, and finally one DTM server killed for good. Clients retry with their Idempotency-Key, as real ones
 // would. Then it waits until DTM has finished every saga and checks the
 // invariants and every answer the clients got.
@@ -239,7 +239,7 @@ func runFaults(t *testing.T) []fault {
 		done = append(done, fault{"kill -9 and restart " + name, time.Since(began)})
 	}
 	time.Sleep(2 * time.Second) // load first
-	for _, name := range []string{"user-score", "relay", "user", "mailer", "dtm", "userapi"} {
+	for _, name := range []string{"user-score", "relay", "user", "mailer", "projector", "dtm", "userapi"} {
 		crash(name)
 		time.Sleep(1500 * time.Millisecond)
 	}
@@ -247,7 +247,7 @@ func runFaults(t *testing.T) []fault {
 	began := time.Now()
 	restartMariaDB(t)
 	// DTM may not survive its store going away; bring back what died.
-	for _, name := range []string{"dtm", "dtm-2", "user", "user-score", "user-2", "user-score-2", "userapi", "relay", "relay-2", "mailer"} {
+	for _, name := range []string{"dtm", "dtm-2", "user", "user-score", "user-2", "user-score-2", "userapi", "relay", "relay-2", "mailer", "projector"} {
 		if !stack.Proc(name).Running() {
 			t.Logf("%s exited while MariaDB was down; restarting it", name)
 			require.NoError(t, stack.Proc(name).Start())
@@ -273,7 +273,7 @@ func waitUp(name string) error {
 		url = stack.DtmHTTP + "/api/dtmsvr/query?gid=up"
 	case "userapi":
 		url = stack.APIURL + "/sagas/up"
-	case "user", "user-score", "relay", "mailer":
+	case "user", "user-score", "relay", "mailer", "projector":
 		url = stack.DevURL[name] + "/healthz"
 	default: // replicas: their etcd key outlives them, so give them a moment
 		time.Sleep(time.Second)

@@ -8,6 +8,8 @@ package server_test
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,6 +21,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"sagasuite/internal/emailcode"
+	"sagasuite/internal/outbox"
+	"sagasuite/internal/readmodel"
 	"sagasuite/internal/register"
 	"sagasuite/internal/testdb"
 	"sagasuite/rpc-common/branch"
@@ -341,4 +346,80 @@ func TestReads(t *testing.T) {
 	_, err = u.gateway.VerifyCredentials(ctx, &userpb.VerifyCredentialsReq{Username: planted.Username, Password: password})
 	require.Equal(t, codes.Unauthenticated, status.Code(err))
 	require.Less(t, time.Since(began), 2*time.Second, "the cost-16 hash was compared against")
+}
+
+// eventRow is an outbox row of a read-model event, decoded.
+func (u *userRPC) eventRow(t *testing.T, id, kind string) (readmodel.Event, bool) {
+	t.Helper()
+	var payload []byte
+	err := u.db.QueryRow("SELECT payload FROM outbox WHERE user_id = ? AND kind = ?", id, kind).Scan(&payload)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false
+	}
+	require.NoError(t, err)
+	e, err := readmodel.DecodeEvent(kind, payload)
+	require.NoError(t, err)
+	return e, true
+}
+
+// TestCompletionWritesTheReadModelEvents: CompleteUser writes, in its
+// barrier transaction, the verify-email row and the RegistrationCompleted
+// event with the user's fields, the payload's score and the row's insert
+// time; a second delivery writes nothing more; a payload without a score
+// (a saga from before the read model) writes no event; the compensation
+// removes both rows. VerifyEmail writes the EmailVerified event with the
+// verification's time.
+func TestCompletionWritesTheReadModelEvents(t *testing.T) {
+	u := start(t)
+	req := request(branchtest.NewID())
+	req.Gender = "female"
+	u.create(t, req)
+	gid := register.Gid(req.Id)
+	step := func(op string) context.Context { return branchtest.Saga(gid, register.CompleteStep.BranchID, op) }
+	score := int64(321)
+	for range 2 {
+		_, err := u.dtm.CompleteUser(step(branch.OpAction), &userpb.CompleteUserReq{Id: req.Id, Score: &score})
+		require.NoError(t, err)
+	}
+	require.Equal(t, 2, branchtest.Count(t, u.db, "SELECT COUNT(*) FROM outbox WHERE gid = ?", gid), "one row per kind, once")
+	var createdMs int64
+	require.NoError(t, u.db.QueryRow("SELECT CAST(UNIX_TIMESTAMP(create_time) * 1000 AS SIGNED) FROM `user` WHERE id = ?", req.Id).Scan(&createdMs))
+	e, ok := u.eventRow(t, req.Id, outbox.KindRegistrationCompleted)
+	require.True(t, ok)
+	require.Equal(t, readmodel.RegistrationCompleted{UserID: req.Id, Username: req.Username, Gender: "female", Score: score,
+		RegisteredAt: time.UnixMilli(createdMs).UTC(), Version: readmodel.VersionRegistered}, e)
+	require.InDelta(t, time.Now().UnixMilli(), createdMs, float64(time.Minute.Milliseconds()), "the instant the server wrote, not shifted by a zone")
+
+	// Spend a code of a delivery of the user's mail.
+	code := base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("c", 32)))
+	var outboxID string
+	require.NoError(t, u.db.QueryRow("SELECT id FROM outbox WHERE gid = ? AND kind = ?", gid, outbox.KindVerifyEmail).Scan(&outboxID))
+	_, err := u.db.Exec("INSERT INTO email_delivery (outbox_id, user_id, email, code_hash, expires_at) VALUES (?, ?, ?, ?, NOW(3) + INTERVAL 1 HOUR)",
+		outboxID, req.Id, req.Email, emailcode.Hash(code))
+	require.NoError(t, err)
+	_, err = u.gateway.VerifyEmail(context.Background(), &userpb.VerifyEmailReq{Code: code})
+	require.NoError(t, err)
+	_, err = u.gateway.VerifyEmail(context.Background(), &userpb.VerifyEmailReq{Code: code})
+	require.Equal(t, codes.FailedPrecondition, status.Code(err))
+	var verifiedMs int64
+	require.NoError(t, u.db.QueryRow("SELECT CAST(UNIX_TIMESTAMP(email_verified_at) * 1000 AS SIGNED) FROM `user` WHERE id = ?", req.Id).Scan(&verifiedMs))
+	e, ok = u.eventRow(t, req.Id, outbox.KindEmailVerified)
+	require.True(t, ok)
+	require.Equal(t, readmodel.EmailVerified{UserID: req.Id, At: time.UnixMilli(verifiedMs).UTC(), Version: readmodel.VersionEmailVerified}, e)
+	require.Equal(t, 3, branchtest.Count(t, u.db, "SELECT COUNT(*) FROM outbox WHERE gid = ?", gid), "one EmailVerified, under the registration's gid")
+
+	_, err = u.dtm.CompleteUserCompensate(step(branch.OpCompensate), &userpb.CompleteUserReq{Id: req.Id, Score: &score})
+	require.NoError(t, err)
+	_, ok = u.eventRow(t, req.Id, outbox.KindRegistrationCompleted)
+	require.False(t, ok, "the compensation removes the event")
+	_, ok = u.eventRow(t, req.Id, outbox.KindVerifyEmail)
+	require.False(t, ok)
+
+	old := request(branchtest.NewID())
+	u.create(t, old)
+	_, err = u.dtm.CompleteUser(branchtest.Saga(register.Gid(old.Id), register.CompleteStep.BranchID, branch.OpAction), &userpb.CompleteUserReq{Id: old.Id})
+	require.NoError(t, err)
+	require.Equal(t, 1, branchtest.Count(t, u.db, "SELECT COUNT(*) FROM outbox WHERE user_id = ? AND kind = ?", old.Id, outbox.KindVerifyEmail))
+	_, ok = u.eventRow(t, old.Id, outbox.KindRegistrationCompleted)
+	require.False(t, ok, "no score, no event: the rebuild brings the user in")
 }
