@@ -235,8 +235,8 @@ func TestInvalidRows(t *testing.T) {
 	ctx := context.Background()
 	uid := projectortest.NewID()
 	for name, r := range map[string]projectortest.Row{
-		"not json":   e.InsertRow(t, outbox.KindRegistrationCompleted, projectortest.NewID(), []byte("not json")),
-		"no score":   e.InsertRow(t, outbox.KindRegistrationCompleted, uid, []byte(`{"user_id":"`+uid+`","version":1,"registered_at_ms":1800000000000}`)),
+		"not json": e.InsertRow(t, outbox.KindRegistrationCompleted, projectortest.NewID(), []byte("not json")),
+		"no score": e.InsertRow(t, outbox.KindRegistrationCompleted, uid, []byte(`{"user_id":"`+uid+`","version":1,"registered_at_ms":1800000000000}`)),
 		"bad version": e.InsertRow(t, outbox.KindEmailVerified, uid,
 			[]byte(`{"user_id":"`+uid+`","version":7,"verified_at_ms":1800000000000}`)),
 		"null": e.InsertRow(t, outbox.KindEmailVerified, projectortest.NewID(), nil),
