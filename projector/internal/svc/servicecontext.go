@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
+	"github.com/zeromicro/go-zero/core/logx"
 
 	"sagasuite/internal/outbox"
 	"sagasuite/internal/readmodel"
@@ -36,6 +38,12 @@ type ServiceContext struct {
 // connecting: the projector starts while MySQL or Redis is down and works
 // once they answer. c must have passed Check.
 func NewServiceContext(c config.Config) (*ServiceContext, error) {
+	// The MySQL driver says on the standard logger when it drops a pooled
+	// connection MySQL closed ("closing bad idle connection") and retries
+	// on a new one: news for debugging only, since a statement that still
+	// fails says so itself (the MySQL health's one line). Each parsed DSN
+	// keeps the logger of its parsing: set before.
+	_ = mysql.SetLogger(mysqlLogger{})
 	dsn, err := store.Config(c.DataSource)
 	if err != nil {
 		return nil, fmt.Errorf("DataSource: %w", err)
@@ -77,3 +85,8 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 func (s *ServiceContext) Close() error {
 	return errors.Join(s.DB.Close(), s.Redis.Close())
 }
+
+// mysqlLogger sends the MySQL driver's log to go-zero's, at debug level.
+type mysqlLogger struct{}
+
+func (mysqlLogger) Print(args ...any) { logx.Debug(append([]any{"mysql: "}, args...)...) }
