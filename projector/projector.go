@@ -73,6 +73,11 @@
 // answer; each outage is said in one line when it begins and one when it
 // ends, not once per task. SIGINT or SIGTERM stops it gracefully: no new
 // task, ShutdownTimeout for those in flight.
+//
+// Measured on a shared 2-vCPU machine with MariaDB and Redis local (and
+// other work running): 1,500 published events applied in 1.1–2.6 s by one
+// process at concurrency 20, 580–1,400 events a second (the end-to-end
+// test logs its figure).
 package main
 
 import (
