@@ -1,0 +1,186 @@
+// Package server serves the projector's queues with asynq: the task
+// handler (package logic) for each event kind behind asynq's server, whose
+// logs go to go-zero's log, whose retries follow the projector's backoff,
+// and which says in one line when Redis or MySQL is unreachable rather than
+// in one line per task or per second; and the lag poller behind
+// projector_lag_seconds.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/zeromicro/go-zero/core/logx"
+
+	"sagasuite/internal/outbox"
+	"sagasuite/projector/internal/health"
+	"sagasuite/projector/internal/logic"
+	"sagasuite/projector/internal/svc"
+)
+
+// HealthCheckInterval is how often asynq pings Redis, so how soon its loss
+// and its return are logged and seen by /healthz.
+const HealthCheckInterval = 5 * time.Second
+
+// TaskCheckInterval is how long asynq waits, on average, before looking
+// again at queues it found empty: asynq polls rather than blocks, and its
+// 1 s default would be most of an idle projector's delay. Ten small Redis
+// scripts a second.
+const TaskCheckInterval = 100 * time.Millisecond
+
+// Queues are the asynq queues the projector serves, by task type: one per
+// event kind (outbox.Queue), each with its handler.
+func Queues() map[string]string {
+	q := map[string]string{}
+	for _, k := range outbox.EventKinds {
+		q[outbox.TaskType(k)] = outbox.Queue(k)
+	}
+	return q
+}
+
+// Server is the projector's asynq server and lag poller.
+type Server struct {
+	srv    *asynq.Server
+	svcCtx *svc.ServiceContext
+	lag    *lagPoller
+	stop   context.CancelFunc
+	polled sync.WaitGroup
+}
+
+// New builds the server; Start starts it.
+func New(svcCtx *svc.ServiceContext) *Server {
+	c := svcCtx.Config
+	rh := svcCtx.RedisHealth
+	// go-redis logs each failed dial itself, on the standard logger; for
+	// the whole process, as its logger is.
+	redis.SetLogger(redisLogger{rh})
+	queues := map[string]int{}
+	for _, q := range Queues() {
+		queues[q] = 1
+	}
+	srv := asynq.NewServerFromRedisClient(svcCtx.Redis, asynq.Config{
+		Concurrency:    c.Concurrency,
+		Queues:         queues,
+		RetryDelayFunc: RetryDelay(c.RetryDelay, c.MaxRetryDelay),
+		// A retry is due after RetryDelay; asynq moves due retries back to
+		// the queue every DelayedTaskCheckInterval (5 s by default).
+		DelayedTaskCheckInterval: min(max(c.RetryDelay, 100*time.Millisecond), 5*time.Second),
+		TaskCheckInterval:        TaskCheckInterval,
+		ShutdownTimeout:          c.ShutdownTimeout,
+		HealthCheckInterval:      HealthCheckInterval,
+		HealthCheckFunc:          rh.Report,
+		Logger:                   asynqLogger{rh},
+		LogLevel:                 asynq.InfoLevel,
+		ErrorHandler:             asynq.ErrorHandlerFunc(errorHandler(svcCtx.MySQL, rh)),
+	})
+	return &Server{srv: srv, svcCtx: svcCtx, lag: &lagPoller{svcCtx: svcCtx}}
+}
+
+// errorHandler logs a failed task, but for one that failed because MySQL
+// or Redis is known to be down, which was said once (counted instead).
+func errorHandler(mysql, rdb *health.Dependency) func(context.Context, *asynq.Task, error) {
+	return func(ctx context.Context, t *asynq.Task, err error) {
+		if errors.Is(err, logic.ErrMySQL) && mysql.Quiet() || errors.Is(err, logic.ErrReadModel) && rdb.Quiet() {
+			return
+		}
+		id, _ := asynq.GetTaskID(ctx)
+		n, _ := asynq.GetRetryCount(ctx)
+		limit, _ := asynq.GetMaxRetry(ctx)
+		logx.WithContext(ctx).Errorf("task %s %s failed (retry %d of %d): %v", t.Type(), id, n, limit, err)
+	}
+}
+
+// Start pings Redis once, logging one line when it is unreachable, starts
+// serving and the lag poller; it returns at once. asynq keeps trying Redis
+// in the background, and the health check logs when it answers again.
+func (s *Server) Start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	s.svcCtx.RedisHealth.Report(s.svcCtx.Redis.Ping(ctx).Err())
+	cancel()
+	mux := asynq.NewServeMux()
+	for _, k := range outbox.EventKinds {
+		mux.Handle(outbox.TaskType(k), logic.Handler(s.svcCtx, k))
+	}
+	if err := s.srv.Start(mux); err != nil {
+		return err
+	}
+	ctx, s.stop = context.WithCancel(context.Background())
+	s.polled.Add(1)
+	go func() { defer s.polled.Done(); s.lag.run(ctx) }()
+	c := s.svcCtx.Config
+	logx.Infof("projector serving asynq queues %q of Redis %s (concurrency %d), read model under prefix %q",
+		slices.Sorted(maps.Values(Queues())), c.RedisAddr, c.Concurrency, c.ReadModelPrefix)
+	return nil
+}
+
+// Shutdown stops taking tasks and waits up to ShutdownTimeout for those in
+// flight (asynq puts back in the queue any still running then), and stops
+// the lag poller.
+func (s *Server) Shutdown() {
+	s.srv.Shutdown()
+	if s.stop != nil {
+		s.stop()
+		s.polled.Wait()
+	}
+}
+
+// Healthy says whether Redis answered the last ping: the projector can
+// take tasks only then. It is /healthz.
+func (s *Server) Healthy() bool { return s.svcCtx.RedisHealth.Up() }
+
+// Lag is projector_lag_seconds: the age of the oldest event row not done,
+// as last read (kept while MySQL does not answer).
+func (s *Server) Lag() time.Duration { return s.lag.last() }
+
+// RetryDelay is the delay before retry n+1 of a failed task: first, then
+// doubling up to max, plus up to a tenth at random.
+func RetryDelay(first, max time.Duration) asynq.RetryDelayFunc {
+	return func(n int, _ error, _ *asynq.Task) time.Duration {
+		d := first
+		for i := 0; i < n && d < max; i++ {
+			d *= 2
+		}
+		d = min(d, max)
+		return d + rand.N(d/10+1)
+	}
+}
+
+// asynqLogger sends asynq's log to go-zero's. Unless Redis is known to be
+// up, asynq's warnings and errors are left out (counted): each of its
+// loops says the same every few seconds, and the health said it once; so
+// are go-redis's (redisLogger).
+type asynqLogger struct{ h *health.Dependency }
+
+func (l asynqLogger) Debug(args ...any) { logx.Debug(append([]any{"asynq: "}, args...)...) }
+func (l asynqLogger) Info(args ...any)  { logx.Info(append([]any{"asynq: "}, args...)...) }
+func (l asynqLogger) Warn(args ...any)  { l.problem(args) }
+func (l asynqLogger) Error(args ...any) { l.problem(args) }
+func (l asynqLogger) Fatal(args ...any) {
+	logx.Severe(append([]any{"asynq: "}, args...)...)
+	logx.Close()
+	os.Exit(1)
+}
+
+func (l asynqLogger) problem(args []any) {
+	if !l.h.QuietUnlessUp() {
+		logx.Error("asynq: " + fmt.Sprint(args...))
+	}
+}
+
+// redisLogger sends go-redis's log to go-zero's, under the same rule.
+type redisLogger struct{ h *health.Dependency }
+
+func (l redisLogger) Printf(_ context.Context, format string, args ...any) {
+	if !l.h.QuietUnlessUp() {
+		logx.Errorf("redis: "+format, args...)
+	}
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"sagasuite/internal/outbox"
+	"sagasuite/internal/readmodel"
+	"sagasuite/internal/suite"
+	"sagasuite/projector/internal/projectortest"
+)
+
+// bin is the projector command, built once for the package's tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "projector-test-")
+	if err != nil {
+		panic(err)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		root, err := suite.ModuleRoot()
+		if err == nil {
+			bin = filepath.Join(dir, "projector")
+			cmd := exec.Command("go", "build", "-tags", suite.BuildTags, "-o", bin, "./projector")
+			cmd.Dir = root
+			var out []byte
+			if out, err = cmd.CombinedOutput(); err != nil {
+				err = fmt.Errorf("go build ./projector: %w\n%s", err, out)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// projector is one run of the command.
+type projector struct {
+	cmd  *exec.Cmd
+	log  string
+	dev  int // dev server port
+	done chan struct{}
+	err  error // Wait's answer, once done is closed
+}
+
+// start runs the command with env added to a copy of the test's
+// environment from which every variable the projector reads is removed.
+func start(t *testing.T, env []string) *projector {
+	t.Helper()
+	dev := suite.FreePort()
+	p := &projector{log: filepath.Join(t.TempDir(), "projector.log"), dev: dev, done: make(chan struct{})}
+	f, err := os.Create(p.log)
+	require.NoError(t, err)
+	p.cmd = exec.Command(bin, "-f", "etc/projector.yaml")
+	p.cmd.Env = append(clean(os.Environ()), append(env, "DEV_SERVER_PORT="+strconv.Itoa(dev))...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, p.cmd.Start())
+	go func() { p.err = p.cmd.Wait(); f.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			out, _ := os.ReadFile(p.log)
+			t.Logf("projector log:\n%s", out)
+		}
+	})
+	return p
+}
+
+func clean(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "DATA_SOURCE", "REDIS_ADDR", "REDIS_PASSWORD", "READ_MODEL_PREFIX", "PROJECTOR_CONCURRENCY",
+			"RETRY_DELAY", "RETRY_MAX_DELAY", "DEV_SERVER_HOST", "DEV_SERVER_PORT":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func (p *projector) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *projector) url(path string) string { return "http://127.0.0.1:" + strconv.Itoa(p.dev) + path }
+
+// metric reads a sample from /metrics (name with its labels, as exposed),
+// -1 when absent.
+func (p *projector) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.url("/metrics"))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if value, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			v, err := strconv.ParseFloat(value, 64)
+			require.NoError(t, err)
+			return v
+		}
+	}
+	require.NoError(t, sc.Err())
+	return -1
+}
+
+func (p *projector) healthy() bool {
+	resp, err := http.Get(p.url("/healthz"))
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (p *projector) logged(t *testing.T) string {
+	out, err := os.ReadFile(p.log)
+	require.NoError(t, err)
+	return string(out)
+}
+
+var t0 = time.UnixMilli(1_800_000_000_000).UTC()
+
+// events writes users' events (a registration each, every other user's
+// verification), applies each once to the reference store expect, and
+// returns the rows shuffled and the users.
+func events(t *testing.T, e *projectortest.Env, expect *readmodel.Store, users int) ([]projectortest.Row, []string) {
+	t.Helper()
+	var rows []projectortest.Row
+	var ids []string
+	for i := range users {
+		id := projectortest.NewID()
+		ids = append(ids, id)
+		evs := []readmodel.Event{readmodel.RegistrationCompleted{UserID: id, Username: "u" + id[len(id)-12:], Gender: "female",
+			Score: int64(i % 50), RegisteredAt: t0.Add(time.Duration(i) * time.Second), Version: readmodel.VersionRegistered}}
+		if i%2 == 0 {
+			evs = append(evs, readmodel.EmailVerified{UserID: id, At: t0.Add(time.Hour), Version: readmodel.VersionEmailVerified})
+		}
+		for _, ev := range evs {
+			rows = append(rows, e.InsertEvent(t, ev))
+			_, err := expect.Apply(context.Background(), ev)
+			require.NoError(t, err)
+		}
+	}
+	rand.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	return rows, ids
+}
+
+// sameState requires got to show what want shows of the users: profiles
+// and the whole leaderboard.
+func sameState(t *testing.T, want, got *readmodel.Store, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, id := range ids {
+		w, err := want.Profile(ctx, id)
+		require.NoError(t, err)
+		g, err := got.Profile(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, w, g)
+		require.True(t, g.Found)
+	}
+	for off := 0; off < len(ids); off += readmodel.MaxPageLimit {
+		w, err := want.Leaderboard(ctx, readmodel.MaxPageLimit, off)
+		require.NoError(t, err)
+		g, err := got.Leaderboard(ctx, readmodel.MaxPageLimit, off)
+		require.NoError(t, err)
+		require.Equal(t, w, g)
+		require.EqualValues(t, len(ids), g.Total)
+	}
+}
+
+// TestCommand: the command, configured from the environment, applies
+// published events under READ_MODEL_PREFIX, answers /healthz and /metrics,
+// and stops on SIGTERM with exit status 0.
+func TestCommand(t *testing.T) {
+	e := projectortest.New(t)
+	rows, ids := events(t, e, e.Store(t, "expect:"), 100)
+	client := e.Client(t)
+	for _, r := range rows {
+		projectortest.Publish(t, client, r)
+	}
+	p := start(t, append(e.Env(), "PROJECTOR_CONCURRENCY=8"))
+	projectortest.WaitFor(t, 30*time.Second, "every row done", func() bool {
+		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
+	})
+	sameState(t, e.Store(t, "expect:"), e.Store(t, projectortest.Prefix), ids)
+	require.Equal(t, len(rows), e.Count(t, "SELECT COUNT(*) FROM outbox WHERE outcome = ?", outbox.OutcomeApplied))
+
+	projectortest.WaitFor(t, 5*time.Second, "the dev server", p.healthy)
+	require.EqualValues(t, len(ids), p.metric(t, `projector_events_total{kind="registration-completed",outcome="applied"}`))
+	require.EqualValues(t, len(rows)-len(ids), p.metric(t, `projector_events_total{kind="email-verified",outcome="applied"}`))
+	require.Zero(t, p.metric(t, `projector_events_total{kind="email-verified",outcome="error"}`))
+	require.EqualValues(t, len(rows), p.metric(t, "projector_apply_delay_seconds_count"))
+	projectortest.WaitFor(t, 5*time.Second, "no lag", func() bool { return p.metric(t, "projector_lag_seconds") == 0 })
+	require.Contains(t, p.logged(t), "(concurrency 8)")
+	require.Contains(t, p.logged(t), `read model under prefix "`+projectortest.Prefix+`"`)
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the projector did not stop")
+	}
+	require.NoError(t, p.err, "a graceful stop exits 0")
+	require.Contains(t, p.logged(t), "projector stopped")
+}
+
+// TestRefusesBadSettings: a setting the projector cannot work with makes
+// the command exit non-zero at once, naming it.
+func TestRefusesBadSettings(t *testing.T) {
+	for setting, env := range map[string]string{
+		"READ_MODEL_PREFIX": "READ_MODEL_PREFIX={rm}",
+		"DATA_SOURCE":       "DATA_SOURCE=root:@tcp(127.0.0.1:3306)/",
+		"RETRY_DELAY":       "RETRY_DELAY=1m",
+	} {
+		p := start(t, []string{env})
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the projector did not exit", setting)
+		}
+		var exit *exec.ExitError
+		require.True(t, errors.As(p.err, &exit), "%s: %v", setting, p.err)
+		require.NotZero(t, exit.ExitCode(), setting)
+		require.Contains(t, p.logged(t), setting)
+	}
+}
+
+// TestKillNine: the projector killed with SIGKILL in the middle of 2,000
+// events and started again: the read model ends exactly as when each event
+// is applied once; every row is done, "applied", or "duplicate" for at
+// most the tasks in flight at the kill (applied, not yet marked).
+func TestKillNine(t *testing.T) {
+	e := projectortest.New(t)
+	expect := e.Store(t, "expect:")
+	rows, ids := events(t, e, expect, 1334)
+	client := e.Client(t)
+	for _, r := range rows {
+		projectortest.Publish(t, client, r)
+	}
+
+	first := start(t, e.Env())
+	projectortest.WaitFor(t, 30*time.Second, "a third of the rows done", func() bool {
+		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NOT NULL") >= len(rows)/3
+	})
+	first.kill()
+	doneAtKill := e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NOT NULL")
+
+	// The killed process's tasks stay active in Redis until their lease
+	// expires (30 s after its last heartbeat) and asynq's recoverer takes
+	// them (up to a minute later). This stands in for that: the leases are
+	// moved into the past, so that the next process's recoverer, which
+	// runs as it starts, takes them back at once.
+	rdb := e.Redis.Client()
+	defer rdb.Close()
+	ctx := context.Background()
+	var inFlight int
+	for _, k := range outbox.EventKinds {
+		key := "asynq:{" + outbox.Queue(k) + "}:lease"
+		ids, err := rdb.ZRange(ctx, key, 0, -1).Result()
+		require.NoError(t, err)
+		inFlight += len(ids)
+		for _, id := range ids {
+			require.NoError(t, rdb.ZAddXX(ctx, key, redis.Z{Score: 0, Member: id}).Err())
+		}
+	}
+
+	start(t, e.Env())
+	projectortest.WaitFor(t, 40*time.Second, "every row done", func() bool {
+		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
+	})
+	sameState(t, expect, e.Store(t, projectortest.Prefix), ids)
+	applied := e.Count(t, "SELECT COUNT(*) FROM outbox WHERE outcome = ?", outbox.OutcomeApplied)
+	duplicates := e.Count(t, "SELECT COUNT(*) FROM outbox WHERE outcome = ?", outbox.OutcomeDuplicate)
+	require.Equal(t, len(rows), applied+duplicates)
+	require.LessOrEqual(t, duplicates, inFlight, "only a task in flight at the kill can find its event applied")
+	t.Logf("killed with %d of %d rows done, %d tasks in flight; after the restart: %d applied, %d duplicate",
+		doneAtKill, len(rows), inFlight, applied, duplicates)
+}
