@@ -159,6 +159,40 @@ func (d *DBs) Delivery(t testing.TB, id, row string) {
 		row, id, row)
 }
 
+// Member is a user as its registration leaves it on both sides, for the
+// read model's tests: username, gender and score chosen, and every time
+// given to the ms (zero Completed: the saga has not completed; zero
+// Verified: the address is not verified). NoScore leaves the score row
+// out.
+type Member struct {
+	ID, Username, Gender string
+	Score                int64
+	Created, Completed   time.Time
+	Verified             time.Time
+	NoScore              bool
+}
+
+// Member inserts m's user row and, unless m.NoScore, its score row. The
+// times are written with FROM_UNIXTIME, so that the server's zone reads
+// them back (store.EpochMs) as the instants given.
+func (d *DBs) Member(t testing.TB, m Member) {
+	t.Helper()
+	d.Exec(t, d.Sources.User, "INSERT INTO user (id, gid, username, password_hash, gender, create_time, completed_at, email_verified_at) "+
+		"VALUES (?, ?, ?, 'x', ?, FROM_UNIXTIME(? / 1000), FROM_UNIXTIME(? / 1000), FROM_UNIXTIME(? / 1000))",
+		m.ID, register.Gid(m.ID), m.Username, m.Gender, m.Created.UnixMilli(), ms(m.Completed), ms(m.Verified))
+	if !m.NoScore {
+		d.Exec(t, d.UserScore, "INSERT INTO user_score (user_id, gid, score) VALUES (?, ?, ?)", m.ID, register.Gid(m.ID), m.Score)
+	}
+}
+
+// ms is t in ms since the epoch, nil (SQL NULL) for the zero time.
+func ms(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
 // Exec runs a statement and fails the test on error.
 func (d *DBs) Exec(t testing.TB, db *sql.DB, query string, args ...any) {
 	t.Helper()
