@@ -172,17 +172,27 @@ type Member struct {
 	NoScore              bool
 }
 
-// Member inserts m's user row and, unless m.NoScore, its score row. The
-// times are written with FROM_UNIXTIME, so that the server's zone reads
-// them back (store.EpochMs) as the instants given.
+// Member inserts m's user row and, unless m.NoScore, its score row.
 func (d *DBs) Member(t testing.TB, m Member) {
 	t.Helper()
-	d.Exec(t, d.Sources.User, "INSERT INTO user (id, gid, username, password_hash, gender, create_time, completed_at, email_verified_at) "+
+	require.NoError(t, d.InsertMember(context.Background(), m), "member %s", m.ID)
+}
+
+// InsertMember is Member for a goroutine other than the test's: the
+// score row first, as the saga writes it. The times are written with
+// FROM_UNIXTIME, so that the server's zone reads them back (store.EpochMs)
+// as the instants given.
+func (d *DBs) InsertMember(ctx context.Context, m Member) error {
+	if !m.NoScore {
+		if _, err := d.UserScore.ExecContext(ctx, "INSERT INTO user_score (user_id, gid, score) VALUES (?, ?, ?)",
+			m.ID, register.Gid(m.ID), m.Score); err != nil {
+			return err
+		}
+	}
+	_, err := d.Sources.User.ExecContext(ctx, "INSERT INTO user (id, gid, username, password_hash, gender, create_time, completed_at, email_verified_at) "+
 		"VALUES (?, ?, ?, 'x', ?, FROM_UNIXTIME(? / 1000), FROM_UNIXTIME(? / 1000), FROM_UNIXTIME(? / 1000))",
 		m.ID, register.Gid(m.ID), m.Username, m.Gender, m.Created.UnixMilli(), ms(m.Completed), ms(m.Verified))
-	if !m.NoScore {
-		d.Exec(t, d.UserScore, "INSERT INTO user_score (user_id, gid, score) VALUES (?, ?, ?)", m.ID, register.Gid(m.ID), m.Score)
-	}
+	return err
 }
 
 // ms is t in ms since the epoch, nil (SQL NULL) for the zero time.
