@@ -68,12 +68,6 @@ func (e *env) add(t *testing.T, m checktest.Member) {
 	e.members = append(e.members, m)
 }
 
-// registered is the event CompleteUser writes for m.
-func registered(m checktest.Member) readmodel.RegistrationCompleted {
-	return readmodel.RegistrationCompleted{UserID: m.ID, Username: m.Username, Gender: m.Gender,
-		Score: m.Score, RegisteredAt: m.Created, Version: readmodel.VersionRegistered}
-}
-
 // state is what the read model shows of the given users.
 type state struct {
 	Profiles map[string]readmodel.Profile // found ones only
@@ -204,14 +198,14 @@ func TestRebuildIsTheWriteSide(t *testing.T) {
 	// a wrong score.
 	for _, ev := range []readmodel.RegistrationCompleted{
 		{UserID: "ghost", Username: "ghost", Gender: "f", Score: 1, RegisteredAt: t0, Version: 1},
-		registered(inFlight),
+		inFlight.Registered(),
 	} {
 		_, err := e.store.Apply(ctx, ev)
 		require.NoError(t, err)
 	}
 	for i, m := range e.members[:23] {
 		if i%2 == 0 {
-			ev := registered(m)
+			ev := m.Registered()
 			ev.Score = -1
 			_, err := e.store.Apply(ctx, ev)
 			require.NoError(t, err)
@@ -264,7 +258,7 @@ func TestRebuildUnderTraffic(t *testing.T) {
 	}
 	// The live model had the first ten's events.
 	for _, m := range e.members[:10] {
-		apply(registered(m))
+		apply(m.Registered())
 	}
 
 	// A steady stream of registrations during the whole run: row
@@ -288,7 +282,7 @@ func TestRebuildUnderTraffic(t *testing.T) {
 			mu.Lock()
 			e.members = append(e.members, m)
 			mu.Unlock()
-			apply(registered(m))
+			apply(m.Registered())
 		}
 	})
 
@@ -304,7 +298,7 @@ func TestRebuildUnderTraffic(t *testing.T) {
 		before := checktest.Member{ID: "00000000-0000-7000-8000-000000000001", Username: "before-cursor", Gender: "f",
 			Score: 10_000, Created: t0, Completed: t0.Add(time.Hour)}
 		e.add(t, before)
-		apply(registered(before))
+		apply(before.Registered())
 		// A verification of a user loaded already (row version 1) and of
 		// one not yet read (its row will say version 2).
 		for _, i := range []int{3, 20} {
@@ -318,8 +312,8 @@ func TestRebuildUnderTraffic(t *testing.T) {
 			apply(readmodel.EmailVerified{UserID: m.ID, At: m.Verified, Version: readmodel.VersionEmailVerified})
 		}
 		// Duplicates of what the snapshot loaded.
-		apply(registered(e.members[0]))
-		apply(registered(e.members[1]))
+		apply(e.members[0].Registered())
+		apply(e.members[1].Registered())
 	}
 	t.Cleanup(func() { afterLoad = nil })
 

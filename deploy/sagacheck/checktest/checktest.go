@@ -13,9 +13,13 @@ import (
 
 	"github.com/dtm-labs/dtm/client/dtmcli"
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/deploy/rebuild/snapshot"
 	"sagasuite/deploy/sagacheck/check"
+	"sagasuite/internal/readmodel"
+	"sagasuite/internal/redistest"
 	"sagasuite/internal/register"
 	"sagasuite/internal/store"
 	"sagasuite/internal/testdb"
@@ -201,6 +205,40 @@ func ms(t time.Time) any {
 		return nil
 	}
 	return t.UnixMilli()
+}
+
+// Registered is the event CompleteUser writes for m.
+func (m Member) Registered() readmodel.RegistrationCompleted {
+	return readmodel.RegistrationCompleted{UserID: m.ID, Username: m.Username, Gender: m.Gender,
+		Score: m.Score, RegisteredAt: m.Created, Version: readmodel.VersionRegistered}
+}
+
+// ReadModelPrefix is the prefix of ReadModel's store.
+const ReadModelPrefix = "rm:"
+
+// ReadModel is a read model on a private Redis (internal/redistest),
+// stopped when the test ends, and a client of that Redis for a test that
+// tampers with the keys.
+func ReadModel(t testing.TB) (*readmodel.Store, *redis.Client, *redistest.Server) {
+	t.Helper()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := readmodel.New(rdb, ReadModelPrefix)
+	require.NoError(t, err)
+	return st, rdb, srv
+}
+
+// Rebuild rebuilds st from the write side, as deploy/rebuild does.
+func (d *DBs) Rebuild(t testing.TB, st *readmodel.Store) {
+	t.Helper()
+	err := st.Rebuild(context.Background(), func(ctx context.Context, load func([]readmodel.Row) error) error {
+		_, err := snapshot.Reader{User: d.Sources.User, UserScore: d.UserScore}.Read(ctx, func(p snapshot.Page) error {
+			return load(p.Rows())
+		})
+		return err
+	})
+	require.NoError(t, err)
 }
 
 // Exec runs a statement and fails the test on error.
