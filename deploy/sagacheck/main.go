@@ -11,7 +11,7 @@
 // given: -redis, by default REDIS_ADDR (password: REDIS_PASSWORD), with
 // -read-model-prefix (READ_MODEL_PREFIX, else "rm:") and -read-model-lag,
 // how long the read model may take to show a change. With no Redis given
-// (REDIS_ADDR unset, or -redis ''), rule 8 is reported "not checked" and
+// (REDIS_ADDR unset, or -redis ”), rule 8 is reported "not checked" and
 // does not affect the exit status; a Redis given but unreachable is an
 // error (exit 2), never a skipped rule.
 //

@@ -241,7 +241,7 @@ func Run(ctx context.Context, src Sources) (Report, error) {
 	rep := Report{
 		Started: src.Now, MaxUnfinishedAge: src.MaxUnfinishedAge, MaxMailAge: src.MaxMailAge, ListLimit: src.ListLimit,
 		ReadModelLag: src.ReadModelLag,
-		Sagas: map[string]int{}, Barriers: map[string]int{}, Findings: map[Rule]*Finding{},
+		Sagas:        map[string]int{}, Barriers: map[string]int{}, Findings: map[Rule]*Finding{},
 	}
 	for _, r := range Rules {
 		rep.Findings[r] = &Finding{}
