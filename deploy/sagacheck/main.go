@@ -11,7 +11,7 @@
 // given: -redis, by default REDIS_ADDR (password: REDIS_PASSWORD), with
 // -read-model-prefix (READ_MODEL_PREFIX, else "rm:") and -read-model-lag,
 // how long the read model may take to show a change. With no Redis given
-// (REDIS_ADDR unset, or -redis ”), rule 8 is reported "not checked" and
+// (REDIS_ADDR unset, or -redis=), rule 8 is reported "not checked" and
 // does not affect the exit status; a Redis given but unreachable is an
 // error (exit 2), never a skipped rule.
 //
@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if err := rdb.Ping(openCtx).Err(); err != nil {
 			fmt.Fprintf(stderr, "sagacheck: the read model's Redis at %s (-redis, REDIS_ADDR): %v: rule 8 cannot be checked "+
-				"(start Redis, fix -redis and REDIS_PASSWORD, or pass -redis '' not to check the read model)\n", *redisAddr, err)
+				"(start Redis, fix -redis and REDIS_PASSWORD, or pass -redis= not to check the read model)\n", *redisAddr, err)
 			return exitError
 		}
 	}

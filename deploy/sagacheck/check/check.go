@@ -239,9 +239,8 @@ func Run(ctx context.Context, src Sources) (Report, error) {
 		src.ReadModelLag = DefaultReadModelLag
 	}
 	rep := Report{
-		Started: src.Now, MaxUnfinishedAge: src.MaxUnfinishedAge, MaxMailAge: src.MaxMailAge, ListLimit: src.ListLimit,
-		ReadModelLag: src.ReadModelLag,
-		Sagas:        map[string]int{}, Barriers: map[string]int{}, Findings: map[Rule]*Finding{},
+		Started: src.Now, MaxUnfinishedAge: src.MaxUnfinishedAge, MaxMailAge: src.MaxMailAge, ReadModelLag: src.ReadModelLag,
+		ListLimit: src.ListLimit, Sagas: map[string]int{}, Barriers: map[string]int{}, Findings: map[Rule]*Finding{},
 	}
 	for _, r := range Rules {
 		rep.Findings[r] = &Finding{}
