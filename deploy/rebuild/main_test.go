@@ -36,7 +36,7 @@ type env struct {
 	members []checktest.Member
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{DBs: checktest.New(t, "rebuild"), redis: redistest.Start(t)}
 	e.rdb = e.redis.Client()

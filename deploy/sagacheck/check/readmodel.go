@@ -15,39 +15,6 @@ import (
 	"sagasuite/internal/store"
 )
 
-// Rule 8 compares the Redis read model (internal/readmodel) with the write
-// side's snapshot (deploy/rebuild/snapshot: every complete user with its
-// score), through the read model's public API only: the whole leaderboard
-// in pages of readmodel.MaxPageLimit, then one Profile per user, for every
-// complete user, every incomplete one and every leaderboard entry.
-//
-// The read model follows the write side by events, so it may lag: a
-// registration that completed, or an address verified, less than
-// ReadModelLag before the check began may be missing. Nothing else is
-// excused: what the read model shows must be a complete user's (a
-// compensated registration must never appear), with the write side's
-// fields, in the write side's order. The reads are ordered so that traffic
-// never looks like a violation:
-//
-//   - The lag's cutoff is taken from the user database's clock first, so a
-//     user complete before it is due in every later read of the model.
-//   - The leaderboard is read before the write side: the projector applies
-//     an event only after its fact committed, so a user on it is complete
-//     when the write side is read, unless it was compensated since.
-//   - Within one generation the leaderboard only grows; a page read after
-//     n entries were added may start with up to n entries that are out of
-//     place (the previous page's tail pushed down, or new entries above
-//     it). Those are neither counted twice nor held to the order. A rebuild
-//     switching the generation while the pages are read starts the read
-//     again.
-//   - Profiles are read after the write side. A profile, or a
-//     verification, that the write side did not show is read again on the
-//     write side at the end, and reported only if it is still missing
-//     there.
-//
-// Memory: the leaderboard's users, one entry each (≈150 bytes), plus one
-// page of the write side.
-
 // DefaultReadModelLag is how long the read model may take to show a
 // change when Sources.ReadModelLag is zero: the relay polls and asynq
 // delivers in well under a second when everything runs.
@@ -92,7 +59,7 @@ func (a orderKey) before(b orderKey) bool {
 type listing struct {
 	readmodel.Entry
 	// inserted: among the first entries of a page read after entries were
-	// added, so possibly out of place (see the rule's comment).
+	// added, so possibly out of place (see readModel).
 	inserted bool
 	seen     bool     // a complete user of the write side
 	agreed   bool     // with the write side's score and registration time
@@ -111,10 +78,46 @@ type board struct {
 // suspect is what the read model showed of a user that the write side did
 // not, to be read again there.
 type suspect struct {
-	shows    string // "on the leaderboard (rank 3)", "a profile"
+	shows    string // "a leaderboard entry (rank 3)", "a profile"
 	verified bool   // the model shows a verification, not the user
 }
 
+// readModel checks rule 8: it compares the Redis read model
+// (internal/readmodel) with the write side's snapshot
+// (deploy/rebuild/snapshot: every complete user with its score), through
+// the read model's public API only: the whole leaderboard in pages of
+// readmodel.MaxPageLimit, then one Profile per user row, complete or not
+// (a few in flight at once: the API has no batch read). A profile of a
+// user who has no row and is not on the leaderboard cannot be found this
+// way.
+//
+// The read model follows the write side by events, so it may lag: a
+// registration that completed, or an address verified, less than
+// ReadModelLag before the check began may be missing. Nothing else is
+// excused: what the read model shows must be a complete user's (a
+// compensated registration must never appear), with the write side's
+// fields, in the write side's order. The reads are ordered so that traffic
+// never looks like a violation:
+//
+//   - The lag's cutoff is taken from the user database's clock first, so a
+//     user complete before it is due in every later read of the model.
+//   - The leaderboard is read before the write side: the projector applies
+//     an event only after its fact committed, so a user on it is complete
+//     when the write side is read, unless it was compensated since.
+//   - Within one generation the leaderboard only grows; a page read after
+//     n entries were added may start with up to n entries that are out of
+//     place (the previous page's tail pushed down, or new entries above
+//     it). Those are neither counted twice nor held to the order. A rebuild
+//     switching the generation while the pages are read starts the read
+//     again.
+//   - Profiles are read after the write side. A profile, or a
+//     verification, that the write side did not show is read again on the
+//     write side at the end, and reported only if it is still missing
+//     there.
+//
+// Cost: memory for the leaderboard's users (a few hundred bytes each) and
+// one page of the write side; time about 0.3 s per 5,000 users (2 vCPU,
+// Redis and MariaDB local), nearly all of it the Profile round trips.
 func (c *checker) readModel(ctx context.Context) error {
 	rm := c.src.ReadModel
 	sum := c.rep.ReadModel

@@ -191,7 +191,23 @@ func TestReadModelViolations(t *testing.T) {
 	key, member = e.lb(t, twice, time.Millisecond)
 	require.NoError(t, e.rdb.ZAdd(ctx, key, redis.Z{Score: float64(-twice.Score), Member: member}).Err())
 
+	// A profile off the leaderboard, a leaderboard entry without its
+	// profile.
+	unlisted, bare := e.member(t, "user14"), e.member(t, "user16")
+	key, member = e.lb(t, unlisted, 0)
+	require.NoError(t, e.rdb.ZRem(ctx, key, member).Err())
+	p, err := e.store.Profile(ctx, bare.ID)
+	require.NoError(t, err)
+	require.NoError(t, e.rdb.Del(ctx, fmt.Sprintf("{%s}%d:u:%s", checktest.ReadModelPrefix, p.Generation, bare.ID)).Err())
+	// A complete user without a score row (rule 3's) that the model shows.
+	unscored := checktest.Member{ID: checktest.NewID(), Username: "unscored", Gender: "f", Score: 2, Created: t0, Completed: now.Add(-time.Hour), NoScore: true}
+	e.Member(t, unscored)
+	e.apply(t, unscored.Registered())
+
 	want := map[string]string{
+		unlisted.ID:    "not on the leaderboard, complete for more than 10s",
+		bare.ID:        "a leaderboard entry (rank ",
+		unscored.ID:    "a profile and a leaderboard entry (rank ",
 		missing.ID:     "missing from the read model, complete for more than 10s",
 		score.ID:       fmt.Sprintf("score %d in the read model, %d on the write side", score.Score, score.Score+5),
 		gender.ID:      fmt.Sprintf(`gender %q in the read model, "changed" on the write side`, gender.Gender),
@@ -205,6 +221,8 @@ func TestReadModelViolations(t *testing.T) {
 		"leaderboard":  "total 32, but 31 distinct users listed",
 	}
 	ends := map[string]string{
+		bare.ID:        ") without a profile",
+		unscored.ID:    ") in the read model, but no score row on the write side",
 		compensated.ID: ") in the read model, but no user row on the write side",
 		ghost.ID:       ") in the read model, but no user row on the write side",
 		incomplete.ID:  ") in the read model, but the registration is not complete",
@@ -221,7 +239,8 @@ func TestReadModelViolations(t *testing.T) {
 			}
 		}
 		require.Equal(t, len(want), rep.Findings[check.ReadModelMatches].Count)
-		require.Equal(t, len(want), rep.Violations(), "no other rule: %+v", rep.Findings)
+		require.Equal(t, []string{unscored.ID}, rep.IDs(check.NoOrphanRows))
+		require.Equal(t, len(want)+1, rep.Violations(), "no other rule: %+v", rep.Findings)
 		t.Logf("batch %d:\n%v", batch, got)
 	}
 }
