@@ -1,9 +1,11 @@
 // Package check verifies, against a live or stopped deployment, the
 // invariants the register saga promises: both rows after success, no row
-// after failure, no half user outside a running saga, no saga stuck, and no
-// barrier row without its saga. It only reads, so it can run against
-// production; `go run ./deploy/sagacheck` prints its report and tests call
-// Run directly.
+// after failure, no half user outside a running saga, no saga stuck, no
+// barrier row without its saga, the verification mail sent, and, when a
+// read model is given, a Redis read model that shows exactly the complete
+// users (readmodel.go). It only reads, so it can run against production;
+// `go run ./deploy/sagacheck` prints its report and tests call Run
+// directly.
 //
 // The three databases may live on different servers, so the check never
 // joins across them: it walks each table in primary-key order in batches
@@ -30,6 +32,7 @@ import (
 	"github.com/dtm-labs/dtm/client/dtmcli"
 
 	"sagasuite/internal/outbox"
+	"sagasuite/internal/readmodel"
 	"sagasuite/internal/register"
 	"sagasuite/internal/store"
 )
@@ -78,6 +81,15 @@ type Sources struct {
 	// BatchSize is the number of rows read per query and ids per IN list;
 	// zero means DefaultBatchSize.
 	BatchSize int
+
+	// ReadModel is the Redis read model to hold against the write side
+	// (rule 8); nil leaves rule 8 unchecked, and the report says so.
+	ReadModel *readmodel.Store
+	// ReadModelLag is how long after a registration completed, or an
+	// address was verified, the read model may still not show it (rule 8);
+	// zero means DefaultReadModelLag. Nothing else is excused: a user the
+	// write side does not have complete is a violation at once.
+	ReadModelLag time.Duration
 }
 
 // Rule numbers an invariant, as the issue and the printed report do.
@@ -92,10 +104,11 @@ const (
 	NoBarrierOrphans Rule = 5 // no barrier row whose gid has no saga in DTM's store
 	SucceededMailed  Rule = 6 // a succeeded register saga's verification mail went out once, within MaxMailAge
 	FailedNoMail     Rule = 7 // a failed register saga has no outbox row and no mail
+	ReadModelMatches Rule = 8 // the read model shows the complete users, as the write side has them, within ReadModelLag, and nobody else
 )
 
 // Rules lists every rule in report order.
-var Rules = []Rule{SucceededHasRows, FailedHasNoRows, NoOrphanRows, NoStaleSaga, NoBarrierOrphans, SucceededMailed, FailedNoMail}
+var Rules = []Rule{SucceededHasRows, FailedHasNoRows, NoOrphanRows, NoStaleSaga, NoBarrierOrphans, SucceededMailed, FailedNoMail, ReadModelMatches}
 
 // String describes the rule in a few words.
 func (r Rule) String() string {
@@ -114,13 +127,16 @@ func (r Rule) String() string {
 		return "succeeded saga's verification mail delivered"
 	case FailedNoMail:
 		return "failed saga has no outbox row and no mail"
+	case ReadModelMatches:
+		return "read model matches the write side"
 	}
 	return fmt.Sprintf("rule %d", int(r))
 }
 
 // Violation is one offending saga or row.
 type Violation struct {
-	// ID is the gid (rules 1, 2, 4, 5) or the user id (rule 3).
+	// ID is the gid (rules 1, 2, 4, 5, 6, 7), the user id (rules 3, 8) or
+	// "leaderboard" (rule 8, for its total).
 	ID string
 	// Detail says what is wrong, for people: "no score row",
 	// "user row, no score row; saga failed", "3 rows in user_score".
@@ -138,6 +154,7 @@ type Report struct {
 	Started          time.Time
 	MaxUnfinishedAge time.Duration
 	MaxMailAge       time.Duration
+	ReadModelLag     time.Duration
 	ListLimit        int
 	// Sagas counts DTM's global transactions by status; RegisterSagas how
 	// many of them are register sagas (rules 1 and 2 look at those only).
@@ -150,9 +167,16 @@ type Report struct {
 	// Barriers counts barrier rows per service database ("user",
 	// "user_score").
 	Barriers map[string]int
+	// ReadModel is what rule 8 read; nil when no read model was given
+	// (rule 8 not checked).
+	ReadModel *ReadModelSummary
 	// Findings has an entry for every rule, violated or not.
 	Findings map[Rule]*Finding
 }
+
+// Checked reports whether a rule was checked: all are, but rule 8 only
+// when a read model was given.
+func (r Report) Checked(rule Rule) bool { return rule != ReadModelMatches || r.ReadModel != nil }
 
 // Violations is the number of violations over all rules.
 func (r Report) Violations() int {
@@ -211,9 +235,12 @@ func Run(ctx context.Context, src Sources) (Report, error) {
 	if src.BatchSize <= 0 {
 		src.BatchSize = DefaultBatchSize
 	}
+	if src.ReadModelLag <= 0 {
+		src.ReadModelLag = DefaultReadModelLag
+	}
 	rep := Report{
-		Started: src.Now, MaxUnfinishedAge: src.MaxUnfinishedAge, MaxMailAge: src.MaxMailAge, ListLimit: src.ListLimit,
-		Sagas: map[string]int{}, Barriers: map[string]int{}, Findings: map[Rule]*Finding{},
+		Started: src.Now, MaxUnfinishedAge: src.MaxUnfinishedAge, MaxMailAge: src.MaxMailAge, ReadModelLag: src.ReadModelLag,
+		ListLimit: src.ListLimit, Sagas: map[string]int{}, Barriers: map[string]int{}, Findings: map[Rule]*Finding{},
 	}
 	for _, r := range Rules {
 		rep.Findings[r] = &Finding{}
@@ -228,6 +255,13 @@ func Run(ctx context.Context, src Sources) (Report, error) {
 		{"user_score rows", func(ctx context.Context) error { return c.orphans(ctx, scoreSide) }},
 		{"user barrier", func(ctx context.Context) error { return c.barriers(ctx, src.User, "user") }},
 		{"user_score barrier", func(ctx context.Context) error { return c.barriers(ctx, src.UserScore, "user_score") }},
+	}
+	if src.ReadModel != nil {
+		rep.ReadModel = &ReadModelSummary{}
+		steps = append(steps, struct {
+			what string
+			run  func(context.Context) error
+		}{"read model", c.readModel})
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {

@@ -13,9 +13,13 @@ import (
 
 	"github.com/dtm-labs/dtm/client/dtmcli"
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/deploy/rebuild/snapshot"
 	"sagasuite/deploy/sagacheck/check"
+	"sagasuite/internal/readmodel"
+	"sagasuite/internal/redistest"
 	"sagasuite/internal/register"
 	"sagasuite/internal/store"
 	"sagasuite/internal/testdb"
@@ -157,6 +161,110 @@ func (d *DBs) Delivery(t testing.TB, id, row string) {
 	t.Helper()
 	d.Exec(t, d.Sources.User, "INSERT INTO email_delivery (outbox_id, user_id, email, code_hash, expires_at) VALUES (?, ?, 'x@example.test', UNHEX(SHA2(?, 256)), NOW(3) + INTERVAL 1 DAY)",
 		row, id, row)
+}
+
+// Member is a user as its registration leaves it on both sides, for the
+// read model's tests: username, gender and score chosen, and every time
+// given to the ms (zero Completed: the saga has not completed; zero
+// Verified: the address is not verified). NoScore leaves the score row
+// out.
+type Member struct {
+	ID, Username, Gender string
+	Score                int64
+	Created, Completed   time.Time
+	Verified             time.Time
+	NoScore              bool
+}
+
+// Member inserts m's user row and, unless m.NoScore, its score row.
+func (d *DBs) Member(t testing.TB, m Member) {
+	t.Helper()
+	require.NoError(t, d.InsertMember(context.Background(), m), "member %s", m.ID)
+}
+
+// InsertMember is Member for a goroutine other than the test's: the
+// score row first, as the saga writes it. The times are written with
+// FROM_UNIXTIME, so that the server's zone reads them back (store.EpochMs)
+// as the instants given.
+func (d *DBs) InsertMember(ctx context.Context, m Member) error {
+	if !m.NoScore {
+		if _, err := d.UserScore.ExecContext(ctx, "INSERT INTO user_score (user_id, gid, score) VALUES (?, ?, ?)",
+			m.ID, register.Gid(m.ID), m.Score); err != nil {
+			return err
+		}
+	}
+	_, err := d.Sources.User.ExecContext(ctx, "INSERT INTO user (id, gid, username, password_hash, gender, create_time, completed_at, email_verified_at) "+
+		"VALUES (?, ?, ?, 'x', ?, FROM_UNIXTIME(? / 1000), FROM_UNIXTIME(? / 1000), FROM_UNIXTIME(? / 1000))",
+		m.ID, register.Gid(m.ID), m.Username, m.Gender, m.Created.UnixMilli(), ms(m.Completed), ms(m.Verified))
+	return err
+}
+
+// Members inserts many members as Member does, a few hundred rows per
+// statement: for benchmarks of thousands of users.
+func (d *DBs) Members(t testing.TB, members []Member) {
+	t.Helper()
+	const per = 500
+	for len(members) > 0 {
+		batch := members[:min(per, len(members))]
+		members = members[len(batch):]
+		var users, scores []string
+		var uargs, sargs []any
+		for _, m := range batch {
+			users = append(users, "(?, ?, ?, 'x', ?, FROM_UNIXTIME(? / 1000), FROM_UNIXTIME(? / 1000), FROM_UNIXTIME(? / 1000))")
+			uargs = append(uargs, m.ID, register.Gid(m.ID), m.Username, m.Gender, m.Created.UnixMilli(), ms(m.Completed), ms(m.Verified))
+			if !m.NoScore {
+				scores = append(scores, "(?, ?, ?)")
+				sargs = append(sargs, m.ID, register.Gid(m.ID), m.Score)
+			}
+		}
+		if len(scores) > 0 {
+			d.Exec(t, d.UserScore, "INSERT INTO user_score (user_id, gid, score) VALUES "+strings.Join(scores, ", "), sargs...)
+		}
+		d.Exec(t, d.Sources.User, "INSERT INTO user (id, gid, username, password_hash, gender, create_time, completed_at, email_verified_at) VALUES "+
+			strings.Join(users, ", "), uargs...)
+	}
+}
+
+// ms is t in ms since the epoch, nil (SQL NULL) for the zero time.
+func ms(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// Registered is the event CompleteUser writes for m.
+func (m Member) Registered() readmodel.RegistrationCompleted {
+	return readmodel.RegistrationCompleted{UserID: m.ID, Username: m.Username, Gender: m.Gender,
+		Score: m.Score, RegisteredAt: m.Created, Version: readmodel.VersionRegistered}
+}
+
+// ReadModelPrefix is the prefix of ReadModel's store.
+const ReadModelPrefix = "rm:"
+
+// ReadModel is a read model on a private Redis (internal/redistest),
+// stopped when the test ends, and a client of that Redis for a test that
+// tampers with the keys.
+func ReadModel(t testing.TB) (*readmodel.Store, *redis.Client, *redistest.Server) {
+	t.Helper()
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := readmodel.New(rdb, ReadModelPrefix)
+	require.NoError(t, err)
+	return st, rdb, srv
+}
+
+// Rebuild rebuilds st from the write side, as deploy/rebuild does.
+func (d *DBs) Rebuild(t testing.TB, st *readmodel.Store) {
+	t.Helper()
+	err := st.Rebuild(context.Background(), func(ctx context.Context, load func([]readmodel.Row) error) error {
+		_, err := snapshot.Reader{User: d.Sources.User, UserScore: d.UserScore}.Read(ctx, func(p snapshot.Page) error {
+			return load(p.Rows())
+		})
+		return err
+	})
+	require.NoError(t, err)
 }
 
 // Exec runs a statement and fails the test on error.
