@@ -1,4 +1,4 @@
-# Saga suite: one go.mod, four processes (dtm, user, user-score, userapi).
+# Saga suite: one go.mod; the processes are listed in internal/suite (Names).
 GO ?= go
 SHELL := /bin/bash
 # go-zero's zrpc links a Kubernetes resolver (and client-go) unless built
@@ -14,7 +14,7 @@ PROTO := rpc-common/proto
 # stderr at start-up when LOG_LEVEL is unset; the tools log little anyway.
 demo check retention repair: export LOG_LEVEL ?= warn
 
-.PHONY: run mail demo test chaos fuzz check retention repair bench build build-run migrate gen check-gen admin check-admin lint
+.PHONY: run mail demo test chaos fuzz check rebuild-read-model retention repair bench build build-run migrate gen check-gen admin check-admin lint
 
 ## run: build what the suite runs and start it locally (etcd embedded), Ctrl-C stops it
 run: build-run
@@ -47,9 +47,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRegister -fuzztime $(or $(FUZZTIME),$(FUZZ_DECODE)) ./userapi/internal/handler
 	$(GO) test -run '^$$' -fuzz FuzzParseToken -fuzztime $(or $(FUZZTIME),$(FUZZ_TOKEN)) ./userapi/internal/auth
 
-## check: the invariant checker against the local suite (MYSQL_DSN, USER_DB, USER_SCORE_DB, DTM_DB)
+## check: the invariant checker against the local suite (MYSQL_DSN, USER_DB, USER_SCORE_DB, DTM_DB;
+## the read model in REDIS_ADDR, default 127.0.0.1:6379, as make run uses it)
 check:
-	$(GO) run ./deploy/sagacheck
+	$(GO) run ./deploy/sagacheck -redis "$${REDIS_ADDR:-127.0.0.1:6379}" $(ARGS)
+
+## rebuild-read-model: rebuild the Redis read model from both service databases, safe under traffic
+## (MYSQL_DSN, USER_DB, USER_SCORE_DB, REDIS_ADDR, READ_MODEL_PREFIX; ARGS='-page 500')
+rebuild-read-model:
+	$(GO) run ./deploy/rebuild $(ARGS)
 
 ## retention: delete barrier rows of sagas finished long ago (ARGS='-older-than 168h -dry-run')
 retention:
@@ -65,11 +71,11 @@ bench:
 
 ## build-run: compile what `make run` runs into .bin/ (the operator tools build when their target runs)
 build-run:
-	$(GO) build -o $(BIN)/ ./dtm ./user ./user-score ./userapi ./console ./dev/mail ./relay ./mailer ./dev/run
+	$(GO) build -o $(BIN)/ ./dtm ./user ./user-score ./userapi ./console ./dev/mail ./relay ./mailer ./projector ./dev/run
 
 ## build: compile every command into .bin/
 build: build-run
-	$(GO) build -o $(BIN)/ ./dev/etcd ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair ./deploy/certs ./deploy/etcdauth
+	$(GO) build -o $(BIN)/ ./dev/etcd ./deploy/migrate ./deploy/sagacheck ./deploy/retention ./deploy/repair ./deploy/rebuild ./deploy/certs ./deploy/etcdauth
 
 ## migrate: create the databases and tables (idempotent; MYSQL_DSN)
 migrate:
