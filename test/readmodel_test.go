@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/deploy/rebuild/snapshot"
+	"sagasuite/deploy/sagacheck/check"
+	"sagasuite/internal/readmodel"
 	reg "sagasuite/internal/register"
 	"sagasuite/internal/stacktest"
 )
@@ -320,4 +324,93 @@ func TestReadModelBadInput(t *testing.T) {
 func decode(t *testing.T, a answer, v any) {
 	t.Helper()
 	require.NoError(t, json.Unmarshal([]byte(a.Raw), v), a.Raw)
+}
+
+// registerBurst registers n users from prefix concurrently; during calls
+// mid(i) once the i-th answer came (to break something mid-burst). It
+// returns the ids registered.
+func registerBurst(t *testing.T, prefix string, n int, mid func(done int)) []string {
+	t.Helper()
+	ids := make([]string, n)
+	var answered atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 6)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r := registration{Username: uniqueName(fmt.Sprintf("%s%02d", prefix, i)), Password: "password-rm", Gender: "male", Score: int64(100 + i)}
+			a := register(t, r)
+			require.Equal(t, http.StatusCreated, a.Status, a.Raw)
+			ids[i] = a.str("id")
+			if mid != nil {
+				mid(int(answered.Add(1)))
+			}
+		}()
+	}
+	wg.Wait()
+	return ids
+}
+
+// TestReadModelSurvivesProjectorAndRedis: the projector killed mid-burst
+// loses nothing (its row stays undone and is published again); Redis
+// flushed mid-burst (queues and read model gone) is repaired by a rebuild
+// from both databases while registrations go on. Either way the read
+// model ends equal to the write side: this burst's users field for field,
+// and sagacheck's rule 8 over every user of the stack.
+func TestReadModelSurvivesProjectorAndRedis(t *testing.T) {
+	projector := stack.Proc("projector")
+	var killOnce sync.Once
+	killed := registerBurst(t, "rmkill", 30, func(done int) {
+		if done == 10 {
+			killOnce.Do(projector.Kill)
+		}
+	})
+	require.False(t, projector.Running())
+	require.NoError(t, projector.Start())
+	waitProfiles(t, killed)
+	requireMatches(t, killed)
+
+	rdb := stack.Redis.Client()
+	defer rdb.Close()
+	var flushOnce sync.Once
+	flushed := registerBurst(t, "rmflush", 30, func(done int) {
+		if done == 15 {
+			flushOnce.Do(func() { require.NoError(t, rdb.FlushAll(context.Background()).Err()) })
+		}
+	})
+	_, found := profileOf(t, killed[0])
+	require.False(t, found, "the flush emptied the read model")
+	rm, err := readmodel.New(rdb, "rm:")
+	require.NoError(t, err)
+	// The rebuild runs while a third burst registers.
+	var more []string
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		more = registerBurst(t, "rmduring", 20, nil)
+	}()
+	require.NoError(t, rm.Rebuild(context.Background(), func(ctx context.Context, load func([]readmodel.Row) error) error {
+		_, err := snapshot.Reader{User: stack.UserDB, UserScore: stack.ScoreDB}.Read(ctx, func(p snapshot.Page) error { return load(p.Rows()) })
+		return err
+	}))
+	bg.Wait()
+	all := append(append(append([]string{}, killed...), flushed...), more...)
+	waitProfiles(t, all)
+	requireMatches(t, all)
+
+	// Every event row done: the read model now holds every complete user.
+	err = stacktest.WaitFor(readModelWait, "every event row done", func() bool {
+		return count(t, stack.UserDB, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL AND kind IN ('registration-completed', 'email-verified')") == 0
+	})
+	require.NoError(t, err, stack.Logs(20))
+	report, err := check.Run(context.Background(), check.Sources{DTM: stack.DtmDB, User: stack.UserDB, UserScore: stack.ScoreDB,
+		ReadModel: rm, ReadModelLag: time.Nanosecond})
+	require.NoError(t, err)
+	require.True(t, report.Checked(check.ReadModelMatches))
+	require.Empty(t, report.IDs(check.ReadModelMatches), "rule 8: the read model matches the write side")
+	require.Greater(t, report.ReadModel.Listed, len(all)-1)
 }

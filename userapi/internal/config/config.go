@@ -29,7 +29,7 @@ type Config struct {
 	BcryptCost   int `json:",default=10,range=[4:31],env=BCRYPT_COST"`
 	// ReadModel is the Redis read model behind GET /users/{id} and GET
 	// /leaderboard (internal/readmodel), fed by the projector.
-	ReadModel ReadModelConf `json:",optional"`
+	ReadModel ReadModelConf
 	// TLS turns on mutual TLS towards the branch services (TLS_CERT,
 	// TLS_KEY, TLS_CA): they must show a certificate of the suite's CA
 	// naming their etcd key, and this gateway shows its own.

@@ -21,6 +21,8 @@ func TestShippedConfigAndOverrides(t *testing.T) {
 	require.Equal(t, "user-score.rpc", c.UserScoreRpc.Etcd.Key)
 	require.Equal(t, "from-the-environment", c.Auth.AccessSecret)
 	require.Greater(t, c.Timeout, c.Saga.ResultTimeout, "the request budget must exceed the saga wait")
+	require.Equal(t, ReadModelConf{RedisAddr: "127.0.0.1:6379", Prefix: "rm:", Timeout: 1000}, c.ReadModel,
+		"the projector's Redis and prefix (projector/etc/projector.yaml)")
 
 	t.Setenv("ETCD_HOSTS", "e1:2379, e2:2379")
 	t.Setenv("LISTEN_ON", "0.0.0.0:9999")
