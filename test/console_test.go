@@ -116,16 +116,19 @@ func TestConsoleShowsACompensatedSaga(t *testing.T) {
 	require.False(t, strings.Contains(renderText(detail[0]), "etcd://"), "no internal branch URL on the page")
 	require.NotEmpty(t, find(detail[0], map[string]string{"data-table": "outbox", "data-exists": "false"}), "no outbox row")
 	require.NotEmpty(t, find(detail[0], map[string]string{"data-mail": "0"}), "and no mail")
+	require.NotEmpty(t, find(detail[0], map[string]string{"data-read-model": "false"}), "nor a profile in the read model")
 
 	// The completed registration: its outbox row, its one mail and the
 	// mail's link, which verifies the address.
 	waitMails(t, emailOf(okName))
+	waitProfiles(t, []string{ok.str("id")})
 	okDOM, err := html.Parse(bytes.NewReader(headless(t, browser, stack.ConsoleURL+"/#"+ok.str("gid"), "--dump-dom")))
 	require.NoError(t, err)
 	okDetail := find(okDOM, map[string]string{"id": "detail", "data-gid": ok.str("gid"), "data-status": "succeeded"})
 	require.Len(t, okDetail, 1)
 	require.NotEmpty(t, find(okDetail[0], map[string]string{"data-table": "outbox", "data-exists": "true"}))
 	require.NotEmpty(t, find(okDetail[0], map[string]string{"data-mail": "1"}), "one mail shown:\n%s", renderText(okDetail[0]))
+	require.NotEmpty(t, find(okDetail[0], map[string]string{"data-read-model": "true"}), "the read model has the user:\n%s", renderText(okDetail[0]))
 	links := find(okDetail[0], map[string]string{"class": "mono verify-link"})
 	require.Len(t, links, 1)
 	var href string
