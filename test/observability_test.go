@@ -26,6 +26,8 @@ func TestHealthAndMetrics(t *testing.T) {
 	name := uniqueName("metrics")
 	require.Equal(t, http.StatusCreated, register(t, registration{Username: name, Password: "password-m", Gender: "male", Score: 1}).Status)
 	waitMails(t, emailOf(name)) // and the mailer's task counter, with it
+	users, _ := board(t)        // the projector's counters follow the event's row
+	require.NotEmpty(t, users)
 
 	wantMetric := map[string]string{
 		"user":       "rpc_server_requests_duration_ms",
@@ -33,6 +35,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		"userapi":    "http_server_requests_duration_ms",
 		"relay":      "relay_outbox_published_total",
 		"mailer":     "mailer_tasks_total",
+		"projector":  "projector_lag_seconds",
 	}
 	for name, base := range stack.DevURL {
 		code, body := get(t, base+"/healthz")
@@ -42,7 +45,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		require.Equal(t, http.StatusOK, code, name)
 		require.Contains(t, body, wantMetric[name], name)
 	}
-	require.Len(t, stack.DevURL, 5)
+	require.Len(t, stack.DevURL, 6)
 
 	code, body := get(t, stack.DtmHTTP+"/api/metrics")
 	require.Equal(t, http.StatusOK, code)

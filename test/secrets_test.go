@@ -29,7 +29,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 
 	logs, err := filepath.Glob(filepath.Join(stack.Dir, "*.log"))
 	require.NoError(t, err)
-	require.Len(t, logs, 8) // console dtm mail mailer relay user user-score userapi
+	require.Len(t, logs, 9) // console dtm mail mailer projector relay user user-score userapi
 	for _, f := range logs {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
