@@ -611,6 +611,7 @@ func checkConnections(p *project, r *report) {
 		// The outbox is in the user database.
 		{"relay", "DATA_SOURCE", dbs.User, parse(p.worker["relay"].DataSource), p.configs["relay"]},
 		{"mailer", "DATA_SOURCE", dbs.User, parse(p.worker["mailer"].DataSource), p.configs["mailer"]},
+		{"projector", "DATA_SOURCE", dbs.User, parse(p.worker["projector"].DataSource), p.configs["projector"]},
 	} {
 		if p.compose.Services[d.service] == nil {
 			continue

@@ -279,6 +279,32 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"mailer killed before its mails in flight", func(p *project) { p.compose.Services["mailer"].StopGracePeriod = "" }, "stop_grace_period"},
 		{"mailer.yaml waits longer", func(p *project) { p.worker["mailer"].Shutdown.WaitTime = time.Minute }, "1m0s"},
 
+		// The read model: the projector writes it.
+		{"projector missing", func(p *project) { delete(p.compose.Services, "projector") }, "service projector is missing"},
+		{"projector built from the mailer", func(p *project) { p.compose.Services["projector"].Build.Args["SERVICE"] = "mailer" }, `SERVICE="mailer", want "projector"`},
+		{"projector's Redis elsewhere", func(p *project) { env(p, "projector", "REDIS_ADDR", "redis:6380") }, `service projector: REDIS_ADDR="redis:6380", want redis:6379`},
+		{"projector's Redis on its loopback", func(p *project) { delete(p.compose.Services["projector"].Environment, "REDIS_ADDR") }, "service projector: set REDIS_ADDR=redis:6379"},
+		{"projector without DATA_SOURCE", func(p *project) { delete(p.compose.Services["projector"].Environment, "DATA_SOURCE") }, "service projector: set DATA_SOURCE"},
+		{"projector on another database", func(p *project) {
+			env(p, "projector", "DATA_SOURCE", "root:${MYSQL_ROOT_PASSWORD}@tcp(mysql:3306)/user_score?parseTime=true&loc=UTC")
+		}, `service projector: DATA_SOURCE uses database "user_score"`},
+		{"projector DSN without parseTime", func(p *project) {
+			env(p, "projector", "DATA_SOURCE", "root:${MYSQL_ROOT_PASSWORD}@tcp(mysql:3306)/user")
+		}, "service projector: DATA_SOURCE has parseTime=false"},
+		{"projector health check on the wrong port", func(p *project) {
+			p.compose.Services["projector"].Healthcheck.Test[2] = "http://127.0.0.1:6474/healthz"
+		}, "service projector: healthcheck probes port 6474, but its dev server"},
+		{"projector without a health check", func(p *project) { p.compose.Services["projector"].Healthcheck = nil }, "service projector runs for good but has no healthcheck"},
+		{"projector dev server port", func(p *project) { env(p, "projector", "DEV_SERVER_PORT", "6476") }, "service projector: DEV_SERVER_PORT=6476"},
+		{"projector.yaml dev server moves", func(p *project) { p.worker["projector"].DevServer.Port = 6480 }, "DevServer.Port 6480"},
+		{"projector dev server where the probe cannot reach it", func(p *project) { env(p, "projector", "DEV_SERVER_HOST", "10.0.0.7") }, "service projector: dev server on 10.0.0.7"},
+		{"projector before migrate", func(p *project) { delete(p.compose.Services["projector"].DependsOn, "migrate") }, "service projector must wait for migrate"},
+		{"projector does not wait for Redis to be healthy", func(p *project) { p.compose.Services["projector"].DependsOn[redisService] = started }, "service projector must wait for redis with condition " + healthy},
+		{"projector killed before its tasks in flight", func(p *project) { p.compose.Services["projector"].StopGracePeriod = "" }, "service projector: projector/etc/projector.yaml gives it 15s"},
+		{"projector.yaml waits longer for its tasks", func(p *project) { p.worker["projector"].ShutdownTimeout = time.Minute }, "1m0s to stop after SIGTERM (ShutdownTimeout)"},
+		{"misspelt projector variable", func(p *project) { env(p, "projector", "READMODEL_PREFIX", "rm:") }, "service projector sets READMODEL_PREFIX"},
+		{"projector with a certificate", func(p *project) { env(p, "projector", "TLS_CERT", "/tls/user.pem") }, "service projector sets TLS_CERT, but has no identity"},
+
 		// The code changes, compose does not follow.
 		{"a process gets another identity", func(p *project) { p.identities["user"] = "user-score" }, "user.rpc"},
 		{"an identity without an etcd account", func(p *project) { p.identities["userapi"] = "etcd" }, "no such etcd account"},

@@ -80,6 +80,7 @@ var builds = map[string]string{
 	"console":       "console",
 	"relay":         "relay",
 	"mailer":        "mailer",
+	"projector":     "projector",
 	mailService:     "dev/mail",
 }
 
@@ -88,13 +89,18 @@ var goZero = []string{"user", "user-score", "userapi"}
 
 // devServers are the services with a dev server as go-zero configures it
 // (DevServer in their YAML, DEV_SERVER_HOST and DEV_SERVER_PORT), whose
-// /healthz their health check probes. The relay and the mailer serve it
-// themselves, from the same settings.
-var devServers = []string{"user", "user-score", "userapi", "relay", "mailer"}
+// /healthz their health check probes. The relay, the mailer and the
+// projector serve it themselves, from the same settings.
+var devServers = []string{"user", "user-score", "userapi", "relay", "mailer", "projector"}
 
 // workers are the services that read the outbox from the user database
 // and asynq's queues from Redis.
-var workers = []string{"relay", "mailer"}
+var workers = []string{"relay", "mailer", "projector"}
+
+// redisClients are the services that reach the redis service: the workers
+// for asynq's queues (the projector also for the read model it writes),
+// the console for asynq's web UI and the read model.
+var redisClients = []string{"relay", "mailer", "projector", "console"}
 
 // oneShot services run to completion; every other one is long-running.
 var oneShot = map[string]bool{"migrate": true, certsService: true, etcdAuthService: true}
@@ -127,6 +133,9 @@ var startOrder = []struct{ service, dependency, condition string }{
 	// The mailer's /healthz answers 503 until Redis answers.
 	{"mailer", redisService, healthy},
 	{"mailer", mailService, healthy},
+	{"projector", "migrate", completed},
+	// The projector's /healthz answers 503 until Redis answers.
+	{"projector", redisService, healthy},
 }
 
 // branchConf is the part of user.yaml / user-score.yaml the checks use,
@@ -143,13 +152,16 @@ type gatewayConf struct {
 	UserScoreRpc zrpc.RpcClientConf
 }
 
-// workerConf is the part of relay.yaml and mailer.yaml the checks use (their
-// config packages are internal to them): go-zero's service settings and
-// what each file says of the rest, empty where it says nothing.
+// workerConf is the part of relay.yaml, mailer.yaml and projector.yaml the
+// checks use (their config packages are internal to them): go-zero's
+// service settings and what each file says of the rest, empty where it
+// says nothing.
 type workerConf struct {
 	service.ServiceConf
 	DataSource string `json:",optional"`
 	RedisAddr  string `json:",optional"`
+	// The projector's.
+	ReadModelPrefix string `json:",optional"`
 	// The mailer's.
 	SmtpAddr        string        `json:",optional"`
 	PublicBaseURL   string        `json:",optional"`
@@ -172,7 +184,7 @@ type project struct {
 	branch  map[string]*branchConf // user and user-score
 	gateway gatewayConf
 	dtm     dtmconfig.Type
-	worker  map[string]*workerConf // relay and mailer
+	worker  map[string]*workerConf // relay, mailer and projector
 
 	// identities maps each process that speaks gRPC or etcd to its
 	// certificate (devcerts name), and secureEnv are the variables that
