@@ -39,6 +39,7 @@ var checks = []struct {
 	{"etcd", checkEtcd},
 	{"connections", checkConnections},
 	{"queues and mail", checkQueuesAndMail},
+	{"read model", checkReadModel},
 	{"mail storage", checkMailDir},
 	{"stop grace period", checkStopGrace},
 	{"secrets", checkSecrets},
@@ -419,7 +420,12 @@ func checkStartOrder(p *project, r *report) {
 		if s == nil {
 			continue // checkServices reports it
 		}
-		if got := s.DependsOn[e.dependency]; got != e.condition {
+		switch got := s.DependsOn[e.dependency]; {
+		case got == e.condition:
+		case e.condition == started && got != "":
+			r.add("service %s must wait for %s with condition %s, not %s: it serves without %s, and must not be kept from starting by it",
+				e.service, e.dependency, started, got, e.dependency)
+		default:
 			r.add("service %s must wait for %s with condition %s (has %q)", e.service, e.dependency, e.condition, got)
 		}
 	}

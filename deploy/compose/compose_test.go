@@ -305,6 +305,24 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"misspelt projector variable", func(p *project) { env(p, "projector", "READMODEL_PREFIX", "rm:") }, "service projector sets READMODEL_PREFIX"},
 		{"projector with a certificate", func(p *project) { env(p, "projector", "TLS_CERT", "/tls/user.pem") }, "service projector sets TLS_CERT, but has no identity"},
 
+		// The read model: the gateway and the console read it.
+		{"userapi without REDIS_ADDR", func(p *project) { delete(p.compose.Services["userapi"].Environment, "REDIS_ADDR") }, "service userapi: set REDIS_ADDR=redis:6379"},
+		{"userapi's Redis elsewhere", func(p *project) { env(p, "userapi", "REDIS_ADDR", "127.0.0.1:6379") }, `service userapi: REDIS_ADDR="127.0.0.1:6379", want redis:6379`},
+		{"userapi with a Redis password Redis does not require", func(p *project) {
+			env(p, "userapi", "REDIS_PASSWORD", "${REDIS_PASSWORD:?}")
+		}, `service userapi: REDIS_PASSWORD="${REDIS_PASSWORD:?}", but the redis service's --requirepass is ""`},
+		{"userapi not started after Redis", func(p *project) { delete(p.compose.Services["userapi"].DependsOn, redisService) }, "service userapi must wait for redis with condition " + started},
+		{"userapi kept from starting by Redis", func(p *project) { p.compose.Services["userapi"].DependsOn[redisService] = healthy }, "service userapi must wait for redis with condition service_started, not service_healthy: it serves without redis"},
+		{"console kept from starting by Redis", func(p *project) { p.compose.Services["console"].DependsOn[redisService] = healthy }, "service console must wait for redis with condition service_started, not service_healthy"},
+		{"differing READ_MODEL_PREFIX", func(p *project) { env(p, "projector", "READ_MODEL_PREFIX", "rm2:") }, `service userapi reads the read model under prefix "rm:" (./userapi's default READ_MODEL_PREFIX), but the projector writes it under "rm2:" (READ_MODEL_PREFIX)`},
+		{"READ_MODEL_PREFIX on a reader only", func(p *project) { env(p, "console", "READ_MODEL_PREFIX", "ro:") }, `service console reads the read model under prefix "ro:" (READ_MODEL_PREFIX), but the projector writes it under "rm:" (projector/etc/projector.yaml ReadModelPrefix)`},
+		{"empty READ_MODEL_PREFIX", func(p *project) { env(p, "userapi", "READ_MODEL_PREFIX", "") }, "service userapi: READ_MODEL_PREFIX is empty"},
+		{"projector.yaml's prefix changes", func(p *project) { p.worker["projector"].ReadModelPrefix = "rm2:" }, `but the projector writes it under "rm2:" (projector/etc/projector.yaml ReadModelPrefix)`},
+		{"the gateway's default prefix changes", func(p *project) { p.cmds["userapi"].tagDefaults["READ_MODEL_PREFIX"] = "gw:" }, `service userapi reads the read model under prefix "gw:" (./userapi's default READ_MODEL_PREFIX)`},
+		{"userapi.yaml sets another prefix", func(p *project) { p.gateway.ReadModel.Prefix = "gw:" }, `prefix "gw:" (userapi/etc/userapi.yaml ReadModel.Prefix)`},
+		{"the console's default prefix changes", func(p *project) { setDefault(p, "console", "READ_MODEL_PREFIX", "c:") }, `service console reads the read model under prefix "c:" (./console's default READ_MODEL_PREFIX)`},
+		{"misspelt read model variable", func(p *project) { env(p, "userapi", "READMODEL_PREFIX", "rm:") }, "service userapi sets READMODEL_PREFIX"},
+
 		// The code changes, compose does not follow.
 		{"a process gets another identity", func(p *project) { p.identities["user"] = "user-score" }, "user.rpc"},
 		{"an identity without an etcd account", func(p *project) { p.identities["userapi"] = "etcd" }, "no such etcd account"},
@@ -348,6 +366,49 @@ func TestConfigsInImage(t *testing.T) {
 	}
 }
 
+// setDefault changes the default of service's f("KEY", "default", …) lookup.
+func setDefault(p *project, service, key, def string) {
+	for _, cl := range p.cmds[service].calls {
+		if len(cl.args) >= 2 && cl.args[0] != nil && *cl.args[0] == key && cl.args[1] != nil {
+			cl.args[1] = &def
+			return
+		}
+	}
+	panic(fmt.Sprintf("service %s: no lookup of %s with a default", service, key))
+}
+
+// TestReadModelPrefix: one READ_MODEL_PREFIX on every side of the read
+// model is fine, whatever it is; one side on its own is not.
+func TestReadModelPrefix(t *testing.T) {
+	root := repoRoot(t)
+	for _, tc := range []struct {
+		name string
+		set  map[string]string // service → READ_MODEL_PREFIX
+		want string            // "" for no report
+	}{
+		{"none set", nil, ""},
+		{"the shipped one on one side", map[string]string{"userapi": "rm:"}, ""},
+		{"another on every side", map[string]string{"projector": "x:", "userapi": "x:", "console": "x:"}, ""},
+		{"another on all but one", map[string]string{"projector": "x:", "userapi": "x:"}, `service console reads the read model under prefix "rm:"`},
+		{"another on the writer only", map[string]string{"projector": "x:"}, `service userapi reads the read model under prefix "rm:"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := loadProject(root)
+			require.NoError(t, err)
+			for name, v := range tc.set {
+				p.compose.Services[name].Environment["READ_MODEL_PREFIX"] = v
+			}
+			var r report
+			checkReadModel(p, &r)
+			if tc.want == "" {
+				require.Empty(t, r)
+				return
+			}
+			require.Contains(t, strings.Join(r, "\n"), tc.want)
+		})
+	}
+}
+
 // replaceArg replaces item old of service's command with new.
 func replaceArg(p *project, service, old, new string) {
 	cmd := p.compose.Services[service].Command
@@ -359,7 +420,8 @@ func replaceArg(p *project, service, old, new string) {
 }
 
 // TestEnvNames: a variable counts as read when a string literal is exactly
-// its name or a struct tag says env=NAME, not when a message mentions it.
+// its name or a struct tag says env=NAME, not when a message mentions it;
+// a tag's default= is the variable's default.
 func TestEnvNames(t *testing.T) {
 	dir := t.TempDir()
 	src := `package main
@@ -368,6 +430,7 @@ import ("errors"; "os")
 
 type conf struct {
 	A string ` + "`json:\",optional,env=FROM_TAG\"`" + `
+	B string ` + "`json:\",default=rm:,range=[1:2],env=TAG_DEFAULT\"`" + `
 }
 
 var table = []struct{ name string }{{"FROM_TABLE"}}
@@ -378,9 +441,14 @@ func main() {
 }
 `
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
-	c := &command{dir: ".", envNames: map[string]bool{}}
+	c := &command{dir: ".", envNames: map[string]bool{}, tagDefaults: map[string]string{}}
 	require.NoError(t, c.readFile(".", filepath.Join(dir, "main.go")))
-	require.Equal(t, map[string]bool{"FROM_TAG": true, "FROM_TABLE": true, "FROM_GETENV": true}, c.envNames)
+	require.Equal(t, map[string]bool{"FROM_TAG": true, "TAG_DEFAULT": true, "FROM_TABLE": true, "FROM_GETENV": true}, c.envNames)
+	def, ok := c.envDefault("TAG_DEFAULT")
+	require.True(t, ok)
+	require.Equal(t, "rm:", def)
+	_, ok = c.envDefault("FROM_TAG")
+	require.False(t, ok, "optional, no default")
 }
 
 // TestFlags reads command lines as the Go flag package and etcd do.

@@ -10,11 +10,12 @@
 // each process gets its own certificate's files the way internal/suite's
 // secureEnv gives them, and everything waits for the certificates and
 // accounts it needs. And the outbox's part: the relay, the mailer, the
-// projector and the console reach the redis service, the workers read the
-// user database, the mailer sends to the mail service's SMTP port and
-// links to the gateway as published, the console reads the mail service's
-// HTTP API, the mail server keeps its messages on a volume it can write,
-// the mailer's code key comes only from the environment, and the mailer
-// and the projector get the time to stop that their configs give them. No
-// Docker engine is needed.
+// projector, the gateway and the console reach the redis service, the
+// projector and the readers of its read model use one key prefix, the
+// workers read the user database, the mailer sends to the mail service's
+// SMTP port and links to the gateway as published, the console reads the
+// mail service's HTTP API, the mail server keeps its messages on a volume
+// it can write, the mailer's code key comes only from the environment, and
+// the mailer and the projector get the time to stop that their configs
+// give them. No Docker engine is needed.
 package compose

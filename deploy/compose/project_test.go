@@ -99,8 +99,13 @@ var workers = []string{"relay", "mailer", "projector"}
 
 // redisClients are the services that reach the redis service: the workers
 // for asynq's queues (the projector also for the read model it writes),
-// the console for asynq's web UI and the read model.
-var redisClients = []string{"relay", "mailer", "projector", "console"}
+// the gateway for the read model, the console for asynq's web UI and the
+// read model.
+var redisClients = []string{"relay", "mailer", "projector", "userapi", "console"}
+
+// readModel are the services that share the read model in Redis: the
+// projector writes it (first), the others read it.
+var readModel = []string{"projector", "userapi", "console"}
 
 // oneShot services run to completion; every other one is long-running.
 var oneShot = map[string]bool{"migrate": true, certsService: true, etcdAuthService: true}
@@ -136,6 +141,11 @@ var startOrder = []struct{ service, dependency, condition string }{
 	{"projector", "migrate", completed},
 	// The projector's /healthz answers 503 until Redis answers.
 	{"projector", redisService, healthy},
+	// The gateway and the console read the read model, but serve without
+	// it (its reads answer 503 while Redis is down; registrations and the
+	// saga list do not need it): Redis is started first, not waited for.
+	{"userapi", redisService, started},
+	{"console", redisService, started},
 }
 
 // branchConf is the part of user.yaml / user-score.yaml the checks use,
@@ -145,11 +155,16 @@ type branchConf struct {
 	DataSource string
 }
 
-// gatewayConf is the part of userapi.yaml the checks use.
+// gatewayConf is the part of userapi.yaml the checks use; of ReadModel,
+// what the file says (the defaults are in the code's tags).
 type gatewayConf struct {
 	rest.RestConf
 	UserRpc      zrpc.RpcClientConf
 	UserScoreRpc zrpc.RpcClientConf
+	ReadModel    struct {
+		RedisAddr string `json:",optional"`
+		Prefix    string `json:",optional"`
+	} `json:",optional"`
 }
 
 // workerConf is the part of relay.yaml, mailer.yaml and projector.yaml the
