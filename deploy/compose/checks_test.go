@@ -44,6 +44,7 @@ var checks = []struct {
 	{"stop grace period", checkStopGrace},
 	{"secrets", checkSecrets},
 	{"environment names", checkEnvNames},
+	{"tools", checkTools},
 }
 
 func sortedServices(p *project) []string {
@@ -610,6 +611,7 @@ func checkConnections(p *project, r *report) {
 		likeSource       string
 	}{
 		{"migrate", "MYSQL_DSN", "", nil, ""},
+		{rebuildService, "MYSQL_DSN", "", nil, ""},
 		{"user", "DATA_SOURCE", dbs.User, parse(p.branch["user"].DataSource), p.configs["user"]},
 		{"user-score", "DATA_SOURCE", dbs.UserScore, parse(p.branch["user-score"].DataSource), p.configs["user-score"]},
 		{"console", "USER_DSN", dbs.User, consoleDefault("USER_DSN"), "./console's default USER_DSN"},
@@ -640,6 +642,20 @@ func checkConnections(p *project, r *report) {
 		case d.like != nil && (c.ParseTime != d.like.ParseTime || c.Loc.String() != d.like.Loc.String()):
 			r.add("service %s: %s has parseTime=%t loc=%s, but %s has parseTime=%t loc=%s",
 				d.service, d.key, c.ParseTime, c.Loc, d.likeSource, d.like.ParseTime, d.like.Loc)
+		}
+	}
+
+	// The rebuild reads the databases migrate makes (its -user-db and
+	// -user-score-db; DTM's it does not read).
+	if p.compose.Services[rebuildService] != nil {
+		got := p.databasesOf(rebuildService)
+		for _, d := range []struct{ key, got, want string }{
+			{"USER_DB", got.User, dbs.User},
+			{"USER_SCORE_DB", got.UserScore, dbs.UserScore},
+		} {
+			if d.got != d.want {
+				r.add("service %s reads database %q (%s), but migrate creates %q", rebuildService, d.got, d.key, d.want)
+			}
 		}
 	}
 

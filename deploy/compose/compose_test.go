@@ -314,14 +314,44 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"userapi not started after Redis", func(p *project) { delete(p.compose.Services["userapi"].DependsOn, redisService) }, "service userapi must wait for redis with condition " + started},
 		{"userapi kept from starting by Redis", func(p *project) { p.compose.Services["userapi"].DependsOn[redisService] = healthy }, "service userapi must wait for redis with condition service_started, not service_healthy: it serves without redis"},
 		{"console kept from starting by Redis", func(p *project) { p.compose.Services["console"].DependsOn[redisService] = healthy }, "service console must wait for redis with condition service_started, not service_healthy"},
-		{"differing READ_MODEL_PREFIX", func(p *project) { env(p, "projector", "READ_MODEL_PREFIX", "rm2:") }, `service userapi reads the read model under prefix "rm:" (./userapi's default READ_MODEL_PREFIX), but the projector writes it under "rm2:" (READ_MODEL_PREFIX)`},
-		{"READ_MODEL_PREFIX on a reader only", func(p *project) { env(p, "console", "READ_MODEL_PREFIX", "ro:") }, `service console reads the read model under prefix "ro:" (READ_MODEL_PREFIX), but the projector writes it under "rm:" (projector/etc/projector.yaml ReadModelPrefix)`},
+		{"differing READ_MODEL_PREFIX", func(p *project) { env(p, "projector", "READ_MODEL_PREFIX", "rm2:") }, `service userapi uses the read model's keys under prefix "rm:" (./userapi's default READ_MODEL_PREFIX), but the projector writes them under "rm2:" (READ_MODEL_PREFIX)`},
+		{"READ_MODEL_PREFIX on a reader only", func(p *project) { env(p, "console", "READ_MODEL_PREFIX", "ro:") }, `service console uses the read model's keys under prefix "ro:" (READ_MODEL_PREFIX), but the projector writes them under "rm:" (projector/etc/projector.yaml ReadModelPrefix)`},
 		{"empty READ_MODEL_PREFIX", func(p *project) { env(p, "userapi", "READ_MODEL_PREFIX", "") }, "service userapi: READ_MODEL_PREFIX is empty"},
-		{"projector.yaml's prefix changes", func(p *project) { p.worker["projector"].ReadModelPrefix = "rm2:" }, `but the projector writes it under "rm2:" (projector/etc/projector.yaml ReadModelPrefix)`},
-		{"the gateway's default prefix changes", func(p *project) { p.cmds["userapi"].tagDefaults["READ_MODEL_PREFIX"] = "gw:" }, `service userapi reads the read model under prefix "gw:" (./userapi's default READ_MODEL_PREFIX)`},
+		{"projector.yaml's prefix changes", func(p *project) { p.worker["projector"].ReadModelPrefix = "rm2:" }, `but the projector writes them under "rm2:" (projector/etc/projector.yaml ReadModelPrefix)`},
+		{"the gateway's default prefix changes", func(p *project) { p.cmds["userapi"].tagDefaults["READ_MODEL_PREFIX"] = "gw:" }, `service userapi uses the read model's keys under prefix "gw:" (./userapi's default READ_MODEL_PREFIX)`},
 		{"userapi.yaml sets another prefix", func(p *project) { p.gateway.ReadModel.Prefix = "gw:" }, `prefix "gw:" (userapi/etc/userapi.yaml ReadModel.Prefix)`},
-		{"the console's default prefix changes", func(p *project) { setDefault(p, "console", "READ_MODEL_PREFIX", "c:") }, `service console reads the read model under prefix "c:" (./console's default READ_MODEL_PREFIX)`},
+		{"the console's default prefix changes", func(p *project) { setDefault(p, "console", "READ_MODEL_PREFIX", "c:") }, `service console uses the read model's keys under prefix "c:" (./console's default READ_MODEL_PREFIX)`},
 		{"misspelt read model variable", func(p *project) { env(p, "userapi", "READMODEL_PREFIX", "rm:") }, "service userapi sets READMODEL_PREFIX"},
+
+		// The read model: the rebuild tool replaces it, by hand only.
+		{"rebuild missing", func(p *project) { delete(p.compose.Services, rebuildService) }, "service rebuild is missing"},
+		{"rebuild built from migrate", func(p *project) {
+			p.compose.Services[rebuildService].Build.Args["SERVICE"] = "deploy/migrate"
+		}, `service rebuild: build arg SERVICE="deploy/migrate", want "deploy/rebuild"`},
+		{"rebuild started by up", func(p *project) { p.compose.Services[rebuildService].Profiles = nil }, "service rebuild is run by hand (docker compose run --rm rebuild): give it a profile"},
+		{"a service the stack needs in a profile", func(p *project) { p.compose.Services["projector"].Profiles = []string{"tools"} }, "service projector is in profiles [tools]"},
+		{"the gateway waits for the tool", func(p *project) { p.compose.Services["userapi"].DependsOn[rebuildService] = completed }, "service userapi depends on rebuild, which is in profiles [tools]"},
+		{"rebuild restarts", func(p *project) { p.compose.Services[rebuildService].Restart = "unless-stopped" }, "service rebuild runs once; restart"},
+		{"rebuild before migrate", func(p *project) { delete(p.compose.Services[rebuildService].DependsOn, "migrate") }, "service rebuild must wait for migrate"},
+		{"rebuild before Redis answers", func(p *project) { p.compose.Services[rebuildService].DependsOn[redisService] = started }, "service rebuild must wait for redis with condition " + healthy},
+		{"rebuild's Redis elsewhere", func(p *project) { env(p, rebuildService, "REDIS_ADDR", "redis:6380") }, `service rebuild: REDIS_ADDR="redis:6380", want redis:6379`},
+		{"rebuild's Redis on its loopback", func(p *project) { delete(p.compose.Services[rebuildService].Environment, "REDIS_ADDR") }, "service rebuild: set REDIS_ADDR=redis:6379"},
+		{"rebuild without MYSQL_DSN", func(p *project) { delete(p.compose.Services[rebuildService].Environment, "MYSQL_DSN") }, "service rebuild: set MYSQL_DSN"},
+		{"rebuild's MySQL elsewhere", func(p *project) {
+			env(p, rebuildService, "MYSQL_DSN", "root:${MYSQL_ROOT_PASSWORD}@tcp(127.0.0.1:3306)/")
+		}, "service rebuild: MYSQL_DSN connects to tcp(127.0.0.1:3306)"},
+		{"rebuild with a literal password", func(p *project) { env(p, rebuildService, "MYSQL_DSN", "root:hunter2@tcp(mysql:3306)/") }, "service rebuild: MYSQL_DSN: the DSN's password must be ${MYSQL_ROOT_PASSWORD}"},
+		{"rebuild reads another user database", func(p *project) { env(p, rebuildService, "USER_DB", "users") }, `service rebuild reads database "users" (USER_DB), but migrate creates "user"`},
+		{"migrate makes another database, rebuild does not follow", func(p *project) { env(p, "migrate", "USER_SCORE_DB", "scores") }, `service rebuild reads database "user_score" (USER_SCORE_DB), but migrate creates "scores"`},
+		{"rebuild under another prefix", func(p *project) { env(p, rebuildService, "READ_MODEL_PREFIX", "rm2:") }, `service rebuild uses the read model's keys under prefix "rm2:" (READ_MODEL_PREFIX)`},
+		{"rebuild's default prefix changes", func(p *project) { setDefault(p, rebuildService, "READ_MODEL_PREFIX", "rb:") }, `prefix "rb:" (./deploy/rebuild's default READ_MODEL_PREFIX)`},
+		{"rebuild's prefix on its command line", func(p *project) { p.compose.Services[rebuildService].Command = stringList{"-prefix", "rm:"} }, "service rebuild: its command sets -prefix; set READ_MODEL_PREFIX in its environment"},
+		{"rebuild's Redis on its command line", func(p *project) { p.compose.Services[rebuildService].Command = stringList{"-redis=redis:6379"} }, "service rebuild: its command sets -redis"},
+		{"rebuild's flag renamed", func(p *project) {
+			c := p.cmds[rebuildService]
+			c.calls = slices.DeleteFunc(c.calls, func(cl call) bool { _, ok := cl.declaresFlag("redis"); return ok })
+		}, "declares no -redis flag: toolFlags is out of date"},
+		{"misspelt rebuild variable", func(p *project) { env(p, rebuildService, "REDIS_ADDRESS", "redis:6379") }, "service rebuild sets REDIS_ADDRESS"},
 
 		// The code changes, compose does not follow.
 		{"a process gets another identity", func(p *project) { p.identities["user"] = "user-score" }, "user.rpc"},
@@ -388,9 +418,9 @@ func TestReadModelPrefix(t *testing.T) {
 	}{
 		{"none set", nil, ""},
 		{"the shipped one on one side", map[string]string{"userapi": "rm:"}, ""},
-		{"another on every side", map[string]string{"projector": "x:", "userapi": "x:", "console": "x:"}, ""},
-		{"another on all but one", map[string]string{"projector": "x:", "userapi": "x:"}, `service console reads the read model under prefix "rm:"`},
-		{"another on the writer only", map[string]string{"projector": "x:"}, `service userapi reads the read model under prefix "rm:"`},
+		{"another on every side", map[string]string{"projector": "x:", "userapi": "x:", "console": "x:", rebuildService: "x:"}, ""},
+		{"another on all but one", map[string]string{"projector": "x:", "userapi": "x:", rebuildService: "x:"}, `service console uses the read model's keys under prefix "rm:"`},
+		{"another on the writer only", map[string]string{"projector": "x:"}, `service userapi uses the read model's keys under prefix "rm:"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := loadProject(root)

@@ -17,5 +17,8 @@
 // mail service's HTTP API, the mail server keeps its messages on a volume
 // it can write, the mailer's code key comes only from the environment, and
 // the mailer and the projector get the time to stop that their configs
-// give them. No Docker engine is needed.
+// give them. The rebuild tool, which replaces the read model, reaches the
+// same MySQL databases and Redis keys, and only by hand: it is in a
+// profile, and nothing `docker compose up` starts waits for it. No Docker
+// engine is needed.
 package compose

@@ -58,6 +58,8 @@ const (
 	// lists the messages at mailHealthPath, its health check.
 	mailService    = "mail"
 	mailHealthPath = "/api/messages"
+	// rebuildService rebuilds the read model on demand (deploy/rebuild).
+	rebuildService = "rebuild"
 	// dockerStopTimeout is how long Docker waits after SIGTERM before it
 	// kills a container whose stop_grace_period is not set.
 	dockerStopTimeout = 10 * time.Second
@@ -82,6 +84,7 @@ var builds = map[string]string{
 	"mailer":        "mailer",
 	"projector":     "projector",
 	mailService:     "dev/mail",
+	rebuildService:  "deploy/rebuild",
 }
 
 // goZero are the go-zero servers, which find each other through etcd.
@@ -101,14 +104,26 @@ var workers = []string{"relay", "mailer", "projector"}
 // for asynq's queues (the projector also for the read model it writes),
 // the gateway for the read model, the console for asynq's web UI and the
 // read model.
-var redisClients = []string{"relay", "mailer", "projector", "userapi", "console"}
+var redisClients = []string{"relay", "mailer", "projector", "userapi", "console", rebuildService}
 
 // readModel are the services that share the read model in Redis: the
-// projector writes it (first), the others read it.
-var readModel = []string{"projector", "userapi", "console"}
+// projector writes it (first), the rebuild replaces it, the others read it.
+var readModel = []string{"projector", "userapi", "console", rebuildService}
+
+// tools are the services run by hand (docker compose run --rm NAME), never
+// by `docker compose up`: each is in a profile, and no other service is.
+var tools = map[string]bool{rebuildService: true}
+
+// toolFlags are the flags of a tool's command that set what the checks
+// compare, each with the variable the checks read instead: the file gives
+// a tool its settings in its environment, not on its command line.
+var toolFlags = map[string]map[string]string{
+	rebuildService: {"dsn": "MYSQL_DSN", "user-db": "USER_DB", "user-score-db": "USER_SCORE_DB", "dtm-db": "DTM_DB",
+		"redis": "REDIS_ADDR", "prefix": "READ_MODEL_PREFIX"},
+}
 
 // oneShot services run to completion; every other one is long-running.
-var oneShot = map[string]bool{"migrate": true, certsService: true, etcdAuthService: true}
+var oneShot = map[string]bool{"migrate": true, certsService: true, etcdAuthService: true, rebuildService: true}
 
 // publishers are the only services with ports on the host.
 var publishers = map[string]bool{"userapi": true, dtmService: true, "console": true, mailService: true}
@@ -146,6 +161,9 @@ var startOrder = []struct{ service, dependency, condition string }{
 	// saga list do not need it): Redis is started first, not waited for.
 	{"userapi", redisService, started},
 	{"console", redisService, started},
+	// It reads the tables migrate makes and writes into Redis.
+	{rebuildService, "migrate", completed},
+	{rebuildService, redisService, healthy},
 }
 
 // branchConf is the part of user.yaml / user-score.yaml the checks use,
@@ -376,12 +394,16 @@ func (p *project) env(name, key string) (string, bool) {
 	return v, ok
 }
 
-// databases are the names migrate creates: the schema package's defaults
+// databases are the names migrate creates.
+func (p *project) databases() store.Databases { return p.databasesOf("migrate") }
+
+// databasesOf are the database names an operator command (internal/schema's
+// flags) uses as service name runs it: the schema package's defaults
 // unless the compose file overrides them.
-func (p *project) databases() store.Databases {
+func (p *project) databasesOf(name string) store.Databases {
 	dbs := store.Default
 	for key, dst := range map[string]*string{"USER_DB": &dbs.User, "USER_SCORE_DB": &dbs.UserScore, "DTM_DB": &dbs.DTM} {
-		if v, ok := p.env("migrate", key); ok && v != "" {
+		if v, ok := p.env(name, key); ok && v != "" {
 			*dst = v
 		}
 	}

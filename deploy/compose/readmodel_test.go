@@ -54,7 +54,7 @@ func checkReadModel(p *project, r *report) {
 		case i == 0:
 			want, wantSource = prefix, source
 		case want != "" && prefix != want:
-			r.add("service %s reads the read model under prefix %q (%s), but the %s writes it under %q (%s): set the same READ_MODEL_PREFIX on both, or on neither",
+			r.add("service %s uses the read model's keys under prefix %q (%s), but the %s writes them under %q (%s): set the same READ_MODEL_PREFIX on both, or on neither",
 				name, prefix, source, writer, want, wantSource)
 		}
 	}

@@ -230,24 +230,43 @@ func (c *command) flagDecl(name string) (def string, literal, declared bool) {
 		if cl.dir != c.dir {
 			continue
 		}
-		i := 0
-		if strings.HasSuffix(cl.fun, "Var") {
-			i = 1
+		if d, ok := cl.declaresFlag(name); ok {
+			if d != nil {
+				return *d, true, true
+			}
+			return "", false, true
 		}
-		switch strings.TrimSuffix(cl.fun, "Var") {
-		case "String", "Bool", "Int", "Int64", "Uint", "Duration", "Float64":
-		default:
-			continue
-		}
-		if len(cl.args) < i+2 || cl.args[i] == nil || *cl.args[i] != name {
-			continue
-		}
-		if d := cl.args[i+1]; d != nil {
-			return *d, true, true
-		}
-		return "", false, true
 	}
 	return "", false, false
+}
+
+// declaresFlag says whether the command or a package of this module it
+// imports (internal/schema's AddFlags) declares flag name.
+func (c *command) declaresFlag(name string) bool {
+	for _, cl := range c.calls {
+		if _, ok := cl.declaresFlag(name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// declaresFlag says whether cl declares flag name, and gives its default
+// where that is a literal.
+func (cl call) declaresFlag(name string) (def *string, ok bool) {
+	i := 0
+	if strings.HasSuffix(cl.fun, "Var") {
+		i = 1
+	}
+	switch strings.TrimSuffix(cl.fun, "Var") {
+	case "String", "Bool", "Int", "Int64", "Uint", "Duration", "Float64":
+	default:
+		return nil, false
+	}
+	if len(cl.args) < i+2 || cl.args[i] == nil || *cl.args[i] != name {
+		return nil, false
+	}
+	return cl.args[i+1], true
 }
 
 // envFile is one variable of the environment internal/suite's secureEnv
