@@ -103,7 +103,7 @@ var workers = []string{"relay", "mailer", "projector"}
 // redisClients are the services that reach the redis service: the workers
 // for asynq's queues (the projector also for the read model it writes),
 // the gateway for the read model, the console for asynq's web UI and the
-// read model.
+// read model, the rebuild tool for the read model it replaces.
 var redisClients = []string{"relay", "mailer", "projector", "userapi", "console", rebuildService}
 
 // readModel are the services that share the read model in Redis: the
@@ -180,8 +180,7 @@ type gatewayConf struct {
 	UserRpc      zrpc.RpcClientConf
 	UserScoreRpc zrpc.RpcClientConf
 	ReadModel    struct {
-		RedisAddr string `json:",optional"`
-		Prefix    string `json:",optional"`
+		Prefix string `json:",optional"`
 	} `json:",optional"`
 }
 
