@@ -1,8 +1,8 @@
 # One image per command of this module:
 #   docker build --build-arg SERVICE=user -t sagasuite-user .
 # SERVICE is a package path: dtm, user, user-score, userapi, console, relay,
-# mailer, dev/mail, and the one-shots deploy/migrate, deploy/certs,
-# deploy/etcdauth. Every image also holds /app/healthcheck
+# mailer, projector, dev/mail, and the one-shots deploy/migrate, deploy/certs,
+# deploy/etcdauth, deploy/rebuild. Every image also holds /app/healthcheck
 # (deploy/healthcheck), the probe docker-compose.yml's health checks run:
 # the runtime image has no shell and no curl. It runs as distroless's
 # nonroot user (uid/gid 65532), to whom the certs one-shot hands the keys.
@@ -34,4 +34,5 @@ COPY --from=build /src/user-score/etc /app/user-score/etc
 COPY --from=build /src/userapi/etc /app/userapi/etc
 COPY --from=build /src/relay/etc /app/relay/etc
 COPY --from=build /src/mailer/etc /app/mailer/etc
+COPY --from=build /src/projector/etc /app/projector/etc
 ENTRYPOINT ["/app/app"]

@@ -39,10 +39,12 @@ var checks = []struct {
 	{"etcd", checkEtcd},
 	{"connections", checkConnections},
 	{"queues and mail", checkQueuesAndMail},
+	{"read model", checkReadModel},
 	{"mail storage", checkMailDir},
 	{"stop grace period", checkStopGrace},
 	{"secrets", checkSecrets},
 	{"environment names", checkEnvNames},
+	{"tools", checkTools},
 }
 
 func sortedServices(p *project) []string {
@@ -419,7 +421,12 @@ func checkStartOrder(p *project, r *report) {
 		if s == nil {
 			continue // checkServices reports it
 		}
-		if got := s.DependsOn[e.dependency]; got != e.condition {
+		switch got := s.DependsOn[e.dependency]; {
+		case got == e.condition:
+		case e.condition == started && got != "":
+			r.add("service %s must wait for %s with condition %s, not %s: it serves without %s, and must not be kept from starting by it",
+				e.service, e.dependency, started, got, e.dependency)
+		default:
 			r.add("service %s must wait for %s with condition %s (has %q)", e.service, e.dependency, e.condition, got)
 		}
 	}
@@ -604,6 +611,7 @@ func checkConnections(p *project, r *report) {
 		likeSource       string
 	}{
 		{"migrate", "MYSQL_DSN", "", nil, ""},
+		{rebuildService, "MYSQL_DSN", "", nil, ""},
 		{"user", "DATA_SOURCE", dbs.User, parse(p.branch["user"].DataSource), p.configs["user"]},
 		{"user-score", "DATA_SOURCE", dbs.UserScore, parse(p.branch["user-score"].DataSource), p.configs["user-score"]},
 		{"console", "USER_DSN", dbs.User, consoleDefault("USER_DSN"), "./console's default USER_DSN"},
@@ -611,6 +619,7 @@ func checkConnections(p *project, r *report) {
 		// The outbox is in the user database.
 		{"relay", "DATA_SOURCE", dbs.User, parse(p.worker["relay"].DataSource), p.configs["relay"]},
 		{"mailer", "DATA_SOURCE", dbs.User, parse(p.worker["mailer"].DataSource), p.configs["mailer"]},
+		{"projector", "DATA_SOURCE", dbs.User, parse(p.worker["projector"].DataSource), p.configs["projector"]},
 	} {
 		if p.compose.Services[d.service] == nil {
 			continue
@@ -633,6 +642,20 @@ func checkConnections(p *project, r *report) {
 		case d.like != nil && (c.ParseTime != d.like.ParseTime || c.Loc.String() != d.like.Loc.String()):
 			r.add("service %s: %s has parseTime=%t loc=%s, but %s has parseTime=%t loc=%s",
 				d.service, d.key, c.ParseTime, c.Loc, d.likeSource, d.like.ParseTime, d.like.Loc)
+		}
+	}
+
+	// The rebuild reads the databases migrate makes (its -user-db and
+	// -user-score-db; DTM's it does not read).
+	if p.compose.Services[rebuildService] != nil {
+		got := p.databasesOf(rebuildService)
+		for _, d := range []struct{ key, got, want string }{
+			{"USER_DB", got.User, dbs.User},
+			{"USER_SCORE_DB", got.UserScore, dbs.UserScore},
+		} {
+			if d.got != d.want {
+				r.add("service %s reads database %q (%s), but migrate creates %q", rebuildService, d.got, d.key, d.want)
+			}
 		}
 	}
 

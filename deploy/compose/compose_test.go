@@ -279,6 +279,80 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"mailer killed before its mails in flight", func(p *project) { p.compose.Services["mailer"].StopGracePeriod = "" }, "stop_grace_period"},
 		{"mailer.yaml waits longer", func(p *project) { p.worker["mailer"].Shutdown.WaitTime = time.Minute }, "1m0s"},
 
+		// The read model: the projector writes it.
+		{"projector missing", func(p *project) { delete(p.compose.Services, "projector") }, "service projector is missing"},
+		{"projector built from the mailer", func(p *project) { p.compose.Services["projector"].Build.Args["SERVICE"] = "mailer" }, `SERVICE="mailer", want "projector"`},
+		{"projector's Redis elsewhere", func(p *project) { env(p, "projector", "REDIS_ADDR", "redis:6380") }, `service projector: REDIS_ADDR="redis:6380", want redis:6379`},
+		{"projector's Redis on its loopback", func(p *project) { delete(p.compose.Services["projector"].Environment, "REDIS_ADDR") }, "service projector: set REDIS_ADDR=redis:6379"},
+		{"projector without DATA_SOURCE", func(p *project) { delete(p.compose.Services["projector"].Environment, "DATA_SOURCE") }, "service projector: set DATA_SOURCE"},
+		{"projector on another database", func(p *project) {
+			env(p, "projector", "DATA_SOURCE", "root:${MYSQL_ROOT_PASSWORD}@tcp(mysql:3306)/user_score?parseTime=true&loc=UTC")
+		}, `service projector: DATA_SOURCE uses database "user_score"`},
+		{"projector DSN without parseTime", func(p *project) {
+			env(p, "projector", "DATA_SOURCE", "root:${MYSQL_ROOT_PASSWORD}@tcp(mysql:3306)/user")
+		}, "service projector: DATA_SOURCE has parseTime=false"},
+		{"projector health check on the wrong port", func(p *project) {
+			p.compose.Services["projector"].Healthcheck.Test[2] = "http://127.0.0.1:6474/healthz"
+		}, "service projector: healthcheck probes port 6474, but its dev server"},
+		{"projector without a health check", func(p *project) { p.compose.Services["projector"].Healthcheck = nil }, "service projector runs for good but has no healthcheck"},
+		{"projector dev server port", func(p *project) { env(p, "projector", "DEV_SERVER_PORT", "6476") }, "service projector: DEV_SERVER_PORT=6476"},
+		{"projector.yaml dev server moves", func(p *project) { p.worker["projector"].DevServer.Port = 6480 }, "DevServer.Port 6480"},
+		{"projector dev server where the probe cannot reach it", func(p *project) { env(p, "projector", "DEV_SERVER_HOST", "10.0.0.7") }, "service projector: dev server on 10.0.0.7"},
+		{"projector before migrate", func(p *project) { delete(p.compose.Services["projector"].DependsOn, "migrate") }, "service projector must wait for migrate"},
+		{"projector does not wait for Redis to be healthy", func(p *project) { p.compose.Services["projector"].DependsOn[redisService] = started }, "service projector must wait for redis with condition " + healthy},
+		{"projector killed before its tasks in flight", func(p *project) { p.compose.Services["projector"].StopGracePeriod = "" }, "service projector: projector/etc/projector.yaml gives it 15s"},
+		{"projector.yaml waits longer for its tasks", func(p *project) { p.worker["projector"].ShutdownTimeout = time.Minute }, "1m0s to stop after SIGTERM (ShutdownTimeout)"},
+		{"misspelt projector variable", func(p *project) { env(p, "projector", "READMODEL_PREFIX", "rm:") }, "service projector sets READMODEL_PREFIX"},
+		{"projector with a certificate", func(p *project) { env(p, "projector", "TLS_CERT", "/tls/user.pem") }, "service projector sets TLS_CERT, but has no identity"},
+
+		// The read model: the gateway and the console read it.
+		{"userapi without REDIS_ADDR", func(p *project) { delete(p.compose.Services["userapi"].Environment, "REDIS_ADDR") }, "service userapi: set REDIS_ADDR=redis:6379"},
+		{"userapi's Redis elsewhere", func(p *project) { env(p, "userapi", "REDIS_ADDR", "127.0.0.1:6379") }, `service userapi: REDIS_ADDR="127.0.0.1:6379", want redis:6379`},
+		{"userapi with a Redis password Redis does not require", func(p *project) {
+			env(p, "userapi", "REDIS_PASSWORD", "${REDIS_PASSWORD:?}")
+		}, `service userapi: REDIS_PASSWORD="${REDIS_PASSWORD:?}", but the redis service's --requirepass is ""`},
+		{"userapi not started after Redis", func(p *project) { delete(p.compose.Services["userapi"].DependsOn, redisService) }, "service userapi must wait for redis with condition " + started},
+		{"userapi kept from starting by Redis", func(p *project) { p.compose.Services["userapi"].DependsOn[redisService] = healthy }, "service userapi must wait for redis with condition service_started, not service_healthy: it serves without redis"},
+		{"console kept from starting by Redis", func(p *project) { p.compose.Services["console"].DependsOn[redisService] = healthy }, "service console must wait for redis with condition service_started, not service_healthy"},
+		{"differing READ_MODEL_PREFIX", func(p *project) { env(p, "projector", "READ_MODEL_PREFIX", "rm2:") }, `service userapi uses the read model's keys under prefix "rm:" (./userapi's default READ_MODEL_PREFIX), but the projector writes them under "rm2:" (READ_MODEL_PREFIX)`},
+		{"READ_MODEL_PREFIX on a reader only", func(p *project) { env(p, "console", "READ_MODEL_PREFIX", "ro:") }, `service console uses the read model's keys under prefix "ro:" (READ_MODEL_PREFIX), but the projector writes them under "rm:" (projector/etc/projector.yaml ReadModelPrefix)`},
+		{"empty READ_MODEL_PREFIX", func(p *project) { env(p, "userapi", "READ_MODEL_PREFIX", "") }, "service userapi: READ_MODEL_PREFIX is empty"},
+		{"projector.yaml's prefix changes", func(p *project) { p.worker["projector"].ReadModelPrefix = "rm2:" }, `but the projector writes them under "rm2:" (projector/etc/projector.yaml ReadModelPrefix)`},
+		{"the gateway's default prefix changes", func(p *project) { p.cmds["userapi"].tagDefaults["READ_MODEL_PREFIX"] = "gw:" }, `service userapi uses the read model's keys under prefix "gw:" (./userapi's default READ_MODEL_PREFIX)`},
+		{"userapi.yaml sets another prefix", func(p *project) { p.gateway.ReadModel.Prefix = "gw:" }, `prefix "gw:" (userapi/etc/userapi.yaml ReadModel.Prefix)`},
+		{"the console's default prefix changes", func(p *project) { setDefault(p, "console", "READ_MODEL_PREFIX", "c:") }, `service console uses the read model's keys under prefix "c:" (./console's default READ_MODEL_PREFIX)`},
+		{"misspelt read model variable", func(p *project) { env(p, "userapi", "READMODEL_PREFIX", "rm:") }, "service userapi sets READMODEL_PREFIX"},
+
+		// The read model: the rebuild tool replaces it, by hand only.
+		{"rebuild missing", func(p *project) { delete(p.compose.Services, rebuildService) }, "service rebuild is missing"},
+		{"rebuild built from migrate", func(p *project) {
+			p.compose.Services[rebuildService].Build.Args["SERVICE"] = "deploy/migrate"
+		}, `service rebuild: build arg SERVICE="deploy/migrate", want "deploy/rebuild"`},
+		{"rebuild started by up", func(p *project) { p.compose.Services[rebuildService].Profiles = nil }, "service rebuild is run by hand (docker compose run --rm rebuild): give it a profile"},
+		{"a service the stack needs in a profile", func(p *project) { p.compose.Services["projector"].Profiles = []string{"tools"} }, "service projector is in profiles [tools]"},
+		{"the gateway waits for the tool", func(p *project) { p.compose.Services["userapi"].DependsOn[rebuildService] = completed }, "service userapi depends on rebuild, which is in profiles [tools]"},
+		{"rebuild restarts", func(p *project) { p.compose.Services[rebuildService].Restart = "unless-stopped" }, "service rebuild runs once; restart"},
+		{"rebuild before migrate", func(p *project) { delete(p.compose.Services[rebuildService].DependsOn, "migrate") }, "service rebuild must wait for migrate"},
+		{"rebuild before Redis answers", func(p *project) { p.compose.Services[rebuildService].DependsOn[redisService] = started }, "service rebuild must wait for redis with condition " + healthy},
+		{"rebuild's Redis elsewhere", func(p *project) { env(p, rebuildService, "REDIS_ADDR", "redis:6380") }, `service rebuild: REDIS_ADDR="redis:6380", want redis:6379`},
+		{"rebuild's Redis on its loopback", func(p *project) { delete(p.compose.Services[rebuildService].Environment, "REDIS_ADDR") }, "service rebuild: set REDIS_ADDR=redis:6379"},
+		{"rebuild without MYSQL_DSN", func(p *project) { delete(p.compose.Services[rebuildService].Environment, "MYSQL_DSN") }, "service rebuild: set MYSQL_DSN"},
+		{"rebuild's MySQL elsewhere", func(p *project) {
+			env(p, rebuildService, "MYSQL_DSN", "root:${MYSQL_ROOT_PASSWORD}@tcp(127.0.0.1:3306)/")
+		}, "service rebuild: MYSQL_DSN connects to tcp(127.0.0.1:3306)"},
+		{"rebuild with a literal password", func(p *project) { env(p, rebuildService, "MYSQL_DSN", "root:hunter2@tcp(mysql:3306)/") }, "service rebuild: MYSQL_DSN: the DSN's password must be ${MYSQL_ROOT_PASSWORD}"},
+		{"rebuild reads another user database", func(p *project) { env(p, rebuildService, "USER_DB", "users") }, `service rebuild reads database "users" (USER_DB), but migrate creates "user"`},
+		{"migrate makes another database, rebuild does not follow", func(p *project) { env(p, "migrate", "USER_SCORE_DB", "scores") }, `service rebuild reads database "user_score" (USER_SCORE_DB), but migrate creates "scores"`},
+		{"rebuild under another prefix", func(p *project) { env(p, rebuildService, "READ_MODEL_PREFIX", "rm2:") }, `service rebuild uses the read model's keys under prefix "rm2:" (READ_MODEL_PREFIX)`},
+		{"rebuild's default prefix changes", func(p *project) { setDefault(p, rebuildService, "READ_MODEL_PREFIX", "rb:") }, `prefix "rb:" (./deploy/rebuild's default READ_MODEL_PREFIX)`},
+		{"rebuild's prefix on its command line", func(p *project) { p.compose.Services[rebuildService].Command = stringList{"-prefix", "rm:"} }, "service rebuild: its command sets -prefix; set READ_MODEL_PREFIX in its environment"},
+		{"rebuild's Redis on its command line", func(p *project) { p.compose.Services[rebuildService].Command = stringList{"-redis=redis:6379"} }, "service rebuild: its command sets -redis"},
+		{"rebuild's flag renamed", func(p *project) {
+			c := p.cmds[rebuildService]
+			c.calls = slices.DeleteFunc(c.calls, func(cl call) bool { _, ok := cl.declaresFlag("redis"); return ok })
+		}, "declares no -redis flag: toolFlags is out of date"},
+		{"misspelt rebuild variable", func(p *project) { env(p, rebuildService, "REDIS_ADDRESS", "redis:6379") }, "service rebuild sets REDIS_ADDRESS"},
+
 		// The code changes, compose does not follow.
 		{"a process gets another identity", func(p *project) { p.identities["user"] = "user-score" }, "user.rpc"},
 		{"an identity without an etcd account", func(p *project) { p.identities["userapi"] = "etcd" }, "no such etcd account"},
@@ -322,6 +396,49 @@ func TestConfigsInImage(t *testing.T) {
 	}
 }
 
+// setDefault changes the default of service's f("KEY", "default", …) lookup.
+func setDefault(p *project, service, key, def string) {
+	for _, cl := range p.cmds[service].calls {
+		if len(cl.args) >= 2 && cl.args[0] != nil && *cl.args[0] == key && cl.args[1] != nil {
+			cl.args[1] = &def
+			return
+		}
+	}
+	panic(fmt.Sprintf("service %s: no lookup of %s with a default", service, key))
+}
+
+// TestReadModelPrefix: one READ_MODEL_PREFIX on every side of the read
+// model is fine, whatever it is; one side on its own is not.
+func TestReadModelPrefix(t *testing.T) {
+	root := repoRoot(t)
+	for _, tc := range []struct {
+		name string
+		set  map[string]string // service → READ_MODEL_PREFIX
+		want string            // "" for no report
+	}{
+		{"none set", nil, ""},
+		{"the shipped one on one side", map[string]string{"userapi": "rm:"}, ""},
+		{"another on every side", map[string]string{"projector": "x:", "userapi": "x:", "console": "x:", rebuildService: "x:"}, ""},
+		{"another on all but one", map[string]string{"projector": "x:", "userapi": "x:", rebuildService: "x:"}, `service console uses the read model's keys under prefix "rm:"`},
+		{"another on the writer only", map[string]string{"projector": "x:"}, `service userapi uses the read model's keys under prefix "rm:"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := loadProject(root)
+			require.NoError(t, err)
+			for name, v := range tc.set {
+				p.compose.Services[name].Environment["READ_MODEL_PREFIX"] = v
+			}
+			var r report
+			checkReadModel(p, &r)
+			if tc.want == "" {
+				require.Empty(t, r)
+				return
+			}
+			require.Contains(t, strings.Join(r, "\n"), tc.want)
+		})
+	}
+}
+
 // replaceArg replaces item old of service's command with new.
 func replaceArg(p *project, service, old, new string) {
 	cmd := p.compose.Services[service].Command
@@ -333,7 +450,8 @@ func replaceArg(p *project, service, old, new string) {
 }
 
 // TestEnvNames: a variable counts as read when a string literal is exactly
-// its name or a struct tag says env=NAME, not when a message mentions it.
+// its name or a struct tag says env=NAME, not when a message mentions it;
+// a tag's default= is the variable's default.
 func TestEnvNames(t *testing.T) {
 	dir := t.TempDir()
 	src := `package main
@@ -342,6 +460,7 @@ import ("errors"; "os")
 
 type conf struct {
 	A string ` + "`json:\",optional,env=FROM_TAG\"`" + `
+	B string ` + "`json:\",default=rm:,range=[1:2],env=TAG_DEFAULT\"`" + `
 }
 
 var table = []struct{ name string }{{"FROM_TABLE"}}
@@ -352,9 +471,14 @@ func main() {
 }
 `
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
-	c := &command{dir: ".", envNames: map[string]bool{}}
+	c := &command{dir: ".", envNames: map[string]bool{}, tagDefaults: map[string]string{}}
 	require.NoError(t, c.readFile(".", filepath.Join(dir, "main.go")))
-	require.Equal(t, map[string]bool{"FROM_TAG": true, "FROM_TABLE": true, "FROM_GETENV": true}, c.envNames)
+	require.Equal(t, map[string]bool{"FROM_TAG": true, "TAG_DEFAULT": true, "FROM_TABLE": true, "FROM_GETENV": true}, c.envNames)
+	def, ok := c.envDefault("TAG_DEFAULT")
+	require.True(t, ok)
+	require.Equal(t, "rm:", def)
+	_, ok = c.envDefault("FROM_TAG")
+	require.False(t, ok, "optional, no default")
 }
 
 // TestFlags reads command lines as the Go flag package and etcd do.

@@ -44,6 +44,9 @@ type composeService struct {
 	User            string       `yaml:"user"`
 	Labels          any          `yaml:"labels"`
 	Logging         any          `yaml:"logging"`
+	// Profiles keep a service out of `docker compose up` unless one of
+	// them is enabled or the service is named (docker compose run).
+	Profiles []string `yaml:"profiles"`
 }
 
 type buildSpec struct {

@@ -58,6 +58,8 @@ const (
 	// lists the messages at mailHealthPath, its health check.
 	mailService    = "mail"
 	mailHealthPath = "/api/messages"
+	// rebuildService rebuilds the read model on demand (deploy/rebuild).
+	rebuildService = "rebuild"
 	// dockerStopTimeout is how long Docker waits after SIGTERM before it
 	// kills a container whose stop_grace_period is not set.
 	dockerStopTimeout = 10 * time.Second
@@ -80,7 +82,9 @@ var builds = map[string]string{
 	"console":       "console",
 	"relay":         "relay",
 	"mailer":        "mailer",
+	"projector":     "projector",
 	mailService:     "dev/mail",
+	rebuildService:  "deploy/rebuild",
 }
 
 // goZero are the go-zero servers, which find each other through etcd.
@@ -88,16 +92,38 @@ var goZero = []string{"user", "user-score", "userapi"}
 
 // devServers are the services with a dev server as go-zero configures it
 // (DevServer in their YAML, DEV_SERVER_HOST and DEV_SERVER_PORT), whose
-// /healthz their health check probes. The relay and the mailer serve it
-// themselves, from the same settings.
-var devServers = []string{"user", "user-score", "userapi", "relay", "mailer"}
+// /healthz their health check probes. The relay, the mailer and the
+// projector serve it themselves, from the same settings.
+var devServers = []string{"user", "user-score", "userapi", "relay", "mailer", "projector"}
 
 // workers are the services that read the outbox from the user database
 // and asynq's queues from Redis.
-var workers = []string{"relay", "mailer"}
+var workers = []string{"relay", "mailer", "projector"}
+
+// redisClients are the services that reach the redis service: the workers
+// for asynq's queues (the projector also for the read model it writes),
+// the gateway for the read model, the console for asynq's web UI and the
+// read model, the rebuild tool for the read model it replaces.
+var redisClients = []string{"relay", "mailer", "projector", "userapi", "console", rebuildService}
+
+// readModel are the services that share the read model in Redis: the
+// projector writes it (first), the rebuild replaces it, the others read it.
+var readModel = []string{"projector", "userapi", "console", rebuildService}
+
+// tools are the services run by hand (docker compose run --rm NAME), never
+// by `docker compose up`: each is in a profile, and no other service is.
+var tools = map[string]bool{rebuildService: true}
+
+// toolFlags are the flags of a tool's command that set what the checks
+// compare, each with the variable the checks read instead: the file gives
+// a tool its settings in its environment, not on its command line.
+var toolFlags = map[string]map[string]string{
+	rebuildService: {"dsn": "MYSQL_DSN", "user-db": "USER_DB", "user-score-db": "USER_SCORE_DB", "dtm-db": "DTM_DB",
+		"redis": "REDIS_ADDR", "prefix": "READ_MODEL_PREFIX"},
+}
 
 // oneShot services run to completion; every other one is long-running.
-var oneShot = map[string]bool{"migrate": true, certsService: true, etcdAuthService: true}
+var oneShot = map[string]bool{"migrate": true, certsService: true, etcdAuthService: true, rebuildService: true}
 
 // publishers are the only services with ports on the host.
 var publishers = map[string]bool{"userapi": true, dtmService: true, "console": true, mailService: true}
@@ -127,6 +153,17 @@ var startOrder = []struct{ service, dependency, condition string }{
 	// The mailer's /healthz answers 503 until Redis answers.
 	{"mailer", redisService, healthy},
 	{"mailer", mailService, healthy},
+	{"projector", "migrate", completed},
+	// The projector's /healthz answers 503 until Redis answers.
+	{"projector", redisService, healthy},
+	// The gateway and the console read the read model, but serve without
+	// it (its reads answer 503 while Redis is down; registrations and the
+	// saga list do not need it): Redis is started first, not waited for.
+	{"userapi", redisService, started},
+	{"console", redisService, started},
+	// It reads the tables migrate makes and writes into Redis.
+	{rebuildService, "migrate", completed},
+	{rebuildService, redisService, healthy},
 }
 
 // branchConf is the part of user.yaml / user-score.yaml the checks use,
@@ -136,20 +173,27 @@ type branchConf struct {
 	DataSource string
 }
 
-// gatewayConf is the part of userapi.yaml the checks use.
+// gatewayConf is the part of userapi.yaml the checks use; of ReadModel,
+// what the file says (the defaults are in the code's tags).
 type gatewayConf struct {
 	rest.RestConf
 	UserRpc      zrpc.RpcClientConf
 	UserScoreRpc zrpc.RpcClientConf
+	ReadModel    struct {
+		Prefix string `json:",optional"`
+	} `json:",optional"`
 }
 
-// workerConf is the part of relay.yaml and mailer.yaml the checks use (their
-// config packages are internal to them): go-zero's service settings and
-// what each file says of the rest, empty where it says nothing.
+// workerConf is the part of relay.yaml, mailer.yaml and projector.yaml the
+// checks use (their config packages are internal to them): go-zero's
+// service settings and what each file says of the rest, empty where it
+// says nothing.
 type workerConf struct {
 	service.ServiceConf
 	DataSource string `json:",optional"`
 	RedisAddr  string `json:",optional"`
+	// The projector's.
+	ReadModelPrefix string `json:",optional"`
 	// The mailer's.
 	SmtpAddr        string        `json:",optional"`
 	PublicBaseURL   string        `json:",optional"`
@@ -172,7 +216,7 @@ type project struct {
 	branch  map[string]*branchConf // user and user-score
 	gateway gatewayConf
 	dtm     dtmconfig.Type
-	worker  map[string]*workerConf // relay and mailer
+	worker  map[string]*workerConf // relay, mailer and projector
 
 	// identities maps each process that speaks gRPC or etcd to its
 	// certificate (devcerts name), and secureEnv are the variables that
@@ -349,12 +393,16 @@ func (p *project) env(name, key string) (string, bool) {
 	return v, ok
 }
 
-// databases are the names migrate creates: the schema package's defaults
+// databases are the names migrate creates.
+func (p *project) databases() store.Databases { return p.databasesOf("migrate") }
+
+// databasesOf are the database names an operator command (internal/schema's
+// flags) uses as service name runs it: the schema package's defaults
 // unless the compose file overrides them.
-func (p *project) databases() store.Databases {
+func (p *project) databasesOf(name string) store.Databases {
 	dbs := store.Default
 	for key, dst := range map[string]*string{"USER_DB": &dbs.User, "USER_SCORE_DB": &dbs.UserScore, "DTM_DB": &dbs.DTM} {
-		if v, ok := p.env("migrate", key); ok && v != "" {
+		if v, ok := p.env(name, key); ok && v != "" {
 			*dst = v
 		}
 	}

@@ -10,12 +10,13 @@ import (
 // The checks of the transactional outbox's part of the stack: Redis, which
 // holds asynq's queues; the relay, which publishes the user database's
 // outbox rows there; the mailer, which sends the mails; the development
-// mail server, which keeps them.
+// mail server, which keeps them; the projector, which applies the events
+// to the read model.
 
-// checkQueuesAndMail: the relay, the mailer and the console reach the redis
-// service (with its password, if it has one); the mailer sends to the mail
-// service's SMTP port and links to the gateway as published; the console
-// reads the mail service's HTTP API.
+// checkQueuesAndMail: the redisClients reach the redis service (with its
+// password, if it has one); the mailer sends to the mail service's SMTP
+// port and links to the gateway as published; the console reads the mail
+// service's HTTP API.
 func checkQueuesAndMail(p *project, r *report) {
 	if rs := p.compose.Services[redisService]; rs != nil {
 		rf := flags(rs.Command)
@@ -24,7 +25,7 @@ func checkQueuesAndMail(p *project, r *report) {
 			port = v
 		}
 		want, password := redisService+":"+port, rf["requirepass"]
-		for _, name := range []string{"relay", "mailer", "console"} {
+		for _, name := range redisClients {
 			if p.compose.Services[name] == nil {
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,8 +24,11 @@ type command struct {
 	// the env=NAME options of struct tags (go-zero's). A name that only
 	// appears inside a longer text, such as an error message, is not one.
 	envNames map[string]bool
-	calls    []call   // calls with at least one string literal argument
-	scanned  []string // package directories read, for messages
+	// tagDefaults are the defaults of the struct fields go-zero fills from
+	// a variable, by variable: `json:",default=V,env=NAME"`.
+	tagDefaults map[string]string
+	calls       []call   // calls with at least one string literal argument
+	scanned     []string // package directories read, for messages
 }
 
 // call is a function call; args[i] is nil where the argument is not a
@@ -43,7 +47,7 @@ var (
 // readCommand reads the command in dir (relative to root) and the packages
 // of module it imports.
 func readCommand(root, module, dir string) (*command, error) {
-	c := &command{dir: dir, envNames: map[string]bool{}}
+	c := &command{dir: dir, envNames: map[string]bool{}, tagDefaults: map[string]string{}}
 	seen := map[string]bool{}
 	var visit func(rel string) error
 	visit = func(rel string) error {
@@ -93,6 +97,9 @@ func (c *command) readFile(rel, path string) error {
 					for _, m := range envTag.FindAllStringSubmatch(tag, -1) {
 						c.envNames[m[1]] = true
 					}
+					if name, def, ok := tagDefault(tag); ok {
+						c.tagDefaults[name] = def
+					}
 				}
 			}
 		case *ast.CallExpr:
@@ -132,6 +139,32 @@ func funName(e ast.Expr) string {
 		return e.Sel.Name
 	}
 	return ""
+}
+
+// tagDefault reads a go-zero field tag: the variable of its env= option and
+// the value of its default= option, when it has both.
+func tagDefault(tag string) (name, def string, ok bool) {
+	var hasName, hasDef bool
+	for _, opt := range strings.Split(reflect.StructTag(tag).Get("json"), ",") {
+		if v, found := strings.CutPrefix(opt, "env="); found {
+			name, hasName = v, true
+		}
+		if v, found := strings.CutPrefix(opt, "default="); found {
+			def, hasDef = v, true
+		}
+	}
+	return name, def, hasName && hasDef
+}
+
+// envDefault is what the code uses when variable name is unset: the
+// default of an f("NAME", "default", …) lookup, else of a go-zero field
+// with env=NAME.
+func (c *command) envDefault(name string) (string, bool) {
+	if def, ok := c.defaultOf(name); ok {
+		return def, true
+	}
+	def, ok := c.tagDefaults[name]
+	return def, ok
 }
 
 // defaultOf finds f("NAME", "default", …) — an environment or flag lookup
@@ -197,24 +230,43 @@ func (c *command) flagDecl(name string) (def string, literal, declared bool) {
 		if cl.dir != c.dir {
 			continue
 		}
-		i := 0
-		if strings.HasSuffix(cl.fun, "Var") {
-			i = 1
+		if d, ok := cl.declaresFlag(name); ok {
+			if d != nil {
+				return *d, true, true
+			}
+			return "", false, true
 		}
-		switch strings.TrimSuffix(cl.fun, "Var") {
-		case "String", "Bool", "Int", "Int64", "Uint", "Duration", "Float64":
-		default:
-			continue
-		}
-		if len(cl.args) < i+2 || cl.args[i] == nil || *cl.args[i] != name {
-			continue
-		}
-		if d := cl.args[i+1]; d != nil {
-			return *d, true, true
-		}
-		return "", false, true
 	}
 	return "", false, false
+}
+
+// declaresFlag says whether the command or a package of this module it
+// imports (internal/schema's AddFlags) declares flag name.
+func (c *command) declaresFlag(name string) bool {
+	for _, cl := range c.calls {
+		if _, ok := cl.declaresFlag(name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// declaresFlag says whether cl declares flag name, and gives its default
+// where that is a literal.
+func (cl call) declaresFlag(name string) (def *string, ok bool) {
+	i := 0
+	if strings.HasSuffix(cl.fun, "Var") {
+		i = 1
+	}
+	switch strings.TrimSuffix(cl.fun, "Var") {
+	case "String", "Bool", "Int", "Int64", "Uint", "Duration", "Float64":
+	default:
+		return nil, false
+	}
+	if len(cl.args) < i+2 || cl.args[i] == nil || *cl.args[i] != name {
+		return nil, false
+	}
+	return cl.args[i+1], true
 }
 
 // envFile is one variable of the environment internal/suite's secureEnv
