@@ -314,11 +314,15 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"userapi not started after Redis", func(p *project) { delete(p.compose.Services["userapi"].DependsOn, redisService) }, "service userapi must wait for redis with condition " + started},
 		{"userapi kept from starting by Redis", func(p *project) { p.compose.Services["userapi"].DependsOn[redisService] = healthy }, "service userapi must wait for redis with condition service_started, not service_healthy: it serves without redis"},
 		{"console kept from starting by Redis", func(p *project) { p.compose.Services["console"].DependsOn[redisService] = healthy }, "service console must wait for redis with condition service_started, not service_healthy"},
-		{"differing READ_MODEL_PREFIX", func(p *project) { env(p, "projector", "READ_MODEL_PREFIX", "rm2:") }, `service userapi uses the read model's keys under prefix "rm:" (./userapi's default READ_MODEL_PREFIX), but the projector writes them under "rm2:" (READ_MODEL_PREFIX)`},
+		{"differing READ_MODEL_PREFIX", func(p *project) { env(p, "projector", "READ_MODEL_PREFIX", "rm2:") }, `service userapi uses the read model's keys under prefix "rm:" (userapi/etc/userapi.yaml ReadModel.Prefix), but the projector writes them under "rm2:" (READ_MODEL_PREFIX)`},
 		{"READ_MODEL_PREFIX on a reader only", func(p *project) { env(p, "console", "READ_MODEL_PREFIX", "ro:") }, `service console uses the read model's keys under prefix "ro:" (READ_MODEL_PREFIX), but the projector writes them under "rm:" (projector/etc/projector.yaml ReadModelPrefix)`},
 		{"empty READ_MODEL_PREFIX", func(p *project) { env(p, "userapi", "READ_MODEL_PREFIX", "") }, "service userapi: READ_MODEL_PREFIX is empty"},
 		{"projector.yaml's prefix changes", func(p *project) { p.worker["projector"].ReadModelPrefix = "rm2:" }, `but the projector writes them under "rm2:" (projector/etc/projector.yaml ReadModelPrefix)`},
-		{"the gateway's default prefix changes", func(p *project) { p.cmds["userapi"].tagDefaults["READ_MODEL_PREFIX"] = "gw:" }, `service userapi uses the read model's keys under prefix "gw:" (./userapi's default READ_MODEL_PREFIX)`},
+		{"userapi.yaml's prefix changes", func(p *project) { p.gateway.ReadModel.Prefix = "gw:" }, `service userapi uses the read model's keys under prefix "gw:" (userapi/etc/userapi.yaml ReadModel.Prefix)`},
+		{"the gateway's default prefix changes, its yaml silent", func(p *project) {
+			p.gateway.ReadModel.Prefix = ""
+			p.cmds["userapi"].tagDefaults["READ_MODEL_PREFIX"] = "gw:"
+		}, `service userapi uses the read model's keys under prefix "gw:" (./userapi's default READ_MODEL_PREFIX)`},
 		{"userapi.yaml sets another prefix", func(p *project) { p.gateway.ReadModel.Prefix = "gw:" }, `prefix "gw:" (userapi/etc/userapi.yaml ReadModel.Prefix)`},
 		{"the console's default prefix changes", func(p *project) { setDefault(p, "console", "READ_MODEL_PREFIX", "c:") }, `service console uses the read model's keys under prefix "c:" (./console's default READ_MODEL_PREFIX)`},
 		{"misspelt read model variable", func(p *project) { env(p, "userapi", "READMODEL_PREFIX", "rm:") }, "service userapi sets READMODEL_PREFIX"},
