@@ -209,6 +209,22 @@ func (b *bench) markdown(m machineInfo) string {
 		}
 	}
 
+	if len(b.reads) > 0 {
+		p("## Read endpoints\n\n")
+		p("GET /users/{id} and GET /leaderboard answer from the Redis read model alone (one Lua script each, the live " +
+			"generation resolved inside it), after the register sweep left its users there and the projector applied every event. " +
+			"Same columns as above.\n\n")
+		for _, v := range b.reads {
+			if best, ok := v.Best(); ok {
+				p("- **%s**: peak %.0f/s at C=%d, p99 %s ms there.\n", v.Name, best.RPS(), best.Conc, report.Ms(best.P(99)))
+			}
+		}
+		p("\n")
+		for _, v := range b.reads {
+			p("### %s\n\n%s.\n\n%s\n", v.Name, v.Title, report.Table(v))
+		}
+	}
+
 	p("## How it was measured\n\n")
 	p("- `bench` builds the suite and `bench/floors` into a temporary directory and starts a private stack: "+
 		"databases `%s_<random>_*` (internal/testdb: created with the suite's schema, dropped at the end), an embedded etcd and every process on free ports, "+

@@ -11,7 +11,14 @@
 //     HTTP stack, no saga (what distribution costs);
 //   - register-cost10: POST /register at the production bcrypt cost, next to
 //     a pure bcrypt loop on as many goroutines as cores in this process;
-//   - register-redis, floor-saga-redis: the same with DTM's Redis store.
+//   - register-redis, floor-saga-redis: the same with DTM's Redis store;
+//   - read-profile, read-leaderboard: GET /users/{id} and GET /leaderboard
+//     from the read model, over the users register-mysql left there (not
+//     plotted with the floors: a section of their own).
+//
+// The stack is the whole suite, the relay, the mailer, the projector, the
+// development mail server and a private redis-server included: what a
+// registration costs includes its outbox's work.
 //
 // Each variant warms up, then sweeps the concurrency (closed-loop clients,
 // fixed duration per level), recording latencies, statuses, and the CPU
@@ -89,7 +96,7 @@ func main() {
 	flag.StringVar(&prodConc, "prod-conc", "2,4,8,16", "concurrency levels at the production cost")
 	flag.BoolVar(&o.floorHash, "floor-hash", true, "the floors hash the password at -cost too, as the gateway does")
 	flag.DurationVar(&o.profile, "profile", 5*time.Second, "CPU-profile the gateway, user, user-score and DTM this long at register-mysql's best level (0: no)")
-	flag.StringVar(&variants, "variants", "register,floor-saga,floor-dtm,floor-localtx,prod", "which variants to run")
+	flag.StringVar(&variants, "variants", "register,floor-saga,floor-dtm,floor-localtx,reads,prod", "which variants to run (reads: GET /users/{id} and GET /leaderboard, after register)")
 	flag.StringVar(&o.out, "out", "docs", "directory (relative to the repository) for bench.md and bench.svg; empty: write nothing")
 	flag.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "Redis for DTM's Redis store")
 	flag.StringVar(&o.dbPrefix, "db-prefix", "sagabench", "prefix of the run's databases (<prefix>_<random>_*, dropped at the end)")
@@ -140,6 +147,7 @@ type bench struct {
 	store     string // DTM's current store
 	usedRedis bool
 	results   []report.Variant
+	reads     []report.Variant // the read endpoints (not plotted against the floors)
 	prod      *prodResult
 	notes     []string // profiles and other remarks for stdout
 }
@@ -187,7 +195,8 @@ func run(o options) error {
 	}
 	fmt.Printf("bench %s: building and starting the stack in %s …\n", b.runID, dir)
 	machine := describeMachine(ctx, dsn, o.redisAddr)
-	b.s, err = stack.Start(ctx, stack.Options{Root: root, Dir: dir, MySQL: myCfg, DBPrefix: o.dbPrefix, GatewayEnv: env, FloorsEnv: floorsEnv})
+	b.s, err = stack.Start(ctx, stack.Options{Root: root, Dir: dir, MySQL: myCfg, DBPrefix: o.dbPrefix, GatewayEnv: env, FloorsEnv: floorsEnv,
+		MailCodeKey: randomHex(32)})
 	if err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, dir)
 	}
@@ -284,6 +293,11 @@ func (b *bench) measure(ctx context.Context) error {
 		if reg, ok := b.variantNamed("register-" + store); ok && i == 0 && b.o.profile > 0 {
 			if best, ok := reg.Best(); ok {
 				b.profileAt(ctx, best.Conc)
+			}
+		}
+		if i == 0 && b.o.variants["reads"] && b.o.variants["register"] {
+			if err := b.readEndpoints(ctx, conc); err != nil {
+				return err
 			}
 		}
 		if i == 0 && b.o.prodCost > 0 && b.o.variants["prod"] {
@@ -443,10 +457,14 @@ const resultTimeout = 5 * time.Second
 // targets are the processes measured during a level.
 func (b *bench) targets() []procstat.Target {
 	var ts []procstat.Target
-	for _, name := range []string{"userapi", "user", "user-score", "dtm", "floors"} {
+	for _, name := range []string{"userapi", "user", "user-score", "dtm", "floors", "relay", "mailer", "projector"} {
 		if pid := b.s.PID(name); pid > 0 {
 			ts = append(ts, procstat.Target{Name: name, PID: pid})
 		}
+	}
+	// The stack's own Redis: the outbox's queues and the read model.
+	if pid := b.s.Redis.PID(); pid > 0 {
+		ts = append(ts, procstat.Target{Name: "redis-suite", PID: pid})
 	}
 	for _, comm := range []string{"mariadbd", "mysqld"} {
 		if pids := procstat.FindByName(comm); len(pids) > 0 {

@@ -76,7 +76,8 @@ func (v Variant) Rates() []float64 {
 // ProcOrder is the order (and the display names) of the measured processes.
 var ProcOrder = []struct{ Key, Label string }{
 	{"userapi", "gateway"}, {"user", "user"}, {"user-score", "user-score"}, {"dtm", "dtm"},
-	{"floors", "floors"}, {"mariadb", "MariaDB"}, {"redis", "Redis"}, {"bench", "bench (load)"},
+	{"floors", "floors"}, {"relay", "relay"}, {"mailer", "mailer"}, {"projector", "projector"},
+	{"mariadb", "MariaDB"}, {"redis", "Redis (DTM's store)"}, {"redis-suite", "Redis (queues, read model)"}, {"bench", "bench (load)"},
 }
 
 // procsOf lists the processes measured in any level of v, in ProcOrder.

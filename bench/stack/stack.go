@@ -21,6 +21,7 @@ import (
 	"sagasuite/bench/procstat"
 	"sagasuite/internal/etcdnode"
 	"sagasuite/internal/proc"
+	"sagasuite/internal/redistest"
 	"sagasuite/internal/store"
 	"sagasuite/internal/suite"
 	"sagasuite/internal/testdb"
@@ -36,6 +37,8 @@ type Options struct {
 	GatewayEnv []string
 	// FloorsEnv is added to the floors' environment after GatewayEnv.
 	FloorsEnv []string
+	// MailCodeKey is the mailer's code key (at least 32 bytes).
+	MailCodeKey string
 }
 
 // Stack is a running benchmark suite.
@@ -52,6 +55,9 @@ type Stack struct {
 	procs    map[string]*proc.Proc
 	node     *etcdnode.Node
 	dbs      []*testdb.DBs
+	// Redis is the stack's private redis-server: the outbox's queues and
+	// the read model, as in the tests, never the machine's.
+	Redis *redistest.Server
 }
 
 // Start builds and starts everything and waits until it is ready. The
@@ -82,6 +88,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("embedded etcd: %w", err)
 	}
 	s.EtcdHost = s.node.Endpoint()
+	if s.Redis, err = redistest.New(filepath.Join(o.Dir, "redis")); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if s.Etcd, err = clientv3.New(clientv3.Config{Endpoints: []string{s.EtcdHost}, DialTimeout: 5 * time.Second}); err != nil {
 		s.Close()
 		return nil, err
@@ -90,8 +100,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		MySQL: o.MySQL, DBs: dbs, EtcdHosts: []string{s.EtcdHost},
 		DtmHTTP: suite.FreePort(), DtmGRPC: suite.FreePort(), User: suite.FreePort(), UserScore: suite.FreePort(),
 		API: suite.FreePort(), Console: suite.FreePort(),
-		Dev:        map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort(), "dtm": suite.FreePort()},
+		Dev: map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort(), "dtm": suite.FreePort(),
+			"relay": suite.FreePort(), "mailer": suite.FreePort(), "projector": suite.FreePort()},
 		GatewayEnv: o.GatewayEnv,
+		// The whole suite runs, the mail and the read model included, as a
+		// deployment does: what a registration costs includes its outbox.
+		Redis: s.Redis.Addr, SMTP: suite.FreePort(), MailHTTP: suite.FreePort(),
+		MailerEnv: []string{"MAIL_CODE_KEY=" + o.MailCodeKey},
 	}
 	s.Floors = suite.FreePort()
 	s.procs = s.Procs(o.Root, s.Bin, o.Dir, nil)
@@ -194,6 +209,9 @@ func (s *Stack) Close() {
 	}
 	if s.node != nil {
 		s.node.Close()
+	}
+	if s.Redis != nil {
+		s.Redis.Stop()
 	}
 }
 

@@ -77,6 +77,14 @@ func (s *Server) start() error {
 	return nil
 }
 
+// PID is the running server's process id, 0 when it is not running.
+func (s *Server) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil || s.cmd.ProcessState != nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Stop kills the server (what it held is lost); stopping twice is harmless.
 func (s *Server) Stop() {
 	if s.cmd == nil {
