@@ -1,20 +1,18 @@
 package server_test
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
-	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/service"
 
+	"sagasuite/internal/logtest"
 	"sagasuite/internal/outbox"
 	"sagasuite/mailer/internal/mailertest"
 	"sagasuite/mailer/internal/server"
@@ -91,45 +89,25 @@ func TestSMTPDownIsRetried(t *testing.T) {
 	require.Len(t, e.Box.Messages(""), 1)
 }
 
-// lines is a log sink.
-type lines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lines) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
 // TestRedisDownAtStart: the server starts without Redis, says so once, and
 // works once Redis is there.
 func TestRedisDownAtStart(t *testing.T) {
 	e := mailertest.New(t)
-	log := &lines{}
-	logx.SetWriter(logx.NewWriter(log))
-	t.Cleanup(func() { logx.Reset() })
+	log := logtest.Capture(t)
 
 	e.Redis.Stop()
 	srv := start(t, e)
 	dev := httptest.NewServer(srv.DevServer(service.DevServerConfig{HealthPath: "/healthz", HealthResponse: "OK"}).Handler)
 	defer dev.Close()
 	unreachable := "Redis at " + e.Redis.Addr + " is unreachable"
-	mailertest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.count(unreachable) == 1 })
+	mailertest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
 	require.Equal(t, http.StatusServiceUnavailable, status(t, dev.URL+"/healthz"), "not healthy without Redis")
 	// asynq's loops fail every few seconds meanwhile; none of it is logged.
 	// (A period of silence is what is tested: a sleep, not a wait.)
 	time.Sleep(server.HealthCheckInterval + time.Second)
-	require.Equal(t, 1, log.count(unreachable), log.b.String())
+	require.Equal(t, 1, log.Count(unreachable), log)
 	for _, noise := range []string{"asynq: Failed", "asynq: Dequeue error", "redis: "} {
-		require.Zero(t, log.count(noise), "%q: asynq's and go-redis's own errors are left out while Redis is known down\n%s", noise, log.b.String())
+		require.Zero(t, log.Count(noise), "%q: asynq's and go-redis's own errors are left out while Redis is known down\n%s", noise, log)
 	}
 
 	e.Redis.MustRestart(t)
@@ -137,7 +115,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	mailertest.Publish(t, e.Client(t), r)
 	mailertest.WaitFor(t, 20*time.Second, "the mail", func() bool { return len(e.Box.Messages(r.Email)) == 1 })
 	mailertest.WaitFor(t, 2*server.HealthCheckInterval, "the all-clear", func() bool {
-		return log.count("Redis at "+e.Redis.Addr+" answers again") == 1
+		return log.Count("Redis at "+e.Redis.Addr+" answers again") == 1
 	})
 	require.Equal(t, http.StatusOK, status(t, dev.URL+"/healthz"))
 }

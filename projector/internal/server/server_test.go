@@ -2,23 +2,21 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
-	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/service"
 
 	"sagasuite/internal/devserver"
+	"sagasuite/internal/logtest"
 	"sagasuite/internal/outbox"
 	"sagasuite/internal/readmodel"
 	"sagasuite/projector/internal/projectortest"
@@ -153,44 +151,13 @@ func TestLag(t *testing.T) {
 	require.Positive(t, metric(t, h.URL, "projector_apply_delay_seconds_count"))
 }
 
-// lines is a log sink.
-type lines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lines) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func capture(t *testing.T) *lines {
-	log := &lines{}
-	logx.SetWriter(logx.NewWriter(log))
-	t.Cleanup(func() { logx.Reset() })
-	return log
-}
-
 // TestMySQLOutage: MySQL cut while an event row waits: one log line says
 // so, however many tasks and lag readings fail meanwhile (none of them is
 // logged); the lag keeps its last value; the tasks are retried and, once
 // MySQL is back, applied, with one line saying it answers again.
 func TestMySQLOutage(t *testing.T) {
 	e := projectortest.New(t)
-	log := capture(t)
+	log := logtest.Capture(t)
 	srv, s := start(t, e)
 	waiting := e.InsertEvent(t, readmodel.RegistrationCompleted{UserID: projectortest.NewID(), Username: "waiting", Gender: "other",
 		Score: 1, RegisteredAt: t0, Version: readmodel.VersionRegistered})
@@ -198,7 +165,7 @@ func TestMySQLOutage(t *testing.T) {
 
 	e.MySQL.Stop()
 	unreachable := "MySQL at " + e.MySQL.Addr + " (database " + e.DB.Names.User + ") is unreachable"
-	projectortest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.count(unreachable) == 1 })
+	projectortest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
 	lag := srv.Lag()
 	client, insp := e.Client(t), asynq.NewInspector(asynq.RedisClientOpt{Addr: e.Redis.Addr})
 	defer insp.Close()
@@ -215,8 +182,8 @@ func TestMySQLOutage(t *testing.T) {
 		return err == nil && info.Retried >= 2 && s.MySQL.Suppressed() >= 20
 	})
 	require.Equal(t, lag, srv.Lag(), "the last reading is kept")
-	require.Equal(t, 1, log.count(unreachable), log)
-	require.Zero(t, log.count("failed (retry"), "no line per failed task while MySQL is known down\n%s", log)
+	require.Equal(t, 1, log.Count(unreachable), log)
+	require.Zero(t, log.Count("failed (retry"), "no line per failed task while MySQL is known down\n%s", log)
 
 	// The other rows were never written: their tasks find no row once
 	// MySQL is back, and apply nothing.
@@ -231,8 +198,8 @@ func TestMySQLOutage(t *testing.T) {
 		}
 		return true
 	})
-	require.Equal(t, 1, log.count("MySQL at "+e.MySQL.Addr+" (database "+e.DB.Names.User+") answers again"), log)
-	require.Equal(t, 1, log.count(unreachable), log)
+	require.Equal(t, 1, log.Count("MySQL at "+e.MySQL.Addr+" (database "+e.DB.Names.User+") answers again"), log)
+	require.Equal(t, 1, log.Count(unreachable), log)
 	a, err := s.ReadModel.Profile(context.Background(), waiting.UserID)
 	require.NoError(t, err)
 	require.True(t, a.Found)
@@ -245,19 +212,19 @@ func TestMySQLOutage(t *testing.T) {
 // not healthy, and works once Redis is there.
 func TestRedisDownAtStart(t *testing.T) {
 	e := projectortest.New(t)
-	log := capture(t)
+	log := logtest.Capture(t)
 	e.Redis.Stop()
 	srv, s := start(t, e)
 	h := dev(t, srv)
 	unreachable := "Redis at " + e.Redis.Addr + " is unreachable"
-	projectortest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.count(unreachable) == 1 })
+	projectortest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
 	require.Equal(t, http.StatusServiceUnavailable, status(t, h.URL+"/healthz"), "not healthy without Redis")
 	// asynq's loops fail every few seconds meanwhile: wait for some of
 	// them to be left out, then check none was logged.
 	projectortest.WaitFor(t, 2*server.HealthCheckInterval, "errors left out", func() bool { return s.RedisHealth.Suppressed() >= 5 })
-	require.Equal(t, 1, log.count(unreachable), log)
+	require.Equal(t, 1, log.Count(unreachable), log)
 	for _, noise := range []string{"asynq: ", "redis: "} {
-		require.Zero(t, log.count(noise+"Failed")+log.count(noise+"Dequeue error")+log.count(noise+"dial"),
+		require.Zero(t, log.Count(noise+"Failed")+log.Count(noise+"Dequeue error")+log.Count(noise+"dial"),
 			"%q: asynq's and go-redis's own errors are left out while Redis is down\n%s", noise, log)
 	}
 
@@ -266,7 +233,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	projectortest.Publish(t, e.Client(t), r)
 	projectortest.WaitFor(t, 20*time.Second, "the row done", func() bool { return e.Outbox(t, r.ID).Done })
 	projectortest.WaitFor(t, 2*server.HealthCheckInterval, "the all-clear", func() bool {
-		return log.count("Redis at "+e.Redis.Addr+" answers again") == 1
+		return log.Count("Redis at "+e.Redis.Addr+" answers again") == 1
 	})
 	require.Equal(t, http.StatusOK, status(t, h.URL+"/healthz"))
 }

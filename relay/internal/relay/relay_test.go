@@ -1,13 +1,11 @@
 package relay_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/logging"
 	"github.com/stretchr/testify/require"
-	"github.com/zeromicro/go-zero/core/logx"
 
+	"sagasuite/internal/logtest"
 	"sagasuite/internal/outbox"
 	"sagasuite/internal/redistest"
 	"sagasuite/internal/register"
@@ -187,36 +185,6 @@ func count(t testing.TB, db *sql.DB, where string) int {
 	return n
 }
 
-// logs captures logx's output until the test ends.
-type logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func captureLogs(t *testing.T) *logs {
-	l := &logs{}
-	logx.SetWriter(logx.NewWriter(l))
-	t.Cleanup(func() {
-		logx.Reset()
-		if t.Failed() {
-			t.Logf("relay log:\n%s", l)
-		}
-	})
-	return l
-}
-
 // TestPublishesCommittedRowsOnce: each committed row becomes one task (id,
 // type, queue, payload, retry budget, retention as the contract says);
 // rows of an open transaction wait for its commit; rolled-back rows are
@@ -283,7 +251,7 @@ func TestRedisOutage(t *testing.T) {
 	rs.Stop()
 	insp := inspector(t, rs)
 	ids := insert(t, d.User, 50)
-	log := captureLogs(t)
+	log := logtest.Capture(t)
 
 	began := time.Now()
 	r := start(t, d, rs.Addr, settings())
@@ -291,7 +259,7 @@ func TestRedisOutage(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(began), (20+40+80+160)*time.Millisecond, "the waits between failed rounds double")
 	require.True(t, r.Running())
 	require.Equal(t, len(ids), count(t, d.User, "publishes = 0 AND published_at IS NULL AND next_publish_at <= NOW(3)"), "every row still due")
-	require.Equal(t, 1, strings.Count(log.String(), "Redis at "+rs.Addr+" is unreachable"), "one line per outage:\n%s", log)
+	require.Equal(t, 1, log.Count("Redis at "+rs.Addr+" is unreachable"), "one line per outage:\n%s", log)
 	require.Contains(t, log.String(), "start redis-server, or set REDIS_ADDR")
 
 	rs.MustRestart(t)
@@ -302,7 +270,7 @@ func TestRedisOutage(t *testing.T) {
 	waitFor(t, "the relay to say Redis is back", 5*time.Second, func() bool {
 		return strings.Contains(log.String(), "Redis at "+rs.Addr+" answers again")
 	})
-	require.Equal(t, 1, strings.Count(log.String(), "is unreachable"))
+	require.Equal(t, 1, log.Count("is unreachable"))
 }
 
 // TestRepublishesWhatRedisLost: a row not done is published again every
