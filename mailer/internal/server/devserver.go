@@ -23,7 +23,7 @@ import (
 func (s *Server) DevServer(c service.DevServerConfig) *http.Server {
 	return &http.Server{
 		Addr:              net.JoinHostPort(c.Host, strconv.Itoa(c.Port)),
-		Handler:           devserver.Handler(c, func() bool { return s.health.state.Load() == up }),
+		Handler:           devserver.Handler(c, s.redis.Up),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 }

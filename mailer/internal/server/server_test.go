@@ -127,13 +127,3 @@ func status(t *testing.T, url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
-
-func TestRetryDelay(t *testing.T) {
-	f := server.RetryDelay(time.Second, 10*time.Second)
-	for n, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second} {
-		got := f(n, nil, nil)
-		require.GreaterOrEqual(t, got, want, n)
-		require.LessOrEqual(t, got, want+want/10, n)
-	}
-	require.InDelta(t, float64(10*time.Second), float64(f(1000, nil, nil)), float64(time.Second), "no overflow")
-}

@@ -9,10 +9,7 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
-	"math/rand/v2"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -22,7 +19,7 @@ import (
 	"github.com/zeromicro/go-zero/core/logx"
 
 	"sagasuite/internal/outbox"
-	"sagasuite/projector/internal/health"
+	"sagasuite/internal/worker"
 	"sagasuite/projector/internal/logic"
 	"sagasuite/projector/internal/svc"
 )
@@ -62,23 +59,21 @@ func New(svcCtx *svc.ServiceContext) *Server {
 	rh := svcCtx.RedisHealth
 	// go-redis logs each failed dial itself, on the standard logger; for
 	// the whole process, as its logger is.
-	redis.SetLogger(redisLogger{rh})
+	redis.SetLogger(worker.RedisLogger{Redis: rh})
 	queues := map[string]int{}
 	for _, q := range Queues() {
 		queues[q] = 1
 	}
 	srv := asynq.NewServerFromRedisClient(svcCtx.Redis, asynq.Config{
-		Concurrency:    c.Concurrency,
-		Queues:         queues,
-		RetryDelayFunc: RetryDelay(c.RetryDelay, c.MaxRetryDelay),
-		// A retry is due after RetryDelay; asynq moves due retries back to
-		// the queue every DelayedTaskCheckInterval (5 s by default).
-		DelayedTaskCheckInterval: min(max(c.RetryDelay, 100*time.Millisecond), 5*time.Second),
+		Concurrency:              c.Concurrency,
+		Queues:                   queues,
+		RetryDelayFunc:           worker.RetryDelay(c.RetryDelay, c.MaxRetryDelay),
+		DelayedTaskCheckInterval: worker.DelayedTaskCheckInterval(c.RetryDelay),
 		TaskCheckInterval:        TaskCheckInterval,
 		ShutdownTimeout:          c.ShutdownTimeout,
 		HealthCheckInterval:      HealthCheckInterval,
 		HealthCheckFunc:          rh.Report,
-		Logger:                   asynqLogger{rh},
+		Logger:                   worker.AsynqLogger{Redis: rh},
 		LogLevel:                 asynq.InfoLevel,
 		ErrorHandler:             asynq.ErrorHandlerFunc(errorHandler(svcCtx.MySQL, rh)),
 	})
@@ -87,15 +82,12 @@ func New(svcCtx *svc.ServiceContext) *Server {
 
 // errorHandler logs a failed task, but for one that failed because MySQL
 // or Redis is known to be down, which was said once (counted instead).
-func errorHandler(mysql, rdb *health.Dependency) func(context.Context, *asynq.Task, error) {
+func errorHandler(mysql, rdb *worker.Dependency) func(context.Context, *asynq.Task, error) {
 	return func(ctx context.Context, t *asynq.Task, err error) {
 		if errors.Is(err, logic.ErrMySQL) && mysql.Quiet() || errors.Is(err, logic.ErrReadModel) && rdb.Quiet() {
 			return
 		}
-		id, _ := asynq.GetTaskID(ctx)
-		n, _ := asynq.GetRetryCount(ctx)
-		limit, _ := asynq.GetMaxRetry(ctx)
-		logx.WithContext(ctx).Errorf("task %s %s failed (retry %d of %d): %v", t.Type(), id, n, limit, err)
+		worker.LogFailed(ctx, t, err)
 	}
 }
 
@@ -140,47 +132,3 @@ func (s *Server) Healthy() bool { return s.svcCtx.RedisHealth.Up() }
 // Lag is projector_lag_seconds: the age of the oldest event row not done,
 // as last read (kept while MySQL does not answer).
 func (s *Server) Lag() time.Duration { return s.lag.last() }
-
-// RetryDelay is the delay before retry n+1 of a failed task: first, then
-// doubling up to max, plus up to a tenth at random.
-func RetryDelay(first, max time.Duration) asynq.RetryDelayFunc {
-	return func(n int, _ error, _ *asynq.Task) time.Duration {
-		d := first
-		for i := 0; i < n && d < max; i++ {
-			d *= 2
-		}
-		d = min(d, max)
-		return d + rand.N(d/10+1)
-	}
-}
-
-// asynqLogger sends asynq's log to go-zero's. Unless Redis is known to be
-// up, asynq's warnings and errors are left out (counted): each of its
-// loops says the same every few seconds, and the health said it once; so
-// are go-redis's (redisLogger).
-type asynqLogger struct{ h *health.Dependency }
-
-func (l asynqLogger) Debug(args ...any) { logx.Debug(append([]any{"asynq: "}, args...)...) }
-func (l asynqLogger) Info(args ...any)  { logx.Info(append([]any{"asynq: "}, args...)...) }
-func (l asynqLogger) Warn(args ...any)  { l.problem(args) }
-func (l asynqLogger) Error(args ...any) { l.problem(args) }
-func (l asynqLogger) Fatal(args ...any) {
-	logx.Severe(append([]any{"asynq: "}, args...)...)
-	logx.Close()
-	os.Exit(1)
-}
-
-func (l asynqLogger) problem(args []any) {
-	if !l.h.QuietUnlessUp() {
-		logx.Error("asynq: " + fmt.Sprint(args...))
-	}
-}
-
-// redisLogger sends go-redis's log to go-zero's, under the same rule.
-type redisLogger struct{ h *health.Dependency }
-
-func (l redisLogger) Printf(_ context.Context, format string, args ...any) {
-	if !l.h.QuietUnlessUp() {
-		logx.Errorf("redis: "+format, args...)
-	}
-}

@@ -248,13 +248,3 @@ func TestQueues(t *testing.T) {
 	require.Len(t, want, 2)
 	require.Equal(t, "outbox-registration-completed", want["outbox:registration-completed"])
 }
-
-func TestRetryDelay(t *testing.T) {
-	f := server.RetryDelay(time.Second, 30*time.Second)
-	for n, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
-		got := f(n, nil, nil)
-		require.GreaterOrEqual(t, got, want, n)
-		require.LessOrEqual(t, got, want+want/10, n)
-	}
-	require.InDelta(t, float64(30*time.Second), float64(f(1000, nil, nil)), float64(3*time.Second), "no overflow")
-}

@@ -14,8 +14,8 @@ import (
 	"sagasuite/internal/outbox"
 	"sagasuite/internal/readmodel"
 	"sagasuite/internal/store"
+	"sagasuite/internal/worker"
 	"sagasuite/projector/internal/config"
-	"sagasuite/projector/internal/health"
 	"sagasuite/projector/internal/model"
 )
 
@@ -29,9 +29,9 @@ type ServiceContext struct {
 	Redis     redis.UniversalClient
 	ReadModel *readmodel.Store
 	// MySQL and RedisHealth follow whether each answers, so that an outage
-	// is logged once (package health).
-	MySQL       *health.Dependency
-	RedisHealth *health.Dependency
+	// is logged once (internal/worker).
+	MySQL       *worker.Dependency
+	RedisHealth *worker.Dependency
 }
 
 // NewServiceContext opens the pool and the Redis client without
@@ -72,12 +72,16 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 		Outbox:    model.NewOutboxModel(db, outbox.EventKinds),
 		Redis:     rdb,
 		ReadModel: rm,
-		MySQL: health.New(fmt.Sprintf("MySQL at %s (database %s)", dsn.Addr, dsn.DBName),
-			"no event is applied until it answers, and projector_lag_seconds keeps its last value; the projector keeps trying. "+
-				"Start MySQL there, or set DATA_SOURCE (DataSource) to where it runs"),
-		RedisHealth: health.New("Redis at "+c.RedisAddr,
-			"no event is applied until it answers; the projector keeps trying. "+
-				"Start Redis there, or set REDIS_ADDR (RedisAddr) to where it runs"),
+		MySQL: &worker.Dependency{
+			Name: fmt.Sprintf("MySQL at %s (database %s)", dsn.Addr, dsn.DBName),
+			Hint: "no event is applied until it answers, and projector_lag_seconds keeps its last value; the projector keeps trying. " +
+				"Start MySQL there, or set DATA_SOURCE (DataSource) to where it runs",
+		},
+		RedisHealth: &worker.Dependency{
+			Name: "Redis at " + c.RedisAddr,
+			Hint: "no event is applied until it answers; the projector keeps trying. " +
+				"Start Redis there, or set REDIS_ADDR (RedisAddr) to where it runs",
+		},
 	}, nil
 }
 
