@@ -1,154 +1,45 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/internal/cmdtest"
 	"sagasuite/internal/emailcode"
 	"sagasuite/internal/outbox"
-	"sagasuite/internal/suite"
 	"sagasuite/mailer/internal/mailertest"
 )
 
-// bin is the mailer command, built once for the package's tests.
-var bin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mailer-test-")
-	if err != nil {
-		panic(err)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		root, err := suite.ModuleRoot()
-		if err == nil {
-			bin = filepath.Join(dir, "mailer")
-			cmd := exec.Command("go", "build", "-tags", suite.BuildTags, "-o", bin, "./mailer")
-			cmd.Dir = root
-			var out []byte
-			if out, err = cmd.CombinedOutput(); err != nil {
-				err = fmt.Errorf("go build ./mailer: %w\n%s", err, out)
-			}
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}()
-	os.Exit(code)
+// mailer is the command, built once for the package's tests; a run's
+// environment has none of the variables the mailer reads but the test's.
+var mailer = cmdtest.Command{
+	Pkg:  "./mailer",
+	Args: []string{"-f", "etc/mailer.yaml"},
+	Unset: []string{"DATA_SOURCE", "REDIS_ADDR", "REDIS_PASSWORD", "SMTP_ADDR", "SMTP_FROM", "SMTP_USERNAME", "SMTP_PASSWORD",
+		"SMTP_TIMEOUT", "PUBLIC_BASE_URL", "MAIL_CODE_KEY", "VERIFY_CODE_TTL", "MAILER_CONCURRENCY",
+		"RETRY_DELAY", "RETRY_MAX_DELAY", "DEV_SERVER_HOST", "DEV_SERVER_PORT"},
 }
 
-// mailer is one run of the command.
-type mailer struct {
-	cmd  *exec.Cmd
-	log  string
-	dev  int // dev server port
-	done chan struct{}
-	err  error // Wait's answer, once done is closed
-}
-
-// start runs the command with env added to a copy of the test's
-// environment from which every variable the mailer reads is removed.
-func start(t *testing.T, env []string) *mailer {
-	t.Helper()
-	dev := suite.FreePort()
-	m := &mailer{log: filepath.Join(t.TempDir(), "mailer.log"), dev: dev, done: make(chan struct{})}
-	f, err := os.Create(m.log)
-	require.NoError(t, err)
-	m.cmd = exec.Command(bin, "-f", "etc/mailer.yaml")
-	m.cmd.Env = append(clean(os.Environ()), append(env, "DEV_SERVER_PORT="+strconv.Itoa(dev))...)
-	m.cmd.Stdout, m.cmd.Stderr = f, f
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, m.cmd.Start())
-	go func() { m.err = m.cmd.Wait(); f.Close(); close(m.done) }()
-	t.Cleanup(func() {
-		m.kill()
-		if t.Failed() {
-			out, _ := os.ReadFile(m.log)
-			t.Logf("mailer log:\n%s", out)
-		}
-	})
-	return m
-}
-
-func clean(environ []string) []string {
-	var out []string
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "DATA_SOURCE", "REDIS_ADDR", "REDIS_PASSWORD", "SMTP_ADDR", "SMTP_FROM", "SMTP_USERNAME", "SMTP_PASSWORD",
-			"SMTP_TIMEOUT", "PUBLIC_BASE_URL", "MAIL_CODE_KEY", "VERIFY_CODE_TTL", "MAILER_CONCURRENCY",
-			"RETRY_DELAY", "RETRY_MAX_DELAY", "DEV_SERVER_HOST", "DEV_SERVER_PORT":
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
-func (m *mailer) kill() {
-	_ = m.cmd.Process.Kill()
-	<-m.done
-}
-
-// metric reads a counter from the dev server's /metrics, 0 when absent.
-func (m *mailer) metric(t *testing.T, name string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(m.dev) + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if value, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			v, err := strconv.ParseFloat(value, 64)
-			require.NoError(t, err)
-			return v
-		}
-	}
-	require.NoError(t, sc.Err())
-	return 0
-}
-
-func healthy(m *mailer) bool {
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(m.dev) + "/healthz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
+func TestMain(m *testing.M) { os.Exit(mailer.Main(m)) }
 
 // TestRefusesToStartWithoutAKey: no MAIL_CODE_KEY, or a short one: the
 // command exits non-zero at once and says what to set.
 func TestRefusesToStartWithoutAKey(t *testing.T) {
 	for _, env := range [][]string{nil, {"MAIL_CODE_KEY=too-short"}} {
-		m := start(t, env)
-		select {
-		case <-m.done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the mailer did not exit")
-		}
+		m := mailer.Start(t, env)
+		err := m.Wait(t, 10*time.Second)
 		var exit *exec.ExitError
-		require.True(t, errors.As(m.err, &exit), "%v", m.err)
+		require.True(t, errors.As(err, &exit), "%v", err)
 		require.NotZero(t, exit.ExitCode())
-		out, err := os.ReadFile(m.log)
-		require.NoError(t, err)
-		require.Contains(t, string(out), "MAIL_CODE_KEY must be set to a secret of at least 32 bytes")
+		require.Contains(t, m.Logged(t), "MAIL_CODE_KEY must be set to a secret of at least 32 bytes")
 	}
 }
 
@@ -168,12 +59,12 @@ func TestKillNine(t *testing.T) {
 		mailertest.Publish(t, client, r)
 	}
 
-	first := start(t, e.Env())
+	first := mailer.Start(t, e.Env())
 	killAt := users / 3
 	mailertest.WaitFor(t, 30*time.Second, fmt.Sprintf("%d deliveries", killAt), func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM email_delivery") >= killAt
 	})
-	first.kill()
+	first.Kill()
 	recorded := e.Count(t, "SELECT COUNT(*) FROM email_delivery")
 	mails := e.Box.Messages("")
 	rate := 0.0
@@ -198,12 +89,12 @@ func TestKillNine(t *testing.T) {
 		require.NoError(t, rdb.ZAddXX(ctx, leaseKey, redis.Z{Score: 0, Member: id}).Err())
 	}
 
-	second := start(t, e.Env())
+	second := mailer.Start(t, e.Env())
 	mailertest.WaitFor(t, 40*time.Second, "every row done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
 	})
-	mailertest.WaitFor(t, 5*time.Second, "the dev server", func() bool { return healthy(second) })
-	resends := second.metric(t, "mailer_resends_total")
+	mailertest.WaitFor(t, 5*time.Second, "the dev server", second.Healthy)
+	resends, _ := second.Metric("mailer_resends_total") // absent: none yet
 
 	deliveries := e.Deliveries(t)
 	require.Len(t, deliveries, users, "one delivery record per row")
@@ -241,21 +132,15 @@ func TestGracefulStop(t *testing.T) {
 	for _, r := range regs {
 		mailertest.Publish(t, client, r)
 	}
-	first := start(t, e.Env())
+	first := mailer.Start(t, e.Env())
 	mailertest.WaitFor(t, 30*time.Second, "some deliveries", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM email_delivery") >= users/4
 	})
-	require.NoError(t, first.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-first.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the mailer did not stop")
-	}
-	require.NoError(t, first.err, "a graceful stop exits 0")
+	require.NoError(t, first.Stop(t, 20*time.Second), "a graceful stop exits 0")
 	require.Equal(t, len(e.Box.Messages("")), e.Count(t, "SELECT COUNT(*) FROM email_delivery"),
 		"every mail sent before the stop is recorded")
 
-	start(t, e.Env())
+	mailer.Start(t, e.Env())
 	mailertest.WaitFor(t, 30*time.Second, "every row done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
 	})

@@ -1,146 +1,34 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/internal/cmdtest"
 	"sagasuite/internal/outbox"
 	"sagasuite/internal/readmodel"
-	"sagasuite/internal/suite"
 	"sagasuite/projector/internal/projectortest"
 )
 
-// bin is the projector command, built once for the package's tests.
-var bin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "projector-test-")
-	if err != nil {
-		panic(err)
-	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		root, err := suite.ModuleRoot()
-		if err == nil {
-			bin = filepath.Join(dir, "projector")
-			cmd := exec.Command("go", "build", "-tags", suite.BuildTags, "-o", bin, "./projector")
-			cmd.Dir = root
-			var out []byte
-			if out, err = cmd.CombinedOutput(); err != nil {
-				err = fmt.Errorf("go build ./projector: %w\n%s", err, out)
-			}
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		return m.Run()
-	}()
-	os.Exit(code)
+// projector is the command, built once for the package's tests; a run's
+// environment has none of the variables the projector reads but the
+// test's.
+var projector = cmdtest.Command{
+	Pkg:  "./projector",
+	Args: []string{"-f", "etc/projector.yaml"},
+	Unset: []string{"DATA_SOURCE", "REDIS_ADDR", "REDIS_PASSWORD", "READ_MODEL_PREFIX", "PROJECTOR_CONCURRENCY",
+		"RETRY_DELAY", "RETRY_MAX_DELAY", "DEV_SERVER_HOST", "DEV_SERVER_PORT"},
 }
 
-// projector is one run of the command.
-type projector struct {
-	cmd  *exec.Cmd
-	log  string
-	dev  int // dev server port
-	done chan struct{}
-	err  error // Wait's answer, once done is closed
-}
-
-// start runs the command with env added to a copy of the test's
-// environment from which every variable the projector reads is removed.
-func start(t *testing.T, env []string) *projector {
-	t.Helper()
-	dev := suite.FreePort()
-	p := &projector{log: filepath.Join(t.TempDir(), "projector.log"), dev: dev, done: make(chan struct{})}
-	f, err := os.Create(p.log)
-	require.NoError(t, err)
-	p.cmd = exec.Command(bin, "-f", "etc/projector.yaml")
-	p.cmd.Env = append(clean(os.Environ()), append(env, "DEV_SERVER_PORT="+strconv.Itoa(dev))...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, p.cmd.Start())
-	go func() { p.err = p.cmd.Wait(); f.Close(); close(p.done) }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			out, _ := os.ReadFile(p.log)
-			t.Logf("projector log:\n%s", out)
-		}
-	})
-	return p
-}
-
-func clean(environ []string) []string {
-	var out []string
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "DATA_SOURCE", "REDIS_ADDR", "REDIS_PASSWORD", "READ_MODEL_PREFIX", "PROJECTOR_CONCURRENCY",
-			"RETRY_DELAY", "RETRY_MAX_DELAY", "DEV_SERVER_HOST", "DEV_SERVER_PORT":
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
-func (p *projector) kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-func (p *projector) url(path string) string { return "http://127.0.0.1:" + strconv.Itoa(p.dev) + path }
-
-// metric reads a sample from /metrics (name with its labels, as exposed),
-// -1 when absent.
-func (p *projector) metric(t *testing.T, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(p.url("/metrics"))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if value, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			v, err := strconv.ParseFloat(value, 64)
-			require.NoError(t, err)
-			return v
-		}
-	}
-	require.NoError(t, sc.Err())
-	return -1
-}
-
-func (p *projector) healthy() bool {
-	resp, err := http.Get(p.url("/healthz"))
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func (p *projector) logged(t *testing.T) string {
-	out, err := os.ReadFile(p.log)
-	require.NoError(t, err)
-	return string(out)
-}
+func TestMain(m *testing.M) { os.Exit(projector.Main(m)) }
 
 var t0 = time.UnixMilli(1_800_000_000_000).UTC()
 
@@ -202,30 +90,32 @@ func TestCommand(t *testing.T) {
 	for _, r := range rows {
 		projectortest.Publish(t, client, r)
 	}
-	p := start(t, append(e.Env(), "PROJECTOR_CONCURRENCY=8"))
+	p := projector.Start(t, append(e.Env(), "PROJECTOR_CONCURRENCY=8"))
 	projectortest.WaitFor(t, 30*time.Second, "every row done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
 	})
 	sameState(t, e.Store(t, "expect:"), e.Store(t, projectortest.Prefix), ids)
 	require.Equal(t, len(rows), e.Count(t, "SELECT COUNT(*) FROM outbox WHERE outcome = ?", outbox.OutcomeApplied))
 
-	projectortest.WaitFor(t, 5*time.Second, "the dev server", p.healthy)
-	require.EqualValues(t, len(ids), p.metric(t, `projector_events_total{kind="registration-completed",outcome="applied"}`))
-	require.EqualValues(t, len(rows)-len(ids), p.metric(t, `projector_events_total{kind="email-verified",outcome="applied"}`))
-	require.Zero(t, p.metric(t, `projector_events_total{kind="email-verified",outcome="error"}`))
-	require.EqualValues(t, len(rows), p.metric(t, "projector_apply_delay_seconds_count"))
-	projectortest.WaitFor(t, 5*time.Second, "no lag", func() bool { return p.metric(t, "projector_lag_seconds") == 0 })
-	require.Contains(t, p.logged(t), "(concurrency 8)")
-	require.Contains(t, p.logged(t), `read model under prefix "`+projectortest.Prefix+`"`)
-
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the projector did not stop")
+	projectortest.WaitFor(t, 5*time.Second, "the dev server", p.Healthy)
+	metric := func(series string) float64 {
+		v, ok := p.Metric(series)
+		require.True(t, ok, "%s on /metrics", series)
+		return v
 	}
-	require.NoError(t, p.err, "a graceful stop exits 0")
-	require.Contains(t, p.logged(t), "projector stopped")
+	require.EqualValues(t, len(ids), metric(`projector_events_total{kind="registration-completed",outcome="applied"}`))
+	require.EqualValues(t, len(rows)-len(ids), metric(`projector_events_total{kind="email-verified",outcome="applied"}`))
+	require.Zero(t, metric(`projector_events_total{kind="email-verified",outcome="error"}`))
+	require.EqualValues(t, len(rows), metric("projector_apply_delay_seconds_count"))
+	projectortest.WaitFor(t, 5*time.Second, "no lag", func() bool {
+		lag, ok := p.Metric("projector_lag_seconds")
+		return ok && lag == 0
+	})
+	require.Contains(t, p.Logged(t), "(concurrency 8)")
+	require.Contains(t, p.Logged(t), `read model under prefix "`+projectortest.Prefix+`"`)
+
+	require.NoError(t, p.Stop(t, 20*time.Second), "a graceful stop exits 0")
+	require.Contains(t, p.Logged(t), "projector stopped")
 }
 
 // TestRefusesBadSettings: a setting the projector cannot work with makes
@@ -236,16 +126,12 @@ func TestRefusesBadSettings(t *testing.T) {
 		"DATA_SOURCE":       "DATA_SOURCE=root:@tcp(127.0.0.1:3306)/",
 		"RETRY_DELAY":       "RETRY_DELAY=1m",
 	} {
-		p := start(t, []string{env})
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: the projector did not exit", setting)
-		}
+		p := projector.Start(t, []string{env})
+		err := p.Wait(t, 10*time.Second)
 		var exit *exec.ExitError
-		require.True(t, errors.As(p.err, &exit), "%s: %v", setting, p.err)
+		require.True(t, errors.As(err, &exit), "%s: %v", setting, err)
 		require.NotZero(t, exit.ExitCode(), setting)
-		require.Contains(t, p.logged(t), setting)
+		require.Contains(t, p.Logged(t), setting)
 	}
 }
 
@@ -262,11 +148,11 @@ func TestKillNine(t *testing.T) {
 		projectortest.Publish(t, client, r)
 	}
 
-	first := start(t, e.Env())
+	first := projector.Start(t, e.Env())
 	projectortest.WaitFor(t, 30*time.Second, "a third of the rows done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NOT NULL") >= len(rows)/3
 	})
-	first.kill()
+	first.Kill()
 	doneAtKill := e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NOT NULL")
 
 	// The killed process's tasks stay active in Redis until their lease
@@ -288,7 +174,7 @@ func TestKillNine(t *testing.T) {
 		}
 	}
 
-	start(t, e.Env())
+	projector.Start(t, e.Env())
 	projectortest.WaitFor(t, 40*time.Second, "every row done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
 	})

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
-	"os/exec"
-	"path/filepath"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"sagasuite/internal/cmdtest"
 	"sagasuite/internal/outbox"
 	"sagasuite/internal/redistest"
 	"sagasuite/internal/register"
@@ -27,119 +22,11 @@ import (
 	"sagasuite/internal/testdb"
 )
 
-// build compiles the command into a temporary directory.
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "relay")
-	out, err := exec.Command("go", "build", "-tags", suite.BuildTags, "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
+// command is the relay, built once for the package's tests (relay is
+// the package that does its work).
+var command = cmdtest.Command{Pkg: "./relay", Args: []string{"-f", "etc/relay.yaml"}}
 
-// child is one run of the relay command; its output is kept.
-type child struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	out  *output
-	done chan struct{}
-	err  error // cmd.Wait's, once done is closed
-	dev  string
-}
-
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// spawn starts bin with the shipped config and env added to the test's
-// environment; the test ends it (it is killed if it outlives the test).
-func spawn(t *testing.T, bin string, out *output, env ...string) *child {
-	t.Helper()
-	config, err := filepath.Abs("etc/relay.yaml")
-	require.NoError(t, err)
-	port := suite.FreePort()
-	cmd := exec.Command(bin, "-f", config)
-	cmd.Env = append(cmd.Environ(), append(env, "DEV_SERVER_PORT="+strconv.Itoa(port))...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, cmd.Start())
-	c := &child{t: t, cmd: cmd, out: out, done: make(chan struct{}), dev: "http://127.0.0.1:" + strconv.Itoa(port)}
-	go func() { c.err = cmd.Wait(); close(c.done) }()
-	t.Cleanup(func() {
-		c.kill()
-		if t.Failed() {
-			t.Logf("relay output:\n%s", out)
-		}
-	})
-	return c
-}
-
-// kill ends the process as a crash would (SIGKILL) and waits for it.
-func (c *child) kill() {
-	_ = c.cmd.Process.Kill()
-	<-c.done
-}
-
-// stop asks the process to stop (SIGTERM) and returns its exit error,
-// failing the test when it takes more than grace.
-func (c *child) stop(grace time.Duration) error {
-	c.t.Helper()
-	require.NoError(c.t, c.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-c.done:
-		return c.err
-	case <-time.After(grace):
-		c.t.Fatalf("the relay did not stop within %s of SIGTERM", grace)
-		return nil
-	}
-}
-
-func (c *child) running() bool {
-	select {
-	case <-c.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// get answers the dev server's path: status and body (0 when it does not
-// answer).
-func (c *child) get(path string) (int, string) {
-	resp, err := http.Get(c.dev + path)
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// metric is the value of the sample named series (name and labels as
-// Prometheus's text format writes them) on /metrics, 0 when absent.
-func (c *child) metric(series string) float64 {
-	_, body := c.get("/metrics")
-	sc := bufio.NewScanner(strings.NewReader(body))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
-}
+func TestMain(m *testing.M) { os.Exit(command.Main(m)) }
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
@@ -171,30 +58,32 @@ func pending(t *testing.T, insp *asynq.Inspector) int {
 // says in one line each what is missing and what to do, keeps trying
 // (health OK, failures counted) and stops on SIGTERM.
 func TestStartsWithoutMySQLOrRedis(t *testing.T) {
-	bin := build(t)
 	rs := redistest.Start(t)
 	rs.Stop()
 	mysqlAddr := "127.0.0.1:" + strconv.Itoa(suite.FreePort()) // nothing listens there
-	out := &output{}
-	c := spawn(t, bin, out, "DATA_SOURCE=root:@tcp("+mysqlAddr+")/user", "REDIS_ADDR="+rs.Addr)
+	c := command.Start(t, []string{"DATA_SOURCE=root:@tcp(" + mysqlAddr + ")/user", "REDIS_ADDR=" + rs.Addr})
 
 	redisLine := "Redis at " + rs.Addr + " is unreachable"
 	mysqlLine := "MySQL at " + mysqlAddr + " (database user) is unreachable"
 	waitFor(t, "both lines", 10*time.Second, func() bool {
-		return strings.Contains(out.String(), redisLine) && strings.Contains(out.String(), mysqlLine)
+		out := c.Logged(t)
+		return strings.Contains(out, redisLine) && strings.Contains(out, mysqlLine)
 	})
-	require.Contains(t, out.String(), "start redis-server, or set REDIS_ADDR")
-	require.Contains(t, out.String(), "set DATA_SOURCE")
+	out := c.Logged(t)
+	require.Contains(t, out, "start redis-server, or set REDIS_ADDR")
+	require.Contains(t, out, "set DATA_SOURCE")
 	waitFor(t, "three failed rounds", 10*time.Second, func() bool {
-		return c.metric(`relay_outbox_publish_errors_total{dependency="mysql"}`) >= 3
+		failed, _ := c.Metric(`relay_outbox_publish_errors_total{dependency="mysql"}`)
+		return failed >= 3
 	})
-	require.True(t, c.running())
-	code, body := c.get("/healthz")
+	require.True(t, c.Running())
+	code, body := c.Get("/healthz")
 	require.Equal(t, http.StatusOK, code, "the relay runs: restarting it would not bring MySQL back")
 	require.Equal(t, "OK", body)
-	require.Equal(t, 1, strings.Count(out.String(), redisLine), "once per outage")
-	require.Equal(t, 1, strings.Count(out.String(), mysqlLine), "once per outage")
-	require.NoError(t, c.stop(5*time.Second), "a graceful stop exits 0")
+	out = c.Logged(t)
+	require.Equal(t, 1, strings.Count(out, redisLine), "once per outage")
+	require.Equal(t, 1, strings.Count(out, mysqlLine), "once per outage")
+	require.NoError(t, c.Stop(t, 5*time.Second), "a graceful stop exits 0")
 }
 
 // TestKillNineMidBatch: a relay killed with SIGKILL after it enqueued part
@@ -202,7 +91,6 @@ func TestStartsWithoutMySQLOrRedis(t *testing.T) {
 // publishes every row, and the tasks already in Redis are not duplicated.
 func TestKillNineMidBatch(t *testing.T) {
 	const n = 5000
-	bin := build(t)
 	d := testdb.New(t, "relayproc")
 	rs := redistest.Start(t)
 	insp := asynq.NewInspectorFromRedisClient(rs.Client())
@@ -234,10 +122,10 @@ func TestKillNineMidBatch(t *testing.T) {
 	var orphans int
 	for attempt := 1; orphans == 0; attempt++ {
 		require.LessOrEqual(t, attempt, 5, "never killed mid-batch")
-		c := spawn(t, bin, &output{}, env...)
+		c := command.Start(t, env)
 		before := pending(t, insp)
 		waitFor(t, "the relay to enqueue", 20*time.Second, func() bool { return pending(t, insp) > before })
-		c.kill()
+		c.Kill()
 		queued, rec := pending(t, insp), recorded()
 		require.Less(t, rec, n, "killed before it finished")
 		orphans = queued - rec
@@ -245,7 +133,7 @@ func TestKillNineMidBatch(t *testing.T) {
 	}
 
 	began := time.Now()
-	c := spawn(t, bin, &output{}, env...)
+	c := command.Start(t, env)
 	waitFor(t, "every row recorded as published", 30*time.Second, func() bool { return recorded() == n })
 	t.Logf("the restarted relay published the remaining rows in %s", time.Since(began).Round(time.Millisecond))
 	require.Equal(t, n, pending(t, insp), "each row's task once")
@@ -266,8 +154,10 @@ func TestKillNineMidBatch(t *testing.T) {
 	}
 	series := fmt.Sprintf(`relay_outbox_published_total{kind=%q,result="already_queued"}`, outbox.KindVerifyEmail)
 	// The killed batch's tasks were found in Redis, not sent again.
-	waitFor(t, fmt.Sprintf("%s to be %d", series, orphans), 5*time.Second, func() bool { return c.metric(series) == float64(orphans) })
-	code, _ := c.get("/healthz")
-	require.Equal(t, http.StatusOK, code)
-	require.NoError(t, c.stop(5*time.Second))
+	waitFor(t, fmt.Sprintf("%s to be %d", series, orphans), 5*time.Second, func() bool {
+		found, _ := c.Metric(series)
+		return found == float64(orphans)
+	})
+	require.True(t, c.Healthy())
+	require.NoError(t, c.Stop(t, 5*time.Second))
 }
