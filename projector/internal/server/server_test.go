@@ -1,13 +1,10 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/zeromicro/go-zero/core/service"
 
+	"sagasuite/internal/cmdtest"
 	"sagasuite/internal/devserver"
 	"sagasuite/internal/logtest"
 	"sagasuite/internal/outbox"
@@ -43,31 +41,12 @@ func dev(t *testing.T, srv *server.Server) *httptest.Server {
 	return h
 }
 
-// metric reads a sample from /metrics (name with its labels, as exposed),
-// -1 when absent.
-func metric(t *testing.T, url, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if value, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			v, err := strconv.ParseFloat(value, 64)
-			require.NoError(t, err)
-			return v
-		}
+// metric is series on h's /metrics, -1 when absent.
+func metric(h *httptest.Server, series string) float64 {
+	if v, ok := cmdtest.Metric(h.URL+"/metrics", series); ok {
+		return v
 	}
-	require.NoError(t, sc.Err())
 	return -1
-}
-
-func status(t *testing.T, url string) int {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 var t0 = time.UnixMilli(1_800_000_000_000).UTC()
@@ -135,20 +114,20 @@ func TestLag(t *testing.T) {
 	e := projectortest.New(t)
 	srv, _ := start(t, e)
 	h := dev(t, srv)
-	require.Zero(t, metric(t, h.URL, "projector_lag_seconds"), "exposed, 0 without an undone row")
+	require.Zero(t, metric(h, "projector_lag_seconds"), "exposed, 0 without an undone row")
 
 	r := e.InsertEvent(t, readmodel.RegistrationCompleted{UserID: projectortest.NewID(), Username: "lagging", Gender: "other",
 		Score: 1, RegisteredAt: t0, Version: readmodel.VersionRegistered})
 	projectortest.WaitFor(t, 5*time.Second, "lag above 0", func() bool {
-		return srv.Lag() > 0 && metric(t, h.URL, "projector_lag_seconds") > 0
+		return srv.Lag() > 0 && metric(h, "projector_lag_seconds") > 0
 	})
 	projectortest.Publish(t, e.Client(t), r)
 	projectortest.WaitFor(t, 10*time.Second, "the row done", func() bool { return e.Outbox(t, r.ID).Done })
 	projectortest.WaitFor(t, 5*time.Second, "lag back to 0", func() bool {
-		return srv.Lag() == 0 && metric(t, h.URL, "projector_lag_seconds") == 0
+		return srv.Lag() == 0 && metric(h, "projector_lag_seconds") == 0
 	})
-	require.Positive(t, metric(t, h.URL, `projector_events_total{kind="registration-completed",outcome="applied"}`))
-	require.Positive(t, metric(t, h.URL, "projector_apply_delay_seconds_count"))
+	require.Positive(t, metric(h, `projector_events_total{kind="registration-completed",outcome="applied"}`))
+	require.Positive(t, metric(h, "projector_apply_delay_seconds_count"))
 }
 
 // TestMySQLOutage: MySQL cut while an event row waits: one log line says
@@ -218,7 +197,8 @@ func TestRedisDownAtStart(t *testing.T) {
 	h := dev(t, srv)
 	unreachable := "Redis at " + e.Redis.Addr + " is unreachable"
 	projectortest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
-	require.Equal(t, http.StatusServiceUnavailable, status(t, h.URL+"/healthz"), "not healthy without Redis")
+	code, _ := cmdtest.Get(h.URL + "/healthz")
+	require.Equal(t, http.StatusServiceUnavailable, code, "not healthy without Redis")
 	// asynq's loops fail every few seconds meanwhile: wait for some of
 	// them to be left out, then check none was logged.
 	projectortest.WaitFor(t, 2*server.HealthCheckInterval, "errors left out", func() bool { return s.RedisHealth.Suppressed() >= 5 })
@@ -235,7 +215,8 @@ func TestRedisDownAtStart(t *testing.T) {
 	projectortest.WaitFor(t, 2*server.HealthCheckInterval, "the all-clear", func() bool {
 		return log.Count("Redis at "+e.Redis.Addr+" answers again") == 1
 	})
-	require.Equal(t, http.StatusOK, status(t, h.URL+"/healthz"))
+	code, _ = cmdtest.Get(h.URL + "/healthz")
+	require.Equal(t, http.StatusOK, code)
 }
 
 // TestQueues: the projector serves one queue per event kind, and no other.
