@@ -15,6 +15,7 @@ import (
 	"sagasuite/internal/cmdtest"
 	"sagasuite/internal/emailcode"
 	"sagasuite/internal/outbox"
+	"sagasuite/internal/outboxtest"
 	"sagasuite/mailer/internal/mailertest"
 )
 
@@ -56,12 +57,12 @@ func TestKillNine(t *testing.T) {
 		regs = append(regs, e.Register(t, mailertest.User{}))
 	}
 	for _, r := range regs {
-		mailertest.Publish(t, client, r)
+		outboxtest.Publish(t, client, r.Row())
 	}
 
 	first := mailer.Start(t, e.Env())
 	killAt := users / 3
-	mailertest.WaitFor(t, 30*time.Second, fmt.Sprintf("%d deliveries", killAt), func() bool {
+	outboxtest.WaitFor(t, 30*time.Second, fmt.Sprintf("%d deliveries", killAt), func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM email_delivery") >= killAt
 	})
 	first.Kill()
@@ -90,10 +91,10 @@ func TestKillNine(t *testing.T) {
 	}
 
 	second := mailer.Start(t, e.Env())
-	mailertest.WaitFor(t, 40*time.Second, "every row done", func() bool {
+	outboxtest.WaitFor(t, 40*time.Second, "every row done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
 	})
-	mailertest.WaitFor(t, 5*time.Second, "the dev server", second.Healthy)
+	outboxtest.WaitFor(t, 5*time.Second, "the dev server", second.Healthy)
 	resends, _ := second.Metric("mailer_resends_total") // absent: none yet
 
 	deliveries := e.Deliveries(t)
@@ -130,10 +131,10 @@ func TestGracefulStop(t *testing.T) {
 		regs = append(regs, e.Register(t, mailertest.User{}))
 	}
 	for _, r := range regs {
-		mailertest.Publish(t, client, r)
+		outboxtest.Publish(t, client, r.Row())
 	}
 	first := mailer.Start(t, e.Env())
-	mailertest.WaitFor(t, 30*time.Second, "some deliveries", func() bool {
+	outboxtest.WaitFor(t, 30*time.Second, "some deliveries", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM email_delivery") >= users/4
 	})
 	require.NoError(t, first.Stop(t, 20*time.Second), "a graceful stop exits 0")
@@ -141,7 +142,7 @@ func TestGracefulStop(t *testing.T) {
 		"every mail sent before the stop is recorded")
 
 	mailer.Start(t, e.Env())
-	mailertest.WaitFor(t, 30*time.Second, "every row done", func() bool {
+	outboxtest.WaitFor(t, 30*time.Second, "every row done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
 	})
 	require.Len(t, e.Box.Messages(""), users, "no duplicate")

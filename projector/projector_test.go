@@ -14,6 +14,7 @@ import (
 
 	"sagasuite/internal/cmdtest"
 	"sagasuite/internal/outbox"
+	"sagasuite/internal/outboxtest"
 	"sagasuite/internal/readmodel"
 	"sagasuite/projector/internal/projectortest"
 )
@@ -35,12 +36,12 @@ var t0 = time.UnixMilli(1_800_000_000_000).UTC()
 // events writes users' events (a registration each, every other user's
 // verification), applies each once to the reference store expect, and
 // returns the rows shuffled and the users.
-func events(t *testing.T, e *projectortest.Env, expect *readmodel.Store, users int) ([]projectortest.Row, []string) {
+func events(t *testing.T, e *projectortest.Env, expect *readmodel.Store, users int) ([]outboxtest.Row, []string) {
 	t.Helper()
-	var rows []projectortest.Row
+	var rows []outboxtest.Row
 	var ids []string
 	for i := range users {
-		id := projectortest.NewID()
+		id := outboxtest.NewID()
 		ids = append(ids, id)
 		evs := []readmodel.Event{readmodel.RegistrationCompleted{UserID: id, Username: "u" + id[len(id)-12:], Gender: "female",
 			Score: int64(i % 50), RegisteredAt: t0.Add(time.Duration(i) * time.Second), Version: readmodel.VersionRegistered}}
@@ -88,16 +89,16 @@ func TestCommand(t *testing.T) {
 	rows, ids := events(t, e, e.Store(t, "expect:"), 100)
 	client := e.Client(t)
 	for _, r := range rows {
-		projectortest.Publish(t, client, r)
+		outboxtest.Publish(t, client, r)
 	}
 	p := projector.Start(t, append(e.Env(), "PROJECTOR_CONCURRENCY=8"))
-	projectortest.WaitFor(t, 30*time.Second, "every row done", func() bool {
+	outboxtest.WaitFor(t, 30*time.Second, "every row done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
 	})
 	sameState(t, e.Store(t, "expect:"), e.Store(t, projectortest.Prefix), ids)
 	require.Equal(t, len(rows), e.Count(t, "SELECT COUNT(*) FROM outbox WHERE outcome = ?", outbox.OutcomeApplied))
 
-	projectortest.WaitFor(t, 5*time.Second, "the dev server", p.Healthy)
+	outboxtest.WaitFor(t, 5*time.Second, "the dev server", p.Healthy)
 	metric := func(series string) float64 {
 		v, ok := p.Metric(series)
 		require.True(t, ok, "%s on /metrics", series)
@@ -107,7 +108,7 @@ func TestCommand(t *testing.T) {
 	require.EqualValues(t, len(rows)-len(ids), metric(`projector_events_total{kind="email-verified",outcome="applied"}`))
 	require.Zero(t, metric(`projector_events_total{kind="email-verified",outcome="error"}`))
 	require.EqualValues(t, len(rows), metric("projector_apply_delay_seconds_count"))
-	projectortest.WaitFor(t, 5*time.Second, "no lag", func() bool {
+	outboxtest.WaitFor(t, 5*time.Second, "no lag", func() bool {
 		lag, ok := p.Metric("projector_lag_seconds")
 		return ok && lag == 0
 	})
@@ -145,11 +146,11 @@ func TestKillNine(t *testing.T) {
 	rows, ids := events(t, e, expect, 1334)
 	client := e.Client(t)
 	for _, r := range rows {
-		projectortest.Publish(t, client, r)
+		outboxtest.Publish(t, client, r)
 	}
 
 	first := projector.Start(t, e.Env())
-	projectortest.WaitFor(t, 30*time.Second, "a third of the rows done", func() bool {
+	outboxtest.WaitFor(t, 30*time.Second, "a third of the rows done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NOT NULL") >= len(rows)/3
 	})
 	first.Kill()
@@ -175,7 +176,7 @@ func TestKillNine(t *testing.T) {
 	}
 
 	projector.Start(t, e.Env())
-	projectortest.WaitFor(t, 40*time.Second, "every row done", func() bool {
+	outboxtest.WaitFor(t, 40*time.Second, "every row done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
 	})
 	sameState(t, expect, e.Store(t, projectortest.Prefix), ids)

@@ -16,6 +16,7 @@ import (
 
 	"sagasuite/internal/emailcode"
 	"sagasuite/internal/outbox"
+	"sagasuite/internal/outboxtest"
 	"sagasuite/mailer/internal/logic"
 	outmail "sagasuite/mailer/internal/mail"
 	"sagasuite/mailer/internal/mailertest"
@@ -36,7 +37,7 @@ func work(t *testing.T, s *svc.ServiceContext, r mailertest.Registration) (logic
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return logic.VerifyEmail(ctx, s, r.Payload())
+	return logic.VerifyEmail(ctx, s, r.Row().Payload())
 }
 
 // TestOneMailPerRow: a task sends one mail whose link carries the row's
@@ -74,7 +75,7 @@ func TestOneMailPerRow(t *testing.T) {
 	require.Equal(t, r.UserID, d[r.OutboxID].UserID)
 	require.Equal(t, r.Email, d[r.OutboxID].Email)
 	require.InDelta(t, float64(24*time.Hour), float64(d[r.OutboxID].Lifetime), float64(time.Second))
-	require.Equal(t, mailertest.Row{Exists: true, Done: true, Outcome: outbox.OutcomeSent}, e.Outbox(t, r.OutboxID))
+	require.Equal(t, outboxtest.State{Exists: true, Done: true, Outcome: outbox.OutcomeSent}, e.Outbox(t, r.OutboxID))
 
 	res, err = work(t, s, r)
 	require.NoError(t, err)
@@ -98,7 +99,7 @@ func TestNobodyToMail(t *testing.T) {
 		res, err := work(t, s, r)
 		require.NoError(t, err, name)
 		require.Equal(t, logic.Skipped, res, name)
-		require.Equal(t, mailertest.Row{Exists: true, Done: true, Outcome: outbox.OutcomeSkipped}, e.Outbox(t, r.OutboxID), name)
+		require.Equal(t, outboxtest.State{Exists: true, Done: true, Outcome: outbox.OutcomeSkipped}, e.Outbox(t, r.OutboxID), name)
 	}
 
 	// A user of another saga under the same id (the row's saga was
@@ -149,7 +150,7 @@ func TestTasksNotToRetry(t *testing.T) {
 	require.NoError(t, err)
 	_, err = work(t, s, r)
 	require.ErrorIs(t, err, asynq.SkipRetry)
-	require.Equal(t, mailertest.Row{Exists: true}, e.Outbox(t, r.OutboxID))
+	require.Equal(t, outboxtest.State{Exists: true}, e.Outbox(t, r.OutboxID))
 	require.Empty(t, e.Box.Messages(""))
 }
 
@@ -195,7 +196,7 @@ func TestConcurrentCopies(t *testing.T) {
 	}
 	// The others are waiting for the lock: MariaDB shows them in their
 	// locking read while the first copy's connection is idle, mid-send.
-	mailertest.WaitFor(t, 10*time.Second, "copies waiting for the row's lock", func() bool {
+	outboxtest.WaitFor(t, 10*time.Second, "copies waiting for the row's lock", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM information_schema.processlist "+
 			"WHERE db = DATABASE() AND info LIKE 'SELECT % FROM outbox WHERE id = % FOR UPDATE'") == copies-1
 	})
@@ -221,7 +222,7 @@ func TestSMTPDown(t *testing.T) {
 	res, err := work(t, s, r)
 	require.Error(t, err)
 	require.Equal(t, logic.Failed, res)
-	require.Equal(t, mailertest.Row{Exists: true}, e.Outbox(t, r.OutboxID))
+	require.Equal(t, outboxtest.State{Exists: true}, e.Outbox(t, r.OutboxID))
 	require.Empty(t, e.Deliveries(t))
 
 	require.NoError(t, e.SMTP.Start())
@@ -313,7 +314,7 @@ func TestPairsOfCopies(t *testing.T) {
 	for _, r := range regs {
 		for range 2 {
 			wg.Go(func() {
-				_, err := logic.VerifyEmail(context.Background(), s, r.Payload())
+				_, err := logic.VerifyEmail(context.Background(), s, r.Row().Payload())
 				errs <- err
 			})
 		}

@@ -1,15 +1,13 @@
 // Package mailertest is the mailer's test fixture: the real things it
-// works with, private to one test. Throwaway databases with the suite's
-// schema (internal/testdb), a private redis-server (internal/redistest) and
-// the development mail server (internal/mailbox) on a free port, which can
-// be stopped and started again on the same address; and the rows and tasks
-// the register saga and the relay would make.
+// works with, private to one test. The outbox workers' world
+// (internal/outboxtest: throwaway databases with the suite's schema, a
+// private redis-server) and the development mail server (internal/mailbox)
+// on a free port, which can be stopped and started again on the same
+// address; and the rows the register saga would write.
 package mailertest
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -20,30 +18,27 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 	"github.com/zeromicro/go-zero/core/conf"
 
 	"sagasuite/internal/emailcode"
 	"sagasuite/internal/mailbox"
 	"sagasuite/internal/outbox"
-	"sagasuite/internal/redistest"
+	"sagasuite/internal/outboxtest"
 	"sagasuite/internal/register"
 	"sagasuite/internal/suite"
-	"sagasuite/internal/testdb"
 	"sagasuite/mailer/internal/config"
 )
 
 // Key is the tests' code key.
 const Key = "mailertest-key-0123456789abcdef-0123456789"
 
-// Env is one test's world.
+// Env is one test's world: the user database and Redis (with
+// outboxtest's rows, tasks and reads), and the mail server.
 type Env struct {
-	DB    *testdb.DBs
-	Redis *redistest.Server
-	Box   *mailbox.Box
-	SMTP  *SMTPServer
+	*outboxtest.World
+	Box  *mailbox.Box
+	SMTP *SMTPServer
 }
 
 // New starts everything, stopped and dropped when t ends.
@@ -52,8 +47,7 @@ func New(t testing.TB) *Env {
 	box, err := mailbox.Open("")
 	require.NoError(t, err)
 	e := &Env{
-		DB:    testdb.New(t, "mailer"),
-		Redis: redistest.Start(t),
+		World: outboxtest.New(t, "mailer"),
 		Box:   box,
 		SMTP:  &SMTPServer{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(suite.FreePort())), box: box},
 	}
@@ -149,20 +143,16 @@ type Registration struct {
 	OutboxID string
 }
 
-// Task is the registration's task as the relay publishes it.
-func (r Registration) Task() *asynq.Task {
-	return asynq.NewTask(outbox.TaskType(outbox.KindVerifyEmail), outbox.Task{OutboxID: r.OutboxID, UserID: r.UserID}.Encode())
+// Row is the registration's outbox row.
+func (r Registration) Row() outboxtest.Row {
+	return outboxtest.Row{ID: r.OutboxID, Kind: outbox.KindVerifyEmail, UserID: r.UserID}
 }
-
-// Payload is the task's payload.
-func (r Registration) Payload() []byte { return r.Task().Payload() }
 
 // Register writes a user row and its verify-email outbox row.
 func (e *Env) Register(t testing.TB, u User) Registration {
 	t.Helper()
-	id := uuid.Must(uuid.NewV7()).String()
-	r := Registration{UserID: id, Gid: register.Gid(id), Email: "u" + id[len(id)-12:] + "@example.test",
-		OutboxID: uuid.Must(uuid.NewV7()).String()}
+	id := outboxtest.NewID()
+	r := Registration{UserID: id, Gid: register.Gid(id), Email: "u" + id[len(id)-12:] + "@example.test"}
 	ctx := context.Background()
 	if !u.NoUser {
 		var email any = r.Email
@@ -182,44 +172,7 @@ func (e *Env) Register(t testing.TB, u User) Registration {
 			id, r.Gid, strings.ReplaceAll(id, "-", ""), strings.Repeat("x", 60), email)
 		require.NoError(t, err)
 	}
-	_, err := e.DB.User.ExecContext(ctx, "INSERT INTO outbox (id, kind, user_id, gid) VALUES (?, ?, ?, ?)",
-		r.OutboxID, outbox.KindVerifyEmail, id, r.Gid)
-	require.NoError(t, err)
-	return r
-}
-
-// Client is an asynq client of the world's Redis; closed when t ends.
-func (e *Env) Client(t testing.TB) *asynq.Client {
-	c := asynq.NewClient(asynq.RedisClientOpt{Addr: e.Redis.Addr})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// Publish enqueues r's task as the relay does: task id = outbox row id,
-// queue outbox.Queue(outbox.KindVerifyEmail).
-func Publish(t testing.TB, c *asynq.Client, r Registration) {
-	t.Helper()
-	_, err := c.Enqueue(r.Task(), asynq.TaskID(r.OutboxID), asynq.Queue(outbox.Queue(outbox.KindVerifyEmail)))
-	require.NoError(t, err)
-}
-
-// Row is an outbox row's state.
-type Row struct {
-	Exists  bool
-	Done    bool
-	Outcome string
-}
-
-// Outbox reads row id.
-func (e *Env) Outbox(t testing.TB, id string) Row {
-	t.Helper()
-	var r Row
-	err := e.DB.User.QueryRow("SELECT done_at IS NOT NULL, outcome FROM outbox WHERE id = ?", id).Scan(&r.Done, &r.Outcome)
-	if err == sql.ErrNoRows {
-		return r
-	}
-	require.NoError(t, err)
-	r.Exists = true
+	r.OutboxID = e.InsertRow(t, outbox.KindVerifyEmail, id, nil).ID
 	return r
 }
 
@@ -250,23 +203,5 @@ func (e *Env) Deliveries(t testing.TB) map[string]Delivery {
 	return out
 }
 
-// Count runs a COUNT(*) query on the user database.
-func (e *Env) Count(t testing.TB, query string, args ...any) int {
-	t.Helper()
-	var n int
-	require.NoError(t, e.DB.User.QueryRow(query, args...).Scan(&n))
-	return n
-}
-
 // Code is the code in the link of a mail's text, "" when there is none.
 func Code(text string) string { return emailcode.CodeOf(emailcode.LinkIn(text)) }
-
-// WaitFor polls cond until it holds, failing t after timeout.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := suite.WaitFor(ctx, what, cond); err != nil {
-		t.Fatal(fmt.Sprint(err))
-	}
-}

@@ -15,6 +15,7 @@ import (
 	"sagasuite/internal/cmdtest"
 	"sagasuite/internal/logtest"
 	"sagasuite/internal/outbox"
+	"sagasuite/internal/outboxtest"
 	"sagasuite/mailer/internal/mailertest"
 	"sagasuite/mailer/internal/server"
 	"sagasuite/mailer/internal/svc"
@@ -52,15 +53,15 @@ func TestPublishedTasks(t *testing.T) {
 	r := e.Register(t, mailertest.User{})
 	skipped := e.Register(t, mailertest.User{Incomplete: true})
 
-	mailertest.Publish(t, client, r)
-	mailertest.Publish(t, client, skipped)
-	mailertest.WaitFor(t, 10*time.Second, "the row done", func() bool { return e.Outbox(t, r.OutboxID).Done })
-	mailertest.WaitFor(t, 10*time.Second, "the tasks completed", func() bool { return gone(insp, r.OutboxID) && gone(insp, skipped.OutboxID) })
+	outboxtest.Publish(t, client, r.Row())
+	outboxtest.Publish(t, client, skipped.Row())
+	outboxtest.WaitFor(t, 10*time.Second, "the row done", func() bool { return e.Outbox(t, r.OutboxID).Done })
+	outboxtest.WaitFor(t, 10*time.Second, "the tasks completed", func() bool { return gone(insp, r.OutboxID) && gone(insp, skipped.OutboxID) })
 	require.Len(t, e.Box.Messages(r.Email), 1)
 	require.Equal(t, outbox.OutcomeSkipped, e.Outbox(t, skipped.OutboxID).Outcome)
 
-	mailertest.Publish(t, client, r) // the relay, late: the same id is free again
-	mailertest.WaitFor(t, 10*time.Second, "the second task completed", func() bool { return gone(insp, r.OutboxID) })
+	outboxtest.Publish(t, client, r.Row()) // the relay, late: the same id is free again
+	outboxtest.WaitFor(t, 10*time.Second, "the second task completed", func() bool { return gone(insp, r.OutboxID) })
 	require.Len(t, e.Box.Messages(""), 1)
 	require.Len(t, e.Deliveries(t), 1)
 }
@@ -74,18 +75,18 @@ func TestSMTPDownIsRetried(t *testing.T) {
 	start(t, e)
 	client, insp := e.Client(t), inspector(t, e)
 	r := e.Register(t, mailertest.User{})
-	mailertest.Publish(t, client, r)
+	outboxtest.Publish(t, client, r.Row())
 
-	mailertest.WaitFor(t, 15*time.Second, "two retries", func() bool {
+	outboxtest.WaitFor(t, 15*time.Second, "two retries", func() bool {
 		info, err := insp.GetTaskInfo(outbox.Queue(outbox.KindVerifyEmail), r.OutboxID)
 		return err == nil && info.Retried >= 2 && strings.Contains(info.LastErr, "smtp")
 	})
-	require.Equal(t, mailertest.Row{Exists: true}, e.Outbox(t, r.OutboxID), "nothing recorded before")
+	require.Equal(t, outboxtest.State{Exists: true}, e.Outbox(t, r.OutboxID), "nothing recorded before")
 	require.Empty(t, e.Deliveries(t))
 
 	require.NoError(t, e.SMTP.Start())
-	mailertest.WaitFor(t, 15*time.Second, "the mail", func() bool { return len(e.Box.Messages(r.Email)) == 1 })
-	mailertest.WaitFor(t, 10*time.Second, "the task completed", func() bool { return gone(insp, r.OutboxID) })
+	outboxtest.WaitFor(t, 15*time.Second, "the mail", func() bool { return len(e.Box.Messages(r.Email)) == 1 })
+	outboxtest.WaitFor(t, 10*time.Second, "the task completed", func() bool { return gone(insp, r.OutboxID) })
 	require.Equal(t, outbox.OutcomeSent, e.Outbox(t, r.OutboxID).Outcome)
 	require.Len(t, e.Box.Messages(""), 1)
 }
@@ -101,7 +102,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	dev := httptest.NewServer(srv.DevServer(service.DevServerConfig{HealthPath: "/healthz", HealthResponse: "OK"}).Handler)
 	defer dev.Close()
 	unreachable := "Redis at " + e.Redis.Addr + " is unreachable"
-	mailertest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
+	outboxtest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
 	code, _ := cmdtest.Get(dev.URL + "/healthz")
 	require.Equal(t, http.StatusServiceUnavailable, code, "not healthy without Redis")
 	// asynq's loops fail every few seconds meanwhile; none of it is logged.
@@ -114,9 +115,9 @@ func TestRedisDownAtStart(t *testing.T) {
 
 	e.Redis.MustRestart(t)
 	r := e.Register(t, mailertest.User{})
-	mailertest.Publish(t, e.Client(t), r)
-	mailertest.WaitFor(t, 20*time.Second, "the mail", func() bool { return len(e.Box.Messages(r.Email)) == 1 })
-	mailertest.WaitFor(t, 2*server.HealthCheckInterval, "the all-clear", func() bool {
+	outboxtest.Publish(t, e.Client(t), r.Row())
+	outboxtest.WaitFor(t, 20*time.Second, "the mail", func() bool { return len(e.Box.Messages(r.Email)) == 1 })
+	outboxtest.WaitFor(t, 2*server.HealthCheckInterval, "the all-clear", func() bool {
 		return log.Count("Redis at "+e.Redis.Addr+" answers again") == 1
 	})
 	code, _ = cmdtest.Get(dev.URL + "/healthz")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/internal/outbox"
+	"sagasuite/internal/outboxtest"
 	"sagasuite/internal/readmodel"
 	"sagasuite/projector/internal/logic"
 	"sagasuite/projector/internal/projectortest"
@@ -86,10 +87,10 @@ func TestDuplicatedReorderedConcurrentEvents(t *testing.T) {
 
 	const users = 60
 	var ids []string
-	var rows []projectortest.Row
-	var early []projectortest.Row // verifications delivered before any registration
+	var rows []outboxtest.Row
+	var early []outboxtest.Row // verifications delivered before any registration
 	for i := range users {
-		id := projectortest.NewID()
+		id := outboxtest.NewID()
 		ids = append(ids, id)
 		reg := registered(id, int64(i%7)*100, t0.Add(time.Duration(i%5)*time.Second))
 		rows = append(rows, e.InsertEvent(t, reg))
@@ -107,7 +108,7 @@ func TestDuplicatedReorderedConcurrentEvents(t *testing.T) {
 		}
 	}
 
-	var deliveries []projectortest.Row
+	var deliveries []outboxtest.Row
 	copies := map[string]int{}
 	for _, r := range rows {
 		copies[r.ID] = 2 + rand.IntN(2)
@@ -117,7 +118,7 @@ func TestDuplicatedReorderedConcurrentEvents(t *testing.T) {
 	}
 	outcomes := map[string][]logic.Outcome{}
 	var mu sync.Mutex
-	deliver := func(r projectortest.Row) {
+	deliver := func(r outboxtest.Row) {
 		o, err := project(t, s, r.Payload())
 		require.NoError(t, err)
 		mu.Lock()
@@ -138,7 +139,7 @@ func TestDuplicatedReorderedConcurrentEvents(t *testing.T) {
 		require.False(t, a.Found, "a verification alone makes no profile")
 	}
 	rand.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
-	work := make(chan projectortest.Row)
+	work := make(chan outboxtest.Row)
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
@@ -170,7 +171,7 @@ func TestDuplicatedReorderedConcurrentEvents(t *testing.T) {
 			}
 		}
 		require.Equal(t, 1, applied, "row %s (%s): one delivery applies, %v", r.ID, r.Kind, got)
-		require.Equal(t, projectortest.State{Exists: true, Done: true, Outcome: outbox.OutcomeApplied}, e.Outbox(t, r.ID))
+		require.Equal(t, outboxtest.State{Exists: true, Done: true, Outcome: outbox.OutcomeApplied}, e.Outbox(t, r.ID))
 	}
 }
 
@@ -179,7 +180,7 @@ func TestDuplicatedReorderedConcurrentEvents(t *testing.T) {
 // "duplicate".
 func TestEventAlreadyInTheReadModel(t *testing.T) {
 	e, s := setup(t)
-	id := projectortest.NewID()
+	id := outboxtest.NewID()
 	reg := registered(id, 42, t0)
 	r := e.InsertEvent(t, reg)
 	changed, err := s.ReadModel.Apply(context.Background(), reg)
@@ -189,7 +190,7 @@ func TestEventAlreadyInTheReadModel(t *testing.T) {
 	o, err := project(t, s, r.Payload())
 	require.NoError(t, err)
 	require.Equal(t, logic.Duplicate, o)
-	require.Equal(t, projectortest.State{Exists: true, Done: true, Outcome: outbox.OutcomeDuplicate}, e.Outbox(t, r.ID))
+	require.Equal(t, outboxtest.State{Exists: true, Done: true, Outcome: outbox.OutcomeDuplicate}, e.Outbox(t, r.ID))
 }
 
 // TestGoneAndDoneRows: a task whose row is missing (the registration was
@@ -199,7 +200,7 @@ func TestGoneAndDoneRows(t *testing.T) {
 	e, s := setup(t)
 	ctx := context.Background()
 
-	gone := e.InsertEvent(t, registered(projectortest.NewID(), 10, t0))
+	gone := e.InsertEvent(t, registered(outboxtest.NewID(), 10, t0))
 	_, err := e.DB.User.Exec("DELETE FROM outbox WHERE id = ?", gone.ID)
 	require.NoError(t, err)
 	o, err := project(t, s, gone.Payload())
@@ -207,13 +208,13 @@ func TestGoneAndDoneRows(t *testing.T) {
 	require.Equal(t, logic.Gone, o)
 	require.False(t, e.Outbox(t, gone.ID).Exists, "nothing written")
 
-	done := e.InsertEvent(t, registered(projectortest.NewID(), 20, t0))
+	done := e.InsertEvent(t, registered(outboxtest.NewID(), 20, t0))
 	_, err = e.DB.User.Exec("UPDATE outbox SET done_at = NOW(3), outcome = 'applied' WHERE id = ?", done.ID)
 	require.NoError(t, err)
 	o, err = project(t, s, done.Payload())
 	require.NoError(t, err)
 	require.Equal(t, logic.AlreadyDone, o)
-	require.Equal(t, projectortest.State{Exists: true, Done: true, Outcome: outbox.OutcomeApplied}, e.Outbox(t, done.ID))
+	require.Equal(t, outboxtest.State{Exists: true, Done: true, Outcome: outbox.OutcomeApplied}, e.Outbox(t, done.ID))
 
 	for _, uid := range []string{gone.UserID, done.UserID} {
 		a, err := s.ReadModel.Profile(ctx, uid)
@@ -233,18 +234,18 @@ func TestGoneAndDoneRows(t *testing.T) {
 func TestInvalidRows(t *testing.T) {
 	e, s := setup(t)
 	ctx := context.Background()
-	uid := projectortest.NewID()
-	for name, r := range map[string]projectortest.Row{
-		"not json": e.InsertRow(t, outbox.KindRegistrationCompleted, projectortest.NewID(), []byte("not json")),
+	uid := outboxtest.NewID()
+	for name, r := range map[string]outboxtest.Row{
+		"not json": e.InsertRow(t, outbox.KindRegistrationCompleted, outboxtest.NewID(), []byte("not json")),
 		"no score": e.InsertRow(t, outbox.KindRegistrationCompleted, uid, []byte(`{"user_id":"`+uid+`","version":1,"registered_at_ms":1800000000000}`)),
 		"bad version": e.InsertRow(t, outbox.KindEmailVerified, uid,
 			[]byte(`{"user_id":"`+uid+`","version":7,"verified_at_ms":1800000000000}`)),
-		"null": e.InsertRow(t, outbox.KindEmailVerified, projectortest.NewID(), nil),
+		"null": e.InsertRow(t, outbox.KindEmailVerified, outboxtest.NewID(), nil),
 	} {
 		o, err := project(t, s, r.Payload())
 		require.NoError(t, err, name)
 		require.Equal(t, logic.Invalid, o, name)
-		require.Equal(t, projectortest.State{Exists: true, Done: true, Outcome: logic.OutcomeInvalid}, e.Outbox(t, r.ID), name)
+		require.Equal(t, outboxtest.State{Exists: true, Done: true, Outcome: logic.OutcomeInvalid}, e.Outbox(t, r.ID), name)
 		a, err := s.ReadModel.Profile(ctx, r.UserID)
 		require.NoError(t, err)
 		require.False(t, a.Found, name)
@@ -254,18 +255,18 @@ func TestInvalidRows(t *testing.T) {
 	for name, payload := range map[string][]byte{
 		"not json":    []byte("{"),
 		"no ids":      []byte(`{}`),
-		"bad user id": outbox.Task{OutboxID: projectortest.NewID(), UserID: "../etc"}.Encode(),
+		"bad user id": outbox.Task{OutboxID: outboxtest.NewID(), UserID: "../etc"}.Encode(),
 	} {
 		o, err := project(t, s, payload)
 		require.Equal(t, logic.Rejected, o, name)
 		require.ErrorIs(t, err, asynq.SkipRetry, name)
 	}
 
-	mail := e.InsertRow(t, outbox.KindVerifyEmail, projectortest.NewID(), nil)
+	mail := e.InsertRow(t, outbox.KindVerifyEmail, outboxtest.NewID(), nil)
 	o, err := project(t, s, mail.Payload())
 	require.Equal(t, logic.Rejected, o)
 	require.ErrorIs(t, err, asynq.SkipRetry)
-	require.Equal(t, projectortest.State{Exists: true}, e.Outbox(t, mail.ID), "another worker's row is left alone")
+	require.Equal(t, outboxtest.State{Exists: true}, e.Outbox(t, mail.ID), "another worker's row is left alone")
 
 	p, err := s.ReadModel.Leaderboard(ctx, 10, 0)
 	require.NoError(t, err)
@@ -278,14 +279,14 @@ func TestInvalidRows(t *testing.T) {
 // ErrMySQL; once both are back the same task applies the event.
 func TestRedisOrMySQLDownIsRetried(t *testing.T) {
 	e, s := setup(t)
-	r := e.InsertEvent(t, registered(projectortest.NewID(), 7, t0))
+	r := e.InsertEvent(t, registered(outboxtest.NewID(), 7, t0))
 
 	e.Redis.Stop()
 	o, err := project(t, s, r.Payload())
 	require.Equal(t, logic.Failed, o)
 	require.ErrorIs(t, err, logic.ErrReadModel)
 	require.NotErrorIs(t, err, asynq.SkipRetry)
-	require.Equal(t, projectortest.State{Exists: true}, e.Outbox(t, r.ID))
+	require.Equal(t, outboxtest.State{Exists: true}, e.Outbox(t, r.ID))
 
 	e.Redis.MustRestart(t)
 	e.MySQL.Stop()
@@ -299,7 +300,7 @@ func TestRedisOrMySQLDownIsRetried(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, logic.Applied, o)
 	require.True(t, s.MySQL.Up())
-	require.Equal(t, projectortest.State{Exists: true, Done: true, Outcome: outbox.OutcomeApplied}, e.Outbox(t, r.ID))
+	require.Equal(t, outboxtest.State{Exists: true, Done: true, Outcome: outbox.OutcomeApplied}, e.Outbox(t, r.ID))
 	a, err := s.ReadModel.Profile(context.Background(), r.UserID)
 	require.NoError(t, err)
 	require.True(t, a.Found)

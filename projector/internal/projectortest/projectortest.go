@@ -1,16 +1,12 @@
 // Package projectortest is the projector's test fixture: the real things it
-// works with, private to one test. Throwaway databases with the suite's
-// schema (internal/testdb), a private redis-server (internal/redistest),
-// and a TCP proxy in front of MySQL that can be cut (a MySQL outage
-// without stopping the machine's MariaDB); and the rows the user service
-// and the tasks the relay would make.
+// works with, private to one test. The outbox workers' world
+// (internal/outboxtest: throwaway databases with the suite's schema, a
+// private redis-server) and a TCP proxy in front of MySQL that can be cut
+// (a MySQL outage without stopping the machine's MariaDB); and the event
+// rows the user service would write.
 package projectortest
 
 import (
-	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -18,18 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 	"github.com/zeromicro/go-zero/core/conf"
 
-	"sagasuite/internal/outbox"
+	"sagasuite/internal/outboxtest"
 	"sagasuite/internal/readmodel"
-	"sagasuite/internal/redistest"
-	"sagasuite/internal/register"
 	"sagasuite/internal/store"
 	"sagasuite/internal/suite"
-	"sagasuite/internal/testdb"
 	"sagasuite/projector/internal/config"
 )
 
@@ -37,10 +28,11 @@ import (
 // that a test that read the wrong prefix would find nothing).
 const Prefix = "rmtest:"
 
-// Env is one test's world.
+// Env is one test's world: the user database and Redis (with
+// outboxtest's rows, tasks and reads, which do not go through the proxy),
+// and the proxy.
 type Env struct {
-	DB    *testdb.DBs
-	Redis *redistest.Server
+	*outboxtest.World
 	// MySQL is a proxy to the tests' MySQL; DataSource goes through it.
 	MySQL *Proxy
 }
@@ -48,7 +40,7 @@ type Env struct {
 // New starts everything, stopped and dropped when t ends.
 func New(t testing.TB) *Env {
 	t.Helper()
-	e := &Env{DB: testdb.New(t, "projector"), Redis: redistest.Start(t)}
+	e := &Env{World: outboxtest.New(t, "projector")}
 	e.MySQL = &Proxy{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(suite.FreePort())), Target: e.DB.Server.Addr}
 	require.NoError(t, e.MySQL.Start())
 	t.Cleanup(e.MySQL.Stop)
@@ -100,25 +92,9 @@ func (e *Env) Store(t testing.TB, prefix string) *readmodel.Store {
 	return s
 }
 
-// Row is an outbox row the test wrote.
-type Row struct {
-	ID, Kind, UserID string
-}
-
-// Task is the row's task as the relay publishes it.
-func (r Row) Task() *asynq.Task {
-	return asynq.NewTask(outbox.TaskType(r.Kind), outbox.Task{OutboxID: r.ID, UserID: r.UserID}.Encode())
-}
-
-// Payload is the task's payload.
-func (r Row) Payload() []byte { return r.Task().Payload() }
-
-// NewID is a fresh user or row id, as the gateway allocates them.
-func NewID() string { return uuid.Must(uuid.NewV7()).String() }
-
 // InsertEvent writes e's outbox row as the user service does (gid of the
 // user's registration, payload readmodel.EncodeEvent).
-func (e *Env) InsertEvent(t testing.TB, ev readmodel.Event) Row {
+func (e *Env) InsertEvent(t testing.TB, ev readmodel.Event) outboxtest.Row {
 	t.Helper()
 	kind, payload, err := readmodel.EncodeEvent(ev)
 	require.NoError(t, err)
@@ -130,71 +106,6 @@ func (e *Env) InsertEvent(t testing.TB, ev readmodel.Event) Row {
 		uid = ev.UserID
 	}
 	return e.InsertRow(t, kind, uid, payload)
-}
-
-// InsertRow writes an outbox row of kind for user uid with payload (nil:
-// NULL).
-func (e *Env) InsertRow(t testing.TB, kind, uid string, payload []byte) Row {
-	t.Helper()
-	r := Row{ID: NewID(), Kind: kind, UserID: uid}
-	_, err := e.DB.User.Exec("INSERT INTO outbox (id, kind, user_id, gid, payload) VALUES (?, ?, ?, ?, ?)",
-		r.ID, kind, uid, register.Gid(uid), payload)
-	require.NoError(t, err)
-	return r
-}
-
-// Client is an asynq client of the world's Redis; closed when t ends.
-func (e *Env) Client(t testing.TB) *asynq.Client {
-	c := asynq.NewClient(asynq.RedisClientOpt{Addr: e.Redis.Addr})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// Publish enqueues r's task as the relay does: task id = row id, queue
-// outbox.Queue(kind), the relay's retry budget.
-func Publish(t testing.TB, c *asynq.Client, r Row) {
-	t.Helper()
-	_, err := c.Enqueue(r.Task(), asynq.TaskID(r.ID), asynq.Queue(outbox.Queue(r.Kind)), asynq.MaxRetry(25))
-	require.NoError(t, err)
-}
-
-// State is an outbox row's state.
-type State struct {
-	Exists  bool
-	Done    bool
-	Outcome string
-}
-
-// Outbox reads row id's state.
-func (e *Env) Outbox(t testing.TB, id string) State {
-	t.Helper()
-	var s State
-	err := e.DB.User.QueryRow("SELECT done_at IS NOT NULL, outcome FROM outbox WHERE id = ?", id).Scan(&s.Done, &s.Outcome)
-	if errors.Is(err, sql.ErrNoRows) {
-		return s
-	}
-	require.NoError(t, err)
-	s.Exists = true
-	return s
-}
-
-// Count runs a COUNT(*) query on the user database (not through the
-// proxy).
-func (e *Env) Count(t testing.TB, query string, args ...any) int {
-	t.Helper()
-	var n int
-	require.NoError(t, e.DB.User.QueryRow(query, args...).Scan(&n))
-	return n
-}
-
-// WaitFor polls cond until it holds, failing t after timeout.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := suite.WaitFor(ctx, what, cond); err != nil {
-		t.Fatal(fmt.Sprint(err))
-	}
 }
 
 // Proxy forwards TCP connections from Addr to Target. Stopped, nothing

@@ -16,6 +16,7 @@ import (
 	"sagasuite/internal/devserver"
 	"sagasuite/internal/logtest"
 	"sagasuite/internal/outbox"
+	"sagasuite/internal/outboxtest"
 	"sagasuite/internal/readmodel"
 	"sagasuite/projector/internal/projectortest"
 	"sagasuite/projector/internal/server"
@@ -60,10 +61,10 @@ func TestEndToEnd(t *testing.T) {
 	const users = 1000
 	e := projectortest.New(t)
 	client := e.Client(t)
-	var rows []projectortest.Row
+	var rows []outboxtest.Row
 	var ids []string
 	for i := range users {
-		id := projectortest.NewID()
+		id := outboxtest.NewID()
 		ids = append(ids, id)
 		rows = append(rows, e.InsertEvent(t, readmodel.RegistrationCompleted{UserID: id, Username: "u" + id[len(id)-12:],
 			Gender: "male", Score: int64(i), RegisteredAt: t0.Add(time.Duration(i) * time.Millisecond), Version: readmodel.VersionRegistered}))
@@ -73,14 +74,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 	rand.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
 	for _, r := range rows {
-		projectortest.Publish(t, client, r)
+		outboxtest.Publish(t, client, r)
 	}
 	mail := e.InsertRow(t, outbox.KindVerifyEmail, ids[0], nil)
-	projectortest.Publish(t, client, mail)
+	outboxtest.Publish(t, client, mail)
 
 	began := time.Now()
 	srv, s := start(t, e)
-	projectortest.WaitFor(t, 60*time.Second, "every event row done", func() bool {
+	outboxtest.WaitFor(t, 60*time.Second, "every event row done", func() bool {
 		return e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL AND kind <> ?", outbox.KindVerifyEmail) == 0
 	})
 	took := time.Since(began)
@@ -97,13 +98,13 @@ func TestEndToEnd(t *testing.T) {
 		require.True(t, a.Found, id)
 		require.Equal(t, i%2 == 0, a.Profile.EmailVerified, id)
 	}
-	require.Equal(t, projectortest.State{Exists: true}, e.Outbox(t, mail.ID))
+	require.Equal(t, outboxtest.State{Exists: true}, e.Outbox(t, mail.ID))
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: e.Redis.Addr})
 	defer insp.Close()
 	info, err := insp.GetTaskInfo(outbox.Queue(outbox.KindVerifyEmail), mail.ID)
 	require.NoError(t, err)
 	require.Equal(t, asynq.TaskStatePending, info.State, "the mailer's task is not the projector's")
-	projectortest.WaitFor(t, 5*time.Second, "no lag", func() bool { return srv.Lag() == 0 })
+	outboxtest.WaitFor(t, 5*time.Second, "no lag", func() bool { return srv.Lag() == 0 })
 	t.Logf("%d events applied in %v: %.0f events/s (concurrency %d, one process)",
 		len(rows), took.Round(time.Millisecond), float64(len(rows))/took.Seconds(), s.Config.Concurrency)
 }
@@ -116,14 +117,14 @@ func TestLag(t *testing.T) {
 	h := dev(t, srv)
 	require.Zero(t, metric(h, "projector_lag_seconds"), "exposed, 0 without an undone row")
 
-	r := e.InsertEvent(t, readmodel.RegistrationCompleted{UserID: projectortest.NewID(), Username: "lagging", Gender: "other",
+	r := e.InsertEvent(t, readmodel.RegistrationCompleted{UserID: outboxtest.NewID(), Username: "lagging", Gender: "other",
 		Score: 1, RegisteredAt: t0, Version: readmodel.VersionRegistered})
-	projectortest.WaitFor(t, 5*time.Second, "lag above 0", func() bool {
+	outboxtest.WaitFor(t, 5*time.Second, "lag above 0", func() bool {
 		return srv.Lag() > 0 && metric(h, "projector_lag_seconds") > 0
 	})
-	projectortest.Publish(t, e.Client(t), r)
-	projectortest.WaitFor(t, 10*time.Second, "the row done", func() bool { return e.Outbox(t, r.ID).Done })
-	projectortest.WaitFor(t, 5*time.Second, "lag back to 0", func() bool {
+	outboxtest.Publish(t, e.Client(t), r)
+	outboxtest.WaitFor(t, 10*time.Second, "the row done", func() bool { return e.Outbox(t, r.ID).Done })
+	outboxtest.WaitFor(t, 5*time.Second, "lag back to 0", func() bool {
 		return srv.Lag() == 0 && metric(h, "projector_lag_seconds") == 0
 	})
 	require.Positive(t, metric(h, `projector_events_total{kind="registration-completed",outcome="applied"}`))
@@ -138,25 +139,25 @@ func TestMySQLOutage(t *testing.T) {
 	e := projectortest.New(t)
 	log := logtest.Capture(t)
 	srv, s := start(t, e)
-	waiting := e.InsertEvent(t, readmodel.RegistrationCompleted{UserID: projectortest.NewID(), Username: "waiting", Gender: "other",
+	waiting := e.InsertEvent(t, readmodel.RegistrationCompleted{UserID: outboxtest.NewID(), Username: "waiting", Gender: "other",
 		Score: 1, RegisteredAt: t0, Version: readmodel.VersionRegistered})
-	projectortest.WaitFor(t, 5*time.Second, "lag above 0", func() bool { return srv.Lag() > 0 })
+	outboxtest.WaitFor(t, 5*time.Second, "lag above 0", func() bool { return srv.Lag() > 0 })
 
 	e.MySQL.Stop()
 	unreachable := "MySQL at " + e.MySQL.Addr + " (database " + e.DB.Names.User + ") is unreachable"
-	projectortest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
+	outboxtest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
 	lag := srv.Lag()
 	client, insp := e.Client(t), asynq.NewInspector(asynq.RedisClientOpt{Addr: e.Redis.Addr})
 	defer insp.Close()
-	var rows []projectortest.Row
+	var rows []outboxtest.Row
 	for i := range 10 {
-		rows = append(rows, projectortest.Row{ID: projectortest.NewID(), Kind: outbox.KindEmailVerified, UserID: projectortest.NewID()})
+		rows = append(rows, outboxtest.Row{ID: outboxtest.NewID(), Kind: outbox.KindEmailVerified, UserID: outboxtest.NewID()})
 		if i == 0 {
 			rows[0] = waiting
 		}
-		projectortest.Publish(t, client, rows[i])
+		outboxtest.Publish(t, client, rows[i])
 	}
-	projectortest.WaitFor(t, 15*time.Second, "tasks retried and lag readings failed", func() bool {
+	outboxtest.WaitFor(t, 15*time.Second, "tasks retried and lag readings failed", func() bool {
 		info, err := insp.GetTaskInfo(outbox.Queue(waiting.Kind), waiting.ID)
 		return err == nil && info.Retried >= 2 && s.MySQL.Suppressed() >= 20
 	})
@@ -167,9 +168,9 @@ func TestMySQLOutage(t *testing.T) {
 	// The other rows were never written: their tasks find no row once
 	// MySQL is back, and apply nothing.
 	require.NoError(t, e.MySQL.Start())
-	projectortest.WaitFor(t, 15*time.Second, "the waiting row done", func() bool { return e.Outbox(t, waiting.ID).Done })
-	projectortest.WaitFor(t, 5*time.Second, "lag back to 0", func() bool { return srv.Lag() == 0 })
-	projectortest.WaitFor(t, 5*time.Second, "every task completed", func() bool {
+	outboxtest.WaitFor(t, 15*time.Second, "the waiting row done", func() bool { return e.Outbox(t, waiting.ID).Done })
+	outboxtest.WaitFor(t, 5*time.Second, "lag back to 0", func() bool { return srv.Lag() == 0 })
+	outboxtest.WaitFor(t, 5*time.Second, "every task completed", func() bool {
 		for _, r := range rows {
 			if info, err := insp.GetTaskInfo(outbox.Queue(r.Kind), r.ID); err == nil && info.State != asynq.TaskStateCompleted {
 				return false
@@ -196,12 +197,12 @@ func TestRedisDownAtStart(t *testing.T) {
 	srv, s := start(t, e)
 	h := dev(t, srv)
 	unreachable := "Redis at " + e.Redis.Addr + " is unreachable"
-	projectortest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
+	outboxtest.WaitFor(t, 5*time.Second, "the log line", func() bool { return log.Count(unreachable) == 1 })
 	code, _ := cmdtest.Get(h.URL + "/healthz")
 	require.Equal(t, http.StatusServiceUnavailable, code, "not healthy without Redis")
 	// asynq's loops fail every few seconds meanwhile: wait for some of
 	// them to be left out, then check none was logged.
-	projectortest.WaitFor(t, 2*server.HealthCheckInterval, "errors left out", func() bool { return s.RedisHealth.Suppressed() >= 5 })
+	outboxtest.WaitFor(t, 2*server.HealthCheckInterval, "errors left out", func() bool { return s.RedisHealth.Suppressed() >= 5 })
 	require.Equal(t, 1, log.Count(unreachable), log)
 	for _, noise := range []string{"asynq: ", "redis: "} {
 		require.Zero(t, log.Count(noise+"Failed")+log.Count(noise+"Dequeue error")+log.Count(noise+"dial"),
@@ -209,10 +210,10 @@ func TestRedisDownAtStart(t *testing.T) {
 	}
 
 	e.Redis.MustRestart(t)
-	r := e.InsertEvent(t, readmodel.EmailVerified{UserID: projectortest.NewID(), At: t0, Version: readmodel.VersionEmailVerified})
-	projectortest.Publish(t, e.Client(t), r)
-	projectortest.WaitFor(t, 20*time.Second, "the row done", func() bool { return e.Outbox(t, r.ID).Done })
-	projectortest.WaitFor(t, 2*server.HealthCheckInterval, "the all-clear", func() bool {
+	r := e.InsertEvent(t, readmodel.EmailVerified{UserID: outboxtest.NewID(), At: t0, Version: readmodel.VersionEmailVerified})
+	outboxtest.Publish(t, e.Client(t), r)
+	outboxtest.WaitFor(t, 20*time.Second, "the row done", func() bool { return e.Outbox(t, r.ID).Done })
+	outboxtest.WaitFor(t, 2*server.HealthCheckInterval, "the all-clear", func() bool {
 		return log.Count("Redis at "+e.Redis.Addr+" answers again") == 1
 	})
 	code, _ = cmdtest.Get(h.URL + "/healthz")

@@ -1,0 +1,120 @@
+// Package outboxtest is what the test fixtures of the outbox's workers
+// (mailer/internal/mailertest, projector/internal/projectortest) share: a
+// world of throwaway databases with the suite's schema (internal/testdb)
+// and a private redis-server (internal/redistest), private to one test;
+// outbox rows written as the user service writes them, their tasks
+// published as the relay publishes them (internal/outbox's contract), and
+// the rows' state read back.
+package outboxtest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"sagasuite/internal/outbox"
+	"sagasuite/internal/redistest"
+	"sagasuite/internal/register"
+	"sagasuite/internal/suite"
+	"sagasuite/internal/testdb"
+)
+
+// World is one test's user database and Redis.
+type World struct {
+	DB    *testdb.DBs
+	Redis *redistest.Server
+}
+
+// New makes the databases (named after prefix) and starts Redis, dropped
+// and stopped when t ends.
+func New(t testing.TB, prefix string) *World {
+	t.Helper()
+	return &World{DB: testdb.New(t, prefix), Redis: redistest.Start(t)}
+}
+
+// NewID is a fresh user or row id, as the gateway allocates them.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// Row is an outbox row the test wrote.
+type Row struct {
+	ID, Kind, UserID string
+}
+
+// Task is the row's task as the relay publishes it.
+func (r Row) Task() *asynq.Task {
+	return asynq.NewTask(outbox.TaskType(r.Kind), outbox.Task{OutboxID: r.ID, UserID: r.UserID}.Encode())
+}
+
+// Payload is the task's payload.
+func (r Row) Payload() []byte { return r.Task().Payload() }
+
+// InsertRow writes an outbox row of kind for user uid as the user service
+// does (gid of the user's registration), with payload (nil: NULL).
+func (w *World) InsertRow(t testing.TB, kind, uid string, payload []byte) Row {
+	t.Helper()
+	r := Row{ID: NewID(), Kind: kind, UserID: uid}
+	_, err := w.DB.User.Exec("INSERT INTO outbox (id, kind, user_id, gid, payload) VALUES (?, ?, ?, ?, ?)",
+		r.ID, kind, uid, register.Gid(uid), payload)
+	require.NoError(t, err)
+	return r
+}
+
+// Client is an asynq client of the world's Redis; closed when t ends.
+func (w *World) Client(t testing.TB) *asynq.Client {
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: w.Redis.Addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Publish enqueues r's task as the relay does: task id = row id, queue
+// outbox.Queue(kind), the relay's retry budget.
+func Publish(t testing.TB, c *asynq.Client, r Row) {
+	t.Helper()
+	_, err := c.Enqueue(r.Task(), asynq.TaskID(r.ID), asynq.Queue(outbox.Queue(r.Kind)), asynq.MaxRetry(25))
+	require.NoError(t, err)
+}
+
+// State is an outbox row's state.
+type State struct {
+	Exists  bool
+	Done    bool
+	Outcome string
+}
+
+// Outbox reads row id's state.
+func (w *World) Outbox(t testing.TB, id string) State {
+	t.Helper()
+	var s State
+	err := w.DB.User.QueryRow("SELECT done_at IS NOT NULL, outcome FROM outbox WHERE id = ?", id).Scan(&s.Done, &s.Outcome)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s
+	}
+	require.NoError(t, err)
+	s.Exists = true
+	return s
+}
+
+// Count runs a COUNT(*) query on the user database.
+func (w *World) Count(t testing.TB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, w.DB.User.QueryRow(query, args...).Scan(&n))
+	return n
+}
+
+// WaitFor polls cond until it holds, failing t after timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := suite.WaitFor(ctx, what, cond); err != nil {
+		t.Fatal(fmt.Sprint(err))
+	}
+}
