@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/internal/cmdtest"
@@ -156,24 +155,7 @@ func TestKillNine(t *testing.T) {
 	first.Kill()
 	doneAtKill := e.Count(t, "SELECT COUNT(*) FROM outbox WHERE done_at IS NOT NULL")
 
-	// The killed process's tasks stay active in Redis until their lease
-	// expires (30 s after its last heartbeat) and asynq's recoverer takes
-	// them (up to a minute later). This stands in for that: the leases are
-	// moved into the past, so that the next process's recoverer, which
-	// runs as it starts, takes them back at once.
-	rdb := e.Redis.Client()
-	defer rdb.Close()
-	ctx := context.Background()
-	var inFlight int
-	for _, k := range outbox.EventKinds {
-		key := "asynq:{" + outbox.Queue(k) + "}:lease"
-		ids, err := rdb.ZRange(ctx, key, 0, -1).Result()
-		require.NoError(t, err)
-		inFlight += len(ids)
-		for _, id := range ids {
-			require.NoError(t, rdb.ZAddXX(ctx, key, redis.Z{Score: 0, Member: id}).Err())
-		}
-	}
+	inFlight := e.ExpireLeases(t, outbox.EventKinds...)
 
 	projector.Start(t, e.Env())
 	outboxtest.WaitFor(t, 40*time.Second, "every row done", func() bool {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"sagasuite/internal/outbox"
@@ -79,6 +80,31 @@ func Publish(t testing.TB, c *asynq.Client, r Row) {
 	t.Helper()
 	_, err := c.Enqueue(r.Task(), asynq.TaskID(r.ID), asynq.Queue(outbox.Queue(r.Kind)), asynq.MaxRetry(25))
 	require.NoError(t, err)
+}
+
+// ExpireLeases stands in for the minute after a worker's kill -9, and
+// returns how many tasks of the queues of kinds were in flight. Those
+// tasks stay active in Redis until their lease expires (it is 30 s,
+// extended every 5 s by the process now dead) and asynq's recoverer hands
+// them out again up to 30 s after that; this moves the leases into the
+// past, so that the next process's recoverer, which runs as it starts,
+// takes them back at once.
+func (w *World) ExpireLeases(t testing.TB, kinds ...string) int {
+	t.Helper()
+	rdb := w.Redis.Client()
+	defer rdb.Close()
+	ctx := context.Background()
+	inFlight := 0
+	for _, k := range kinds {
+		key := "asynq:{" + outbox.Queue(k) + "}:lease"
+		ids, err := rdb.ZRange(ctx, key, 0, -1).Result()
+		require.NoError(t, err)
+		inFlight += len(ids)
+		for _, id := range ids {
+			require.NoError(t, rdb.ZAddXX(ctx, key, redis.Z{Score: 0, Member: id}).Err())
+		}
+	}
+	return inFlight
 }
 
 // State is an outbox row's state.
