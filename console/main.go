@@ -19,6 +19,9 @@
 //	                shows ("off": neither)
 //	REDIS_PASSWORD  (none)
 //	READ_MODEL_PREFIX  rm:           the read model's key prefix
+//	OTLP_LISTEN     127.0.0.1:4318   where the console receives traces over OTLP/HTTP
+//	                (POST /v1/traces; the last 1,000 traces kept in memory, for the
+//	                saga detail's waterfall; "off": none)
 //
 // Whatever a DSN's parseTime and loc say, the console reads times as UTC
 // (the time-zone policy of internal/store).
@@ -50,6 +53,7 @@ import (
 	"sagasuite/console/internal/mail"
 	"sagasuite/console/internal/rows"
 	"sagasuite/console/internal/server"
+	"sagasuite/console/internal/traces"
 	"sagasuite/internal/dtmread"
 	"sagasuite/internal/readmodel"
 	"sagasuite/internal/store"
@@ -65,6 +69,7 @@ type config struct {
 	RedisAddr     string
 	RedisPassword string
 	ReadModel     string // the read model's key prefix
+	OTLPListen    string
 }
 
 func loadConfig(args []string) (config, error) {
@@ -78,6 +83,7 @@ func loadConfig(args []string) (config, error) {
 		// The password is a secret: from the environment only.
 		RedisPassword: os.Getenv("REDIS_PASSWORD"),
 		ReadModel:     env("READ_MODEL_PREFIX", "rm:"),
+		OTLPListen:    env("OTLP_LISTEN", "127.0.0.1:4318"),
 	}
 	flags := flag.NewFlagSet("console", flag.ContinueOnError)
 	flags.StringVar(&c.ListenOn, "listen", c.ListenOn, "address to serve on (overrides LISTEN_ON)")
@@ -125,6 +131,21 @@ func run(c config) error {
 	opts, err := options(c)
 	if err != nil {
 		return err
+	}
+
+	if c.OTLPListen != "off" {
+		// Not fatal: the console is still the console without its
+		// waterfall (another collector may hold the port, and the
+		// processes then export to that one).
+		if oln, err := net.Listen("tcp", c.OTLPListen); err != nil {
+			logx.Errorf("OTLP_LISTEN=%s: %v: the console collects no traces (set OTLP_LISTEN, or off)", c.OTLPListen, err)
+		} else {
+			opts.Traces = traces.NewStore()
+			otlp := &http.Server{Handler: traces.Receiver(opts.Traces), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+			defer otlp.Close()
+			go func() { _ = otlp.Serve(oln) }()
+			logx.Infof("console receives traces over OTLP/HTTP on http://%s/v1/traces", oln.Addr())
+		}
 	}
 
 	ln, err := net.Listen("tcp", c.ListenOn)

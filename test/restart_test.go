@@ -11,6 +11,7 @@ import (
 
 	"sagasuite/deploy/sagacheck/check"
 	reg "sagasuite/internal/register"
+	"sagasuite/internal/tracing"
 )
 
 // down kills the named process for a test, as a crash would, and returns
@@ -61,6 +62,11 @@ func TestPendingWhileBranchDownThenSucceeds(t *testing.T) {
 	// DTM retries after its RetryInterval (10 s), doubling after that.
 	waitSagaStatus(t, gid, "succeeded", 60*time.Second)
 	id := strings.TrimPrefix(gid, reg.GidPrefix)
+	// DTM's retry, seconds after the answer, joins the registration's trace.
+	traceID := tracing.TraceIDOf(a.Header.Get("traceparent"))
+	require.NotEmpty(t, traceID)
+	require.Equal(t, traceID, call(t, http.MethodGet, "/sagas/"+gid, nil).str("trace_id"))
+	requireTree(t, waitTrace(t, traceID, "/register", "CreateUser", "InitScore", "CompleteUser", "smtp.Send"))
 	done := registerWithKey(t, key, r)
 	require.Equal(t, http.StatusCreated, done.Status, done.Raw)
 	require.Equal(t, id, done.str("id"))

@@ -13,7 +13,6 @@ import (
 	"github.com/zeromicro/go-zero/rest"
 	"github.com/zeromicro/go-zero/rest/httpx"
 
-	"sagasuite/internal/httplog"
 	"sagasuite/userapi/internal/config"
 	"sagasuite/userapi/internal/handler"
 	"sagasuite/userapi/internal/svc"
@@ -37,6 +36,9 @@ func main() {
 	// gateway's decoder does both and answers with a stable code.
 	c.Middlewares.MaxBytes = false
 	c.Middlewares.Gunzip = false
+	// Each route starts its own trace instead, dropping the caller's
+	// trace context (handler.edge).
+	c.Middlewares.Trace = false
 	logx.MustSetup(c.Log)
 	ctx, err := svc.NewServiceContext(c)
 	if err != nil {
@@ -48,7 +50,6 @@ func main() {
 		rest.WithNotFoundHandler(handler.NotFound),
 		rest.WithNotAllowedHandler(handler.NotAllowed))
 	defer server.Stop()
-	server.Use(httplog.AccessLog)
 	httpx.SetErrorHandlerCtx(handler.ErrorAnswer)
 	handler.RegisterHandlers(server, ctx)
 

@@ -88,6 +88,26 @@ type Transaction struct {
 	Status         string     `json:"status"`
 	RollbackReason string     `json:"rollback_reason"`
 	CreateTime     *time.Time `json:"create_time"`
+	// Options is the transaction's options as DTM stores them (JSON), its
+	// BranchHeaders among them; BranchHeaders is them as DTM may also
+	// answer them, decoded.
+	Options       string            `json:"options,omitempty"`
+	BranchHeaders map[string]string `json:"branch_headers,omitempty"`
+}
+
+// Headers are the headers DTM sends with every branch call of the
+// transaction (the saga's trace context, internal/tracing).
+func (t Transaction) Headers() map[string]string {
+	if len(t.BranchHeaders) > 0 {
+		return t.BranchHeaders
+	}
+	var o struct {
+		BranchHeaders map[string]string `json:"branch_headers"`
+	}
+	if t.Options != "" && json.Unmarshal([]byte(t.Options), &o) == nil {
+		return o.BranchHeaders
+	}
+	return nil
 }
 
 // Branch is one action or compensation (TransBranchStore). URL is DTM's

@@ -123,6 +123,9 @@ var columns = map[string][]column{
 		// The read model's events; rows from before it carry none.
 		table: "outbox", name: "payload",
 		add: "ADD COLUMN `payload` blob NULL AFTER `gid`",
+	}, {
+		table: "outbox", name: "trace_parent",
+		add: "ADD COLUMN `trace_parent` varchar(55) CHARACTER SET ascii NOT NULL DEFAULT '' AFTER `payload`",
 	}},
 	"user_score.sql": {{
 		table: "user_score", name: "gid",

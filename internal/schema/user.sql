@@ -37,13 +37,17 @@ CREATE TABLE IF NOT EXISTS `user` (
 -- (NOW(3)) only, so that no process's time zone or clock skew matters.
 -- payload is the event a read-model row carries (internal/readmodel's
 -- JSON, written with the fact); NULL for the rows whose worker reads the
--- database again instead (verify-email).
+-- database again instead (verify-email). trace_parent is the W3C
+-- traceparent of the span that wrote the row ('' when tracing is off): the
+-- relay publishes the row under it, so that its work joins the
+-- registration's trace.
 CREATE TABLE IF NOT EXISTS `outbox` (
   `id` char(36) CHARACTER SET ascii NOT NULL,
   `kind` varchar(32) CHARACTER SET ascii NOT NULL,
   `user_id` char(36) CHARACTER SET ascii NOT NULL,
   `gid` varchar(128) CHARACTER SET ascii NOT NULL,
   `payload` blob NULL,
+  `trace_parent` varchar(55) CHARACTER SET ascii NOT NULL DEFAULT '',
   `created_at` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   `next_publish_at` datetime(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   `published_at` datetime(3) NULL,

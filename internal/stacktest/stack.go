@@ -126,6 +126,8 @@ func Start(ctx context.Context, dir string, opts Options) (*Stack, error) {
 		Dev: map[string]int{"user": suite.FreePort(), "user-score": suite.FreePort(), "userapi": suite.FreePort(),
 			"relay": suite.FreePort(), "mailer": suite.FreePort(), "projector": suite.FreePort()},
 		Redis: s.Redis.Addr, SMTP: suite.FreePort(), MailHTTP: suite.FreePort(), MailDir: filepath.Join(dir, "mail"),
+		// Every process exports its spans to the console, as under make run.
+		OTLP: suite.FreePort(),
 		// The relay publishes a row again 2 s after it last did while the
 		// row is not done, so that tests of a Redis that lost its tasks are
 		// short; the mailer retries a failed send after 1 s.

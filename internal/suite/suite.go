@@ -74,6 +74,10 @@ type Layout struct {
 	RelayEnv []string
 	// ProjectorEnv is added to the projector's (READ_MODEL_PREFIX…).
 	ProjectorEnv []string
+	// OTLP, when set, is the port the console receives traces on
+	// (OTLP/HTTP), and every process that traces exports its spans there
+	// (TRACE_ENDPOINT); 0 leaves tracing off.
+	OTLP int
 	// TLSDir, when set, holds the suite's certificates (internal/devcerts):
 	// DTM, the gateway and the branch services then speak mutual TLS, and
 	// each process reaches etcd (started by StartEtcd) over TLS with its
@@ -97,6 +101,7 @@ func Default(mysqlCfg *mysql.Config) Layout {
 		Redis:     "127.0.0.1:6379",
 		SMTP:      2525,
 		MailHTTP:  8025,
+		OTLP:      4318,
 	}
 }
 
@@ -107,6 +112,9 @@ func (l Layout) OnFreePorts() Layout {
 	l.DtmHTTP, l.DtmGRPC, l.User, l.UserScore = FreePort(), FreePort(), FreePort(), FreePort()
 	l.API, l.Console = FreePort(), FreePort()
 	l.SMTP, l.MailHTTP = FreePort(), FreePort()
+	if l.OTLP != 0 {
+		l.OTLP = FreePort()
+	}
 	dev := map[string]int{}
 	for name := range l.Dev {
 		dev[name] = FreePort()
@@ -197,6 +205,14 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 		"projector": append([]string{
 			"DATA_SOURCE=" + l.DSN(l.DBs.User), "REDIS_ADDR=" + l.Redis, dev("projector"),
 		}, l.ProjectorEnv...),
+	}
+	if l.OTLP != 0 {
+		env["console"] = append(env["console"], "OTLP_LISTEN="+local(l.OTLP))
+		for _, name := range []string{"user", "user-score", "userapi", "relay", "mailer", "projector"} {
+			env[name] = append(env[name], "TRACE_ENDPOINT="+local(l.OTLP), "TRACE_BATCHER=otlphttp")
+		}
+	} else {
+		env["console"] = append(env["console"], "OTLP_LISTEN=off")
 	}
 	if p, ok := l.Dev["dtm"]; ok { // DTM's profiler, when the layout asks for it
 		env["dtm"] = append(env["dtm"], "DEBUG_LISTEN="+local(p))

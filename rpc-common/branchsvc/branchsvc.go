@@ -50,13 +50,17 @@ type Conf struct {
 
 // ApplyEnv lets the environment override go-zero's own settings, where an
 // env= tag cannot be added: LISTEN_ON, etcd's (envconf.Etcd), the dev
-// server's (DEV_SERVER_HOST, DEV_SERVER_PORT) and TLS_CERT, TLS_KEY,
-// TLS_CA. A partial TLS configuration is an error.
+// server's (DEV_SERVER_HOST, DEV_SERVER_PORT), TLS_CERT, TLS_KEY, TLS_CA,
+// and the trace export's (envconf.Telemetry: TRACE_ENDPOINT, …; off
+// without an endpoint). A partial TLS configuration is an error.
 func (c *Conf) ApplyEnv() error {
 	envconf.String(&c.ListenOn, "LISTEN_ON")
 	envconf.Etcd(&c.Etcd)
 	c.TLS.ApplyEnv()
 	if _, err := c.TLS.Enabled(); err != nil {
+		return err
+	}
+	if err := envconf.Telemetry(&c.Telemetry, c.Name); err != nil {
 		return err
 	}
 	return envconf.DevServer(&c.DevServer)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zeromicro/go-zero/core/discov"
 	"github.com/zeromicro/go-zero/core/service"
+	"github.com/zeromicro/go-zero/core/trace"
 )
 
 // String sets *dst to $name when that variable is set and not empty.
@@ -73,4 +74,36 @@ func EtcdAccess(c *discov.EtcdConf) {
 	String(&c.CertFile, "ETCD_CERT")
 	String(&c.CertKeyFile, "ETCD_KEY")
 	String(&c.CACertFile, "ETCD_CA")
+}
+
+// Telemetry applies the trace export settings: TRACE_ENDPOINT (host:port
+// of an OTLP collector, or a Zipkin URL), TRACE_BATCHER (otlphttp by
+// default, otlpgrpc, zipkin), TRACE_SAMPLER (0..1, default 1). name is the service's name in
+// the traces unless the config names one. With no endpoint, tracing is
+// off (Disabled): go-zero would otherwise record every span and drop it,
+// which cost about a tenth of a branch service's CPU.
+func Telemetry(c *trace.Config, name string) error {
+	String(&c.Endpoint, "TRACE_ENDPOINT")
+	String(&c.Batcher, "TRACE_BATCHER")
+	if c.Sampler == 0 {
+		// go-zero's default (1.0) is not applied when the yaml has no
+		// Telemetry section; sampling nothing is tracing off, said by
+		// leaving the endpoint unset.
+		c.Sampler = 1
+	}
+	if v := os.Getenv("TRACE_SAMPLER"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			return fmt.Errorf("TRACE_SAMPLER=%q: not a number from 0 to 1", v)
+		}
+		c.Sampler = f
+	}
+	if c.Name == "" {
+		c.Name = name
+	}
+	if c.Batcher == "" {
+		c.Batcher = "otlphttp"
+	}
+	c.Disabled = c.Disabled || c.Endpoint == ""
+	return nil
 }

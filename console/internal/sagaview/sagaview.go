@@ -13,6 +13,7 @@ import (
 
 	"sagasuite/internal/dtmread"
 	"sagasuite/internal/register"
+	"sagasuite/internal/tracing"
 	"sagasuite/rpc-common/reason"
 )
 
@@ -40,6 +41,9 @@ type Detail struct {
 	CreatedAt string   `json:"created_at"`
 	Branches  []Branch `json:"branches"`
 	Rows      Rows     `json:"rows"`
+	// TraceID is the registration's trace, when it was traced; the page
+	// reads its spans from /api/traces/{id}.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // Branch is one action or compensation. Table names the business table of
@@ -168,6 +172,7 @@ func Describe(saga *dtmread.Saga, rows Rows) Detail {
 		CreatedAt: formatTime(t.CreateTime),
 		Branches:  make([]Branch, 0, len(saga.Branches)),
 		Rows:      rows,
+		TraceID:   tracing.TraceIDOf(t.Headers()[tracing.Header]),
 	}
 	steps := map[string]*step{}
 	for _, b := range saga.Branches {

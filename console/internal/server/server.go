@@ -16,9 +16,11 @@ import (
 
 	"sagasuite/console/internal/sagaview"
 	"sagasuite/console/internal/server/ui"
+	"sagasuite/console/internal/traces"
 	"sagasuite/internal/dtmread"
 	"sagasuite/internal/readmodel"
 	"sagasuite/internal/register"
+	"sagasuite/internal/tracing"
 )
 
 // The list's limit: the default fills a screen; the cap keeps the answer
@@ -74,6 +76,9 @@ type Options struct {
 	// Queues, when set, is served under /queues/ (asynq's web UI,
 	// asynqmon, read-only), with the looser content policy it needs.
 	Queues http.Handler
+	// Traces, when set, is the trace store GET /api/traces/{id} reads
+	// (the console's own OTLP receiver fills it).
+	Traces *traces.Store
 }
 
 type handler struct {
@@ -81,6 +86,7 @@ type handler struct {
 	rows   RowFinder
 	mail   MailFinder
 	rm     ProfileFinder
+	traces *traces.Store
 	now    func() time.Time
 	budget time.Duration // listBudget; shorter in tests
 }
@@ -92,6 +98,7 @@ type handler struct {
 //	                      IncompleteHeader when the list may miss some
 //	GET /api/sagas/{gid}  one saga, its branches, business rows, mail and
 //	                      read-model profile
+//	GET /api/traces/{id}  the spans of a trace the console collected
 //	GET /queues/          asynq's web UI, when Options.Queues is set
 func New(dtm *dtmread.Client, rows RowFinder, opts Options) http.Handler {
 	return newHandler(dtm, rows, opts, time.Now, listBudget)
@@ -100,13 +107,14 @@ func New(dtm *dtmread.Client, rows RowFinder, opts Options) http.Handler {
 // newHandler lets tests fix the clock that ages are measured against and
 // the listing's budget.
 func newHandler(dtm *dtmread.Client, rows RowFinder, opts Options, now func() time.Time, budget time.Duration) http.Handler {
-	h := &handler{dtm: dtm, rows: rows, mail: opts.Mail, rm: opts.ReadModel, now: now, budget: budget}
+	h := &handler{dtm: dtm, rows: rows, mail: opts.Mail, rm: opts.ReadModel, traces: opts.Traces, now: now, budget: budget}
 	mux := http.NewServeMux()
 	if opts.Queues != nil {
 		mux.Handle("GET /queues/", queuePolicy(opts.Queues))
 	}
 	mux.HandleFunc("GET /api/sagas", h.list)
 	mux.HandleFunc("GET /api/sagas/{gid}", h.detail)
+	mux.HandleFunc("GET /api/traces/{id}", h.trace)
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(r.Context(), w, http.StatusNotFound, codeNotFound, "no such endpoint")
 	})
@@ -179,6 +187,28 @@ func (h *handler) detail(w http.ResponseWriter, r *http.Request) {
 	}
 	rows.ReadModel = h.readModel(ctx, userID)
 	httpx.OkJsonCtx(ctx, w, sagaview.Describe(saga, rows))
+}
+
+// trace answers the spans the console holds of trace id (32 hex digits):
+// 404 when it holds none (tracing off, the spans not exported yet, or
+// gone from the window), 503 when it collects none.
+func (h *handler) trace(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	if tracing.TraceIDOf("00-"+id+"-0000000000000001-01") != id {
+		writeError(ctx, w, http.StatusBadRequest, codeInvalidArgument, "a trace id is 32 lower-case hex digits, not all zero")
+		return
+	}
+	if h.traces == nil {
+		writeError(ctx, w, http.StatusServiceUnavailable, codeUnavailable, "the console collects no traces (OTLP_LISTEN is off)")
+		return
+	}
+	t, ok := h.traces.Get(id)
+	if !ok {
+		writeError(ctx, w, http.StatusNotFound, codeNotFound, "the console holds no span of this trace")
+		return
+	}
+	httpx.OkJsonCtx(ctx, w, t)
 }
 
 // readModel is what the read model holds of the user, or why it is not

@@ -12,10 +12,14 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/zeromicro/go-zero/core/logx"
 	"github.com/zeromicro/go-zero/core/metric"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"sagasuite/internal/emailcode"
 	"sagasuite/internal/outbox"
 	"sagasuite/internal/register"
+	"sagasuite/internal/tracing"
 	"sagasuite/mailer/internal/mail"
 	"sagasuite/mailer/internal/model"
 	"sagasuite/mailer/internal/svc"
@@ -205,7 +209,12 @@ func send(ctx context.Context, svcCtx *svc.ServiceContext, log logx.Logger, r *m
 		log.Infof("resend: an earlier attempt may have been accepted by the mail server and not recorded; "+
 			"saga %s gets the same link again", r.Gid)
 	}
-	err = svcCtx.Sender.Send(ctx, m)
+	sendCtx, span := tracing.Start(ctx, "smtp.Send", trace.SpanKindClient, attribute.Bool("mail.resend", earlier))
+	err = svcCtx.Sender.Send(sendCtx, m)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 	if err != nil && !errors.Is(err, mail.ErrMaybeAccepted) {
 		forget(ctx, svcCtx, log, r.ID) // certainly not sent: a retry is no resend
 	}

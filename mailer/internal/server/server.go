@@ -64,6 +64,7 @@ func (s *Server) Start() error {
 	s.redis.Report(s.svcCtx.Redis.Ping(ctx).Err())
 	cancel()
 	mux := asynq.NewServeMux()
+	mux.Use(worker.Traced)
 	mux.Handle(outbox.TaskType(outbox.KindVerifyEmail), logic.Handler(s.svcCtx))
 	if err := s.srv.Start(mux); err != nil {
 		return err

@@ -65,6 +65,9 @@ func (c *Config) ApplyEnv() error {
 	if err := envconf.DevServer(&c.DevServer); err != nil {
 		return err
 	}
+	if err := envconf.Telemetry(&c.Telemetry, c.Name); err != nil {
+		return err
+	}
 	return c.Check()
 }
 

@@ -11,9 +11,13 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/zeromicro/go-zero/core/logx"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"sagasuite/internal/outbox"
 	"sagasuite/internal/readmodel"
+	"sagasuite/internal/tracing"
 	"sagasuite/projector/internal/model"
 	"sagasuite/projector/internal/svc"
 )
@@ -134,7 +138,13 @@ func project(ctx context.Context, svcCtx *svc.ServiceContext, payload []byte) (O
 	if uid := userOf(ev); uid != task.UserID {
 		log.Errorf("the task names user %s, its row's event user %s: applying the row's event", task.UserID, uid)
 	}
-	changed, err := svcCtx.ReadModel.Apply(ctx, ev)
+	applyCtx, span := tracing.Start(ctx, "readmodel.Apply "+r.Kind, trace.SpanKindClient)
+	changed, err := svcCtx.ReadModel.Apply(applyCtx, ev)
+	span.SetAttributes(attribute.Bool("readmodel.changed", changed))
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 	if err != nil {
 		return Failed, fmt.Errorf("%w: %w", ErrReadModel, err)
 	}

@@ -99,6 +99,7 @@ func (s *Server) Start() error {
 	s.svcCtx.RedisHealth.Report(s.svcCtx.Redis.Ping(ctx).Err())
 	cancel()
 	mux := asynq.NewServeMux()
+	mux.Use(worker.Traced)
 	for _, k := range outbox.EventKinds {
 		mux.Handle(outbox.TaskType(k), logic.Handler(s.svcCtx, k))
 	}

@@ -50,6 +50,9 @@ func (c *Config) ApplyEnv() error {
 	if err := envconf.DevServer(&c.DevServer); err != nil {
 		return err
 	}
+	if err := envconf.Telemetry(&c.Telemetry, c.Name); err != nil {
+		return err
+	}
 	var errs []error
 	if c.PollInterval <= 0 {
 		errs = append(errs, fmt.Errorf("PollInterval %s: must be positive", c.PollInterval))

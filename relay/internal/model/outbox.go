@@ -23,6 +23,9 @@ type Row struct {
 	Kind      string
 	UserID    string
 	Publishes int
+	// TraceParent is the trace context of the span that wrote the row
+	// ("" when it was not traced).
+	TraceParent string
 }
 
 // Outbox is the outbox table of one database.
@@ -38,7 +41,7 @@ func New(db *sql.DB) *Outbox { return &Outbox{db: db} }
 // transaction has not committed), so replicas share the rows instead of
 // waiting for each other; the `due` index (done_at, next_publish_at)
 // serves both the condition and the order.
-const claimQuery = "SELECT id, kind, user_id, publishes FROM outbox " +
+const claimQuery = "SELECT id, kind, user_id, publishes, trace_parent FROM outbox " +
 	"WHERE done_at IS NULL AND next_publish_at <= NOW(3) " +
 	"ORDER BY next_publish_at LIMIT ? FOR UPDATE SKIP LOCKED"
 
@@ -64,7 +67,7 @@ func (o *Outbox) Claim(ctx context.Context, limit int) (*Claim, error) {
 	c := &Claim{tx: tx}
 	for rows.Next() {
 		var r Row
-		if err := rows.Scan(&r.ID, &r.Kind, &r.UserID, &r.Publishes); err != nil {
+		if err := rows.Scan(&r.ID, &r.Kind, &r.UserID, &r.Publishes, &r.TraceParent); err != nil {
 			_ = tx.Rollback()
 			return nil, err
 		}

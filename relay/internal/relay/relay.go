@@ -15,8 +15,11 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/zeromicro/go-zero/core/logx"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"sagasuite/internal/outbox"
+	"sagasuite/internal/tracing"
 	"sagasuite/relay/internal/model"
 )
 
@@ -231,7 +234,13 @@ func (r *Relay) round(parent context.Context) (full bool, err error) {
 // completion): the row counts as published all the same. An archived task
 // is replaced (revive).
 func (r *Relay) enqueue(ctx context.Context, client *asynq.Client, row model.Row) (bool, error) {
-	task := asynq.NewTask(outbox.TaskType(row.Kind), outbox.Task{OutboxID: row.ID, UserID: row.UserID}.Encode())
+	// The publication joins the trace of the row's writer, and the task
+	// carries it on to the worker (internal/tracing).
+	ctx, span := tracing.Start(tracing.FromParent(ctx, row.TraceParent), "outbox.Publish "+row.Kind, trace.SpanKindProducer,
+		attribute.String("outbox.id", row.ID), attribute.Int("outbox.publishes", row.Publishes))
+	defer span.End()
+	task := asynq.NewTaskWithHeaders(outbox.TaskType(row.Kind), outbox.Task{OutboxID: row.ID, UserID: row.UserID}.Encode(),
+		tracing.Headers(ctx))
 	_, err := client.EnqueueContext(ctx, task,
 		asynq.TaskID(row.ID),
 		asynq.Queue(outbox.Queue(row.Kind)),

@@ -8,6 +8,7 @@ import (
 	"github.com/zeromicro/go-zero/core/stores/sqlx"
 
 	"sagasuite/internal/store"
+	"sagasuite/internal/tracing"
 )
 
 // OutboxModel writes the user service's outbox rows (internal/outbox). It
@@ -32,14 +33,15 @@ func (m *OutboxModel) Insert(ctx context.Context, kind, userID, gid string) (str
 }
 
 // InsertEvent adds a row that carries payload (an event of the read
-// model's), like Insert.
+// model's), like Insert. Both record the trace context of ctx's span, for
+// the row's work to join its trace.
 func (m *OutboxModel) InsertEvent(ctx context.Context, kind, userID, gid string, payload []byte) (string, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return "", err
 	}
-	_, err = m.conn.ExecCtx(ctx,
-		"INSERT INTO outbox (id, kind, user_id, gid, payload) VALUES (?, ?, ?, ?, ?)", id.String(), kind, userID, gid, payload)
+	_, err = m.conn.ExecCtx(ctx, "INSERT INTO outbox (id, kind, user_id, gid, payload, trace_parent) VALUES (?, ?, ?, ?, ?, ?)",
+		id.String(), kind, userID, gid, payload, tracing.Parent(ctx))
 	return id.String(), err
 }
 

@@ -71,6 +71,9 @@ func (c *Config) ApplyEnv() error {
 			c.Port = p
 		}
 	}
+	if err := envconf.Telemetry(&c.Telemetry, c.Name); err != nil {
+		return err
+	}
 	if c.Saga.DtmServer == "" {
 		c.Saga.DtmServer = EtcdURL(c.UserRpc.Etcd, "dtmservice")
 	}

@@ -11,6 +11,9 @@ import (
 	"github.com/dtm-labs/dtm/client/dtmgrpc"
 	"github.com/dtm-labs/dtm/client/dtmgrpc/dtmgimp"
 	"github.com/zeromicro/go-zero/core/logx"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
@@ -19,6 +22,7 @@ import (
 	"sagasuite/internal/dtmconn"
 	"sagasuite/internal/dtmread"
 	"sagasuite/internal/register"
+	"sagasuite/internal/tracing"
 	"sagasuite/rpc-common/reason"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
@@ -219,6 +223,9 @@ func (a *attempt) sagaOf(payloads [][]byte) *dtmgrpc.SagaGrpc {
 	saga := dtmgrpc.NewSagaGrpcWithContext(a.ctx, a.svcCtx.Config.Saga.DtmServer, a.gid)
 	saga.Steps = register.SagaSteps(a.svcCtx.Services)
 	saga.BinPayloads = payloads
+	// The trace context goes with the saga: DTM stores it and sends it on
+	// every branch call, retries and compensations too (internal/tracing).
+	saga.BranchHeaders = tracing.Headers(a.ctx)
 	return saga
 }
 
@@ -227,8 +234,16 @@ type submitter interface{ Submit() error }
 
 // submit sends the saga and waits for its result.
 func (a *attempt) submit(saga *dtmgrpc.SagaGrpc) (*types.RegisterResp, error) {
+	ctx, span := tracing.Start(a.ctx, "dtm.Submit", trace.SpanKindClient, attribute.String("saga.gid", a.gid))
+	defer span.End()
+	if len(saga.BranchHeaders) > 0 {
+		saga.BranchHeaders = tracing.Headers(ctx) // the branches under the submit
+	}
 	saga.WaitResult = true
 	err := saga.Submit()
+	if err != nil {
+		span.SetStatus(otelcodes.Error, status.Code(err).String())
+	}
 	if err == nil { // the only conclusive answer of WaitResult
 		return a.succeeded(), nil
 	}

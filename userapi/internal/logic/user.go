@@ -13,6 +13,7 @@ import (
 	"sagasuite/internal/dtmread"
 	"sagasuite/internal/emailcode"
 	"sagasuite/internal/register"
+	"sagasuite/internal/tracing"
 	"sagasuite/rpc-common/reason"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
@@ -122,7 +123,8 @@ func Saga(ctx context.Context, svcCtx *svc.ServiceContext, gid string) (*types.S
 // sagaResp is the gateway's view of a saga: statuses folded, the reason
 // of a failure as its stable code, branches named by service and method.
 func sagaResp(s *dtmread.Saga) *types.SagaResp {
-	out := &types.SagaResp{Gid: s.Transaction.Gid, Status: dtmread.View(s.Transaction.Status), Branches: []types.SagaBranch{}}
+	out := &types.SagaResp{Gid: s.Transaction.Gid, Status: dtmread.View(s.Transaction.Status), Branches: []types.SagaBranch{},
+		TraceID: tracing.TraceIDOf(s.Transaction.Headers()[tracing.Header])}
 	if out.Status == types.StatusFailed {
 		out.Reason, _ = reason.Find(s.Transaction.RollbackReason)
 	}

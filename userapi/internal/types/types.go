@@ -65,6 +65,9 @@ type SagaResp struct {
 	// Reason is the stable code of a failed saga (USERNAME_TAKEN, …).
 	Reason   string       `json:"reason,omitempty"`
 	Branches []SagaBranch `json:"branches"`
+	// TraceID is the registration's trace (W3C, 32 hex digits), when it
+	// was traced.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // SagaBranch is one action or compensation of a saga, named by service key
