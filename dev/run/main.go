@@ -192,7 +192,8 @@ The suite is up (ready in %.1fs). Unless ETCD_HOSTS is set, DTM, the gateway and
 branch services speak mutual TLS and etcd has accounts (certificates in .data/tls).
   gateway        %s   POST /register, POST /login, GET /user/info, GET /sagas/{gid}, GET /verify-email,
                  GET /users/{id}, GET /leaderboard (the read model, in Redis %s)
-  saga console   %s   (the mail of each registration beside its saga)
+  saga console   %s   (the mail of each registration beside its saga; every process
+                 exports its spans to it: /api/traces/{trace_id}, the id GET /sagas/{gid} names)
   queues         %s/queues/   asynq's web UI (Redis %s)
   mail           SMTP %s, messages %s/api/messages
   DTM            %s   dashboard /, API /api/dtmsvr/all, metrics /api/metrics
