@@ -34,12 +34,14 @@ var Names = []string{"dtm", "user", "user-score", "userapi", "console", "mail", 
 // the one before is registered in etcd, so that no process resolves a key
 // that has no endpoint yet (go-zero logs that as an error, "bad resolver
 // state", and the gateway resolves all three keys at start).
-var Tiers = [][]string{{"mail", "dtm", "user", "user-score", "relay"}, {"mailer", "projector", "userapi", "console"}}
+var Tiers = [][]string{{"console", "mail", "dtm", "user", "user-score", "relay"}, {"mailer", "projector", "userapi"}}
 
 // StopOrder stops the callers first, then DTM, then the services it calls,
 // so that nobody watches a key it resolves lose its last endpoint.
-// The outbox's workers go last but the mail server, whose mail they send.
-var StopOrder = []string{"console", "userapi", "dtm", "user-score", "user", "relay", "mailer", "projector", "mail"}
+// The outbox's workers go last but the console, which receives every
+// process's last spans (it starts first for the same reason), and the
+// mail server, whose mail they send.
+var StopOrder = []string{"userapi", "dtm", "user-score", "user", "relay", "mailer", "projector", "console", "mail"}
 
 // Keys are the etcd keys the suite's services register under.
 var Keys = []string{"dtmservice", "user.rpc", "user-score.rpc"}
