@@ -122,6 +122,9 @@ func TestConsoleShowsACompensatedSaga(t *testing.T) {
 	// mail's link, which verifies the address.
 	waitMails(t, emailOf(okName))
 	waitProfiles(t, []string{ok.str("id")})
+	okTrace := call(t, http.MethodGet, "/sagas/"+ok.str("gid"), nil).str("trace_id")
+	require.NotEmpty(t, okTrace)
+	okSpans := waitTrace(t, okTrace, "/register", "CompleteUser", "smtp.Send", "readmodel.Apply registration-completed")
 	okDOM, err := html.Parse(bytes.NewReader(headless(t, browser, stack.ConsoleURL+"/#"+ok.str("gid"), "--dump-dom")))
 	require.NoError(t, err)
 	okDetail := find(okDOM, map[string]string{"id": "detail", "data-gid": ok.str("gid"), "data-status": "succeeded"})
@@ -129,6 +132,12 @@ func TestConsoleShowsACompensatedSaga(t *testing.T) {
 	require.NotEmpty(t, find(okDetail[0], map[string]string{"data-table": "outbox", "data-exists": "true"}))
 	require.NotEmpty(t, find(okDetail[0], map[string]string{"data-mail": "1"}), "one mail shown:\n%s", renderText(okDetail[0]))
 	require.NotEmpty(t, find(okDetail[0], map[string]string{"data-read-model": "true"}), "the read model has the user:\n%s", renderText(okDetail[0]))
+	// The waterfall shows the trace's spans, every service's.
+	rows := len(find(okDetail[0], map[string]string{"data-span-error": "false"})) + len(find(okDetail[0], map[string]string{"data-span-error": "true"}))
+	require.GreaterOrEqual(t, rows, len(okSpans), "one waterfall row per span:\n%s", renderText(okDetail[0]))
+	for _, service := range []string{"userapi", "user.rpc", "user-score.rpc", "relay", "mailer", "projector"} {
+		require.NotEmpty(t, find(okDetail[0], map[string]string{"data-span-service": service}), "%s in the waterfall:\n%s", service, renderText(okDetail[0]))
+	}
 	links := find(okDetail[0], map[string]string{"class": "mono verify-link"})
 	require.Len(t, links, 1)
 	var href string

@@ -2,8 +2,8 @@
 // list and the saga named by the URL hash (#<gid>). Everything is built with
 // DOM calls and text nodes, never HTML strings: usernames are user input.
 // Attributes data-gid, data-status, data-method, data-op, data-table,
-// data-exists, data-mail and data-read-model are a contract with the
-// headless-browser tests.
+// data-exists, data-mail, data-read-model, data-trace-spans and
+// data-span-* are a contract with the headless-browser tests.
 "use strict";
 
 (() => {
@@ -134,10 +134,18 @@
       return;
     }
     const r = await fetchJSON("api/sagas/" + encodeURIComponent(gid));
-    const key = gid + "\n" + r.status + "\n" + r.text;
+    // The saga's trace, when it has one: the spans every process exported
+    // to the console (they arrive in batches, so it is read every tick too).
+    let trace = null, traceText = "";
+    if (r.ok && r.body.trace_id) {
+      const t = await fetchJSON("api/traces/" + encodeURIComponent(r.body.trace_id));
+      traceText = t.status + "\n" + t.text;
+      trace = t.ok ? t.body : { note: t.body.message || "" };
+    }
+    const key = gid + "\n" + r.status + "\n" + r.text + "\n" + traceText;
     if (gid !== selectedGid() || key === lastDetail) return;
     lastDetail = key;
-    if (r.ok) renderDetail(r.body);
+    if (r.ok) renderDetail(r.body, trace);
     else renderDetailError(gid, r.body);
   }
 
@@ -158,7 +166,7 @@
       el("p", { class: "error" }, body.message || "error"));
   }
 
-  function renderDetail(d) {
+  function renderDetail(d, trace) {
     detail.dataset.gid = d.gid;
     detail.dataset.status = d.status;
     delete detail.dataset.error;
@@ -198,6 +206,7 @@
     }
     sections.push(mailBlock(d.rows));
     sections.push(readModelBlock(d.rows.read_model || {}));
+    sections.push(traceBlock(d.trace_id, trace));
     detail.replaceChildren(head, ...sections);
   }
 
@@ -217,6 +226,51 @@
             ? el("a", { href: m.link, class: "mono verify-link", rel: "noreferrer", target: "_blank" }, "verify the address")
             : "none found"))));
     }
+    return block;
+  }
+
+  // traceBlock is the registration's trace as a waterfall: one row per span
+  // (service, name, indented under its parent), its bar placed on the
+  // trace's time line, errors marked. Positions are set through the CSSOM:
+  // the page's content policy refuses style attributes.
+  function traceBlock(traceID, trace) {
+    const spans = (trace && trace.spans) || [];
+    const block = el("section", { class: "step trace", "data-trace-spans": String(spans.length) },
+      el("h3", {}, "trace", traceID ? el("span", { class: "mono trace-id" }, " · " + traceID) : null));
+    if (!traceID) {
+      block.append(el("p", { class: "hint" }, "not traced (the processes export no spans: TRACE_ENDPOINT is unset)"));
+      return block;
+    }
+    if (!spans.length) {
+      block.append(el("p", { class: "hint" }, (trace && trace.note) || "no span received yet"));
+      return block;
+    }
+    const t = (iso) => Date.parse(iso);
+    const t0 = Math.min(...spans.map((x) => t(x.start)));
+    const t1 = Math.max(...spans.map((x) => t(x.end)));
+    const total = Math.max(t1 - t0, 1);
+    const byID = new Map(spans.map((x) => [x.span_id, x]));
+    const depth = (x) => {
+      let n = 0;
+      for (let p = byID.get(x.parent_id); p && n < 32; p = byID.get(p.parent_id)) n++;
+      return n;
+    };
+    const rows = el("div", { class: "waterfall" });
+    for (const x of spans) {
+      const ms = t(x.end) - t(x.start);
+      const label = el("span", { class: "span-label", title: x.service + " · " + x.name + (x.status ? " · " + x.status : "") },
+        el("span", { class: "span-service" }, x.service), " ", el("span", { class: "mono" }, x.name));
+      label.style.paddingLeft = (depth(x) * 12) + "px";
+      const bar = el("span", { class: "span-bar" });
+      bar.style.marginLeft = ((t(x.start) - t0) / total * 100) + "%";
+      bar.style.width = Math.max(ms / total * 100, 0.5) + "%";
+      rows.append(el("div", {
+        class: "span-row" + (x.error ? " error" : ""), "data-span-service": x.service, "data-span-name": x.name,
+        "data-span-kind": x.kind, "data-span-error": String(Boolean(x.error)),
+      }, label, el("span", { class: "span-track" }, bar), el("span", { class: "span-ms" }, ms.toFixed(1) + " ms")));
+    }
+    block.append(rows);
+    if (trace.dropped) block.append(el("p", { class: "hint" }, trace.dropped + " more spans were not kept"));
     return block;
   }
 
