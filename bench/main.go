@@ -72,7 +72,7 @@ type options struct {
 	stores                        []string
 	cost, prodCost                int
 	prodConc                      []int
-	floorHash, keep               bool
+	floorHash, keep, trace        bool
 	out, redisAddr, dbPrefix      string
 	variants                      map[string]bool
 }
@@ -100,6 +100,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "docs", "directory (relative to the repository) for bench.md and bench.svg; empty: write nothing")
 	flag.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "Redis for DTM's Redis store")
 	flag.StringVar(&o.dbPrefix, "db-prefix", "sagabench", "prefix of the run's databases (<prefix>_<random>_*, dropped at the end)")
+	flag.BoolVar(&o.trace, "trace", false, "tracing on: every process exports its spans to the stack's console over OTLP/HTTP (off: no exporter, tracing disabled)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, logs, profiles) and the databases")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up after this long")
 	flag.Parse()
@@ -196,7 +197,7 @@ func run(o options) error {
 	fmt.Printf("bench %s: building and starting the stack in %s …\n", b.runID, dir)
 	machine := describeMachine(ctx, dsn, o.redisAddr)
 	b.s, err = stack.Start(ctx, stack.Options{Root: root, Dir: dir, MySQL: myCfg, DBPrefix: o.dbPrefix, GatewayEnv: env, FloorsEnv: floorsEnv,
-		MailCodeKey: randomHex(32)})
+		MailCodeKey: randomHex(32), Trace: o.trace})
 	if err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, dir)
 	}
@@ -457,7 +458,7 @@ const resultTimeout = 5 * time.Second
 // targets are the processes measured during a level.
 func (b *bench) targets() []procstat.Target {
 	var ts []procstat.Target
-	for _, name := range []string{"userapi", "user", "user-score", "dtm", "floors", "relay", "mailer", "projector"} {
+	for _, name := range []string{"userapi", "user", "user-score", "dtm", "floors", "relay", "mailer", "projector", "console"} {
 		if pid := b.s.PID(name); pid > 0 {
 			ts = append(ts, procstat.Target{Name: name, PID: pid})
 		}

@@ -76,7 +76,7 @@ func (v Variant) Rates() []float64 {
 // ProcOrder is the order (and the display names) of the measured processes.
 var ProcOrder = []struct{ Key, Label string }{
 	{"userapi", "gateway"}, {"user", "user"}, {"user-score", "user-score"}, {"dtm", "dtm"},
-	{"floors", "floors"}, {"relay", "relay"}, {"mailer", "mailer"}, {"projector", "projector"},
+	{"floors", "floors"}, {"relay", "relay"}, {"mailer", "mailer"}, {"projector", "projector"}, {"console", "console"},
 	{"mariadb", "MariaDB"}, {"redis", "Redis (DTM's store)"}, {"redis-suite", "Redis (queues, read model)"}, {"bench", "bench (load)"},
 }
 

@@ -39,6 +39,9 @@ type Options struct {
 	FloorsEnv []string
 	// MailCodeKey is the mailer's code key (at least 32 bytes).
 	MailCodeKey string
+	// Trace turns tracing on: every process exports its spans to the
+	// stack's console (OTLP/HTTP), as under make run.
+	Trace bool
 }
 
 // Stack is a running benchmark suite.
@@ -107,6 +110,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		// deployment does: what a registration costs includes its outbox.
 		Redis: s.Redis.Addr, SMTP: suite.FreePort(), MailHTTP: suite.FreePort(),
 		MailerEnv: []string{"MAIL_CODE_KEY=" + o.MailCodeKey},
+	}
+	if o.Trace {
+		s.Layout.OTLP = suite.FreePort()
 	}
 	s.Floors = suite.FreePort()
 	s.procs = s.Procs(o.Root, s.Bin, o.Dir, nil)
