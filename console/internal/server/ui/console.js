@@ -257,7 +257,7 @@
     };
     const rows = el("div", { class: "waterfall" });
     for (const x of spans) {
-      const ms = t(x.end) - t(x.start);
+      const ms = t(x.end) - t(x.start); // the page's clock has ms, not the spans' ns
       const label = el("span", { class: "span-label", title: x.service + " · " + x.name + (x.status ? " · " + x.status : "") },
         el("span", { class: "span-service" }, x.service), " ", el("span", { class: "mono" }, x.name));
       label.style.paddingLeft = (depth(x) * 12) + "px";
@@ -267,7 +267,7 @@
       rows.append(el("div", {
         class: "span-row" + (x.error ? " error" : ""), "data-span-service": x.service, "data-span-name": x.name,
         "data-span-kind": x.kind, "data-span-error": String(Boolean(x.error)),
-      }, label, el("span", { class: "span-track" }, bar), el("span", { class: "span-ms" }, ms.toFixed(1) + " ms")));
+      }, label, el("span", { class: "span-track" }, bar), el("span", { class: "span-ms" }, ms < 1 ? "< 1 ms" : Math.round(ms) + " ms")));
     }
     block.append(rows);
     if (trace.dropped) block.append(el("p", { class: "hint" }, trace.dropped + " more spans were not kept"));
