@@ -1,13 +1,17 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
 
 	"sagasuite/deploy/sagacheck/check"
 	reg "sagasuite/internal/register"
@@ -67,6 +71,24 @@ func TestPendingWhileBranchDownThenSucceeds(t *testing.T) {
 	require.NotEmpty(t, traceID)
 	require.Equal(t, traceID, call(t, http.MethodGet, "/sagas/"+gid, nil).str("trace_id"))
 	requireTree(t, waitTrace(t, traceID, "/register", "CreateUser", "InitScore", "CompleteUser", "smtp.Send"))
+	// The console's waterfall marks the calls DTM made after the gateway
+	// had answered as retries; CreateUser ran while it waited.
+	if _, err := exec.LookPath("chromium"); err == nil || os.Getenv("BROWSER_TEST") != "" || os.Getenv("CI") != "" {
+		dom, err := html.Parse(bytes.NewReader(headless(t, chromium(t), stack.ConsoleURL+"/#"+gid, "--dump-dom")))
+		require.NoError(t, err)
+		retried := func(method string) string {
+			rows := find(dom, map[string]string{"data-span-name": method})
+			require.NotEmpty(t, rows, "%s in the waterfall:\n%s", method, renderText(dom))
+			for _, a := range rows[0].Attr {
+				if a.Key == "data-span-retry" {
+					return a.Val
+				}
+			}
+			return ""
+		}
+		require.Equal(t, "true", retried("userscore.UserScore/InitScore"), "DTM's retry is marked")
+		require.Equal(t, "false", retried("user.User/CreateUser"))
+	}
 	done := registerWithKey(t, key, r)
 	require.Equal(t, http.StatusCreated, done.Status, done.Raw)
 	require.Equal(t, id, done.str("id"))

@@ -255,18 +255,31 @@
       for (let p = byID.get(x.parent_id); p && n < 32; p = byID.get(p.parent_id)) n++;
       return n;
     };
+    // A branch call that started after the gateway's span it hangs under
+    // had ended is DTM's retry (its cron, seconds or minutes later): the
+    // branch was down or failed while the gateway waited.
+    const retried = (x) => {
+      if (x.kind !== "server" || x.service === "userapi") return false;
+      for (let p = byID.get(x.parent_id), n = 0; p && n < 32; p = byID.get(p.parent_id), n++) {
+        if (p.service === "userapi") return t(x.start) > t(p.end);
+      }
+      return false;
+    };
     const rows = el("div", { class: "waterfall" });
     for (const x of spans) {
       const ms = t(x.end) - t(x.start); // the page's clock has ms, not the spans' ns
-      const label = el("span", { class: "span-label", title: x.service + " · " + x.name + (x.status ? " · " + x.status : "") },
-        el("span", { class: "span-service" }, x.service), " ", el("span", { class: "mono" }, x.name));
+      const retry = retried(x);
+      const label = el("span", { class: "span-label", title: x.service + " · " + x.name + (x.status ? " · " + x.status : "") +
+          (retry ? " · retried by DTM after the submit returned" : "") },
+        el("span", { class: "span-service" }, x.service), " ", el("span", { class: "mono" }, x.name),
+        retry ? el("span", { class: "badge retry" }, "retry") : null);
       label.style.paddingLeft = (depth(x) * 12) + "px";
       const bar = el("span", { class: "span-bar" });
       bar.style.marginLeft = ((t(x.start) - t0) / total * 100) + "%";
       bar.style.width = Math.max(ms / total * 100, 0.5) + "%";
       rows.append(el("div", {
         class: "span-row" + (x.error ? " error" : ""), "data-span-service": x.service, "data-span-name": x.name,
-        "data-span-kind": x.kind, "data-span-error": String(Boolean(x.error)),
+        "data-span-kind": x.kind, "data-span-error": String(Boolean(x.error)), "data-span-retry": String(retry),
       }, label, el("span", { class: "span-track" }, bar), el("span", { class: "span-ms" }, ms < 1 ? "< 1 ms" : Math.round(ms) + " ms")));
     }
     block.append(rows);
