@@ -10,6 +10,7 @@ import (
 
 	"sagasuite/bench/load"
 	"sagasuite/bench/report"
+	"sagasuite/internal/outbox"
 	"sagasuite/internal/store"
 )
 
@@ -60,10 +61,11 @@ func (b *bench) readEndpoints(ctx context.Context, conc int) error {
 // the number of complete users.
 func applied(ctx context.Context, db *sql.DB) (int, error) {
 	deadline := time.Now().Add(2 * time.Minute)
+	kinds, args := store.InList(outbox.EventKinds)
 	for {
 		var waiting, users int
-		err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL AND kind IN ('registration-completed', 'email-verified')), "+
-			"(SELECT COUNT(*) FROM `user` WHERE completed_at IS NOT NULL)").Scan(&waiting, &users)
+		err := db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL AND kind IN ("+kinds+")), "+
+			"(SELECT COUNT(*) FROM `user` WHERE completed_at IS NOT NULL)", args...).Scan(&waiting, &users)
 		switch {
 		case err != nil:
 			return 0, err
