@@ -31,6 +31,8 @@ demo:
 ## test: every test, against MariaDB/MySQL on 127.0.0.1:3306 (TEST_MYSQL_DSN)
 test:
 	set -o pipefail; $(GO) test -count=1 -timeout 15m ./... | grep -v '\[no test files\]'
+	# tracing compiled out (the benchmark's baseline): the no-op spans
+	$(GO) test -count=1 -tags no_k8s,notrace ./internal/tracing
 
 ## chaos: registrations under load while every process is killed and MariaDB restarted, then the checker
 ## (it restarts this machine's MariaDB; CHAOS_REQUESTS is the minimum number of registrations)

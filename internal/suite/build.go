@@ -19,8 +19,14 @@ const BuildTags = "no_k8s"
 // Build compiles the suite's commands (Packages) and any extra packages
 // into bin, from the module at root.
 func Build(ctx context.Context, root, bin string, extra ...string) error {
+	return BuildTagged(ctx, root, bin, BuildTags, extra...)
+}
+
+// BuildTagged is Build with other build tags (comma-separated; BuildTags
+// should be among them).
+func BuildTagged(ctx context.Context, root, bin, tags string, extra ...string) error {
 	pkgs := append(append([]string{}, Packages...), extra...)
-	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-tags", BuildTags, "-o", bin + "/"}, pkgs...)...)
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-tags", tags, "-o", bin + "/"}, pkgs...)...)
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

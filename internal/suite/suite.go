@@ -140,6 +140,10 @@ func absolute(dir string) string {
 	return dir
 }
 
+// Traced are the processes that trace (envconf.Telemetry): with the
+// layout's OTLP set, each exports its spans to the console.
+var Traced = []string{"user", "user-score", "userapi", "relay", "mailer", "projector"}
+
 func local(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
 // APIURL is the gateway's base URL.
@@ -210,7 +214,7 @@ func (l Layout) Procs(root, bin, logs string, echo *proc.Stream) map[string]*pro
 	}
 	if l.OTLP != 0 {
 		env["console"] = append(env["console"], "OTLP_LISTEN="+local(l.OTLP))
-		for _, name := range []string{"user", "user-score", "userapi", "relay", "mailer", "projector"} {
+		for _, name := range Traced {
 			env[name] = append(env[name], "TRACE_ENDPOINT="+local(l.OTLP), "TRACE_BATCHER=otlphttp")
 		}
 	} else {

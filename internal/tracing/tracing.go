@@ -26,6 +26,9 @@ const TracerName = "sagasuite"
 
 var w3c = propagation.TraceContext{}
 
+// noSpan is OpenTelemetry's no-op span (a context with no span gives it).
+var noSpan = trace.SpanFromContext(context.Background())
+
 // Headers is the trace context of ctx's span as W3C headers; empty when
 // ctx has no valid span (tracing off, or nothing started).
 func Headers(ctx context.Context) map[string]string {
@@ -53,7 +56,11 @@ func FromParent(ctx context.Context, traceparent string) context.Context {
 }
 
 // Start starts a span of the suite's own named name.
+// Without tracing compiled in it returns ctx and a span that does nothing.
 func Start(ctx context.Context, name string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if !Compiled {
+		return ctx, noSpan
+	}
 	return otel.Tracer(TracerName).Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
 }
 

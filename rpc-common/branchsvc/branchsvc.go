@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 
 	"sagasuite/internal/store"
+	"sagasuite/internal/tracing"
 	"sagasuite/rpc-common/envconf"
 	"sagasuite/rpc-common/peertls"
 )
@@ -109,6 +110,7 @@ type Service struct {
 // process is told to stop; it returns only an error of setting up (go-zero
 // panics when it cannot listen).
 func Serve(c Conf, s Service) error {
+	c.Middlewares.Trace = c.Middlewares.Trace && tracing.Compiled
 	c.Middlewares.StatConf.IgnoreContentMethods = append(c.Middlewares.StatConf.IgnoreContentMethods, s.Private...)
 	server, err := zrpc.NewServer(c.RpcServerConf, s.Register)
 	if err != nil {

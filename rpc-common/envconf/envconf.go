@@ -12,6 +12,8 @@ import (
 	"github.com/zeromicro/go-zero/core/discov"
 	"github.com/zeromicro/go-zero/core/service"
 	"github.com/zeromicro/go-zero/core/trace"
+
+	"sagasuite/internal/tracing"
 )
 
 // String sets *dst to $name when that variable is set and not empty.
@@ -104,6 +106,6 @@ func Telemetry(c *trace.Config, name string) error {
 	if c.Batcher == "" {
 		c.Batcher = "otlphttp"
 	}
-	c.Disabled = c.Disabled || c.Endpoint == ""
+	c.Disabled = c.Disabled || c.Endpoint == "" || !tracing.Compiled
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"sagasuite/internal/dtmread"
 	"sagasuite/internal/readmodel"
 	"sagasuite/internal/register"
+	"sagasuite/internal/tracing"
 	"sagasuite/rpc-common/peertls"
 	"sagasuite/rpc-common/userpb"
 	"sagasuite/rpc-common/userscorepb"
@@ -132,6 +133,7 @@ func readModel(c config.ReadModelConf) (*readmodel.Store, error) {
 // failure once itself.
 func rpcClient(c zrpc.RpcClientConf, tls peertls.Conf) (zrpc.Client, error) {
 	c.Middlewares.Duration = false
+	c.Middlewares.Trace = c.Middlewares.Trace && tracing.Compiled
 	opts := append(slices.Clone(rpcOptions), zrpc.WithUnaryClientInterceptor(slowCalls))
 	if on, _ := tls.Enabled(); on {
 		creds, err := tls.ClientCreds(c.Etcd.Key)
