@@ -58,6 +58,10 @@ type Stack struct {
 	procs    map[string]*proc.Proc
 	node     *etcdnode.Node
 	dbs      []*testdb.DBs
+	// stopped are the processes Stop stopped, which Running does not
+	// expect to run; copies maps each copy (Copy) to the process it copies.
+	stopped map[string]bool
+	copies  map[string]string
 	// Redis is the stack's private redis-server: the outbox's queues and
 	// the read model, as in the tests, never the machine's.
 	Redis *redistest.Server
@@ -67,7 +71,7 @@ type Stack struct {
 // databases are <DBPrefix>_<random>_* and <DBPrefix>_floor_<random>_*;
 // DropDatabases drops them.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
-	s := &Stack{Opts: o, Bin: filepath.Join(o.Dir, "bin")}
+	s := &Stack{Opts: o, Bin: filepath.Join(o.Dir, "bin"), stopped: map[string]bool{}, copies: map[string]string{}}
 	defer func() {
 		if err != nil {
 			drop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -164,29 +168,118 @@ func (s *Stack) Restart(ctx context.Context, name string, extra ...string) error
 	p := &proc.Proc{Name: old.Name, Bin: old.Bin, Args: old.Args, Dir: old.Dir, Log: old.Log,
 		Env: append(append([]string{}, old.Env...), extra...)}
 	s.procs[name] = p
+	delete(s.stopped, name)
 	if err := p.Start(); err != nil {
 		return err
 	}
+	return s.waitReady(ctx, name)
+}
+
+// waitReady waits up to 30 s until the named process (or a copy) answers
+// its readiness probe.
+func (s *Stack) waitReady(ctx context.Context, name string) error {
 	ready, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	base := name
+	if orig, ok := s.copies[name]; ok {
+		base = orig
+	}
 	var u string
-	switch name {
+	switch base {
 	case "dtm":
 		u = s.DtmURL() + "/api/dtmsvr/query?gid=ready"
 	case "userapi":
 		u = s.APIURL() + "/sagas/ready"
 	case "floors":
 		return s.waitFloors(ready)
+	case "relay", "mailer", "projector":
+		// Their dev server answers once their loop runs (mailer and
+		// projector: 503 while Redis does not answer; Answers accepts it).
+		u = s.DevURL(name) + "/healthz"
 	default:
 		return fmt.Errorf("no readiness probe for %s", name)
 	}
 	return suite.WaitFor(ready, u, func() bool { return suite.Answers(ready, u) })
 }
 
-// Running says whether every process still runs, naming one that does not.
+// Stop stops the named process; Running no longer expects it. A copy
+// (Copy) is forgotten, its dev-server port with it; any other process
+// runs again after Start or Restart.
+func (s *Stack) Stop(name string) {
+	p, ok := s.procs[name]
+	if !ok {
+		return
+	}
+	p.Stop(10 * time.Second)
+	if _, isCopy := s.copies[name]; isCopy {
+		delete(s.procs, name)
+		delete(s.copies, name)
+		delete(s.Dev, name)
+		return
+	}
+	s.stopped[name] = true
+}
+
+// Copy adds, stopped, a second instance of the process name under
+// copyName: the same binary, arguments and environment, its own log
+// (copyName.log) and, for the processes with a dev server, its own port
+// (Dev[copyName], so DevURL(copyName) reaches it). Start runs it; Stop
+// forgets it. Only the outbox's processes can: they share the database
+// by design (the relay's row claim, the workers' done_at), and every
+// other process listens on a port a copy would need too.
+func (s *Stack) Copy(name, copyName string) error {
+	orig, ok := s.procs[name]
+	switch {
+	case !ok:
+		return fmt.Errorf("copy of %s: no such process", name)
+	case s.copies[name] != "":
+		return fmt.Errorf("copy of %s: it is itself a copy", name)
+	case s.procs[copyName] != nil:
+		return fmt.Errorf("copy of %s: %s exists", name, copyName)
+	case name != "relay" && name != "mailer" && name != "projector":
+		return fmt.Errorf("copy of %s: only the relay, the mailer and the projector can run twice", name)
+	}
+	port := suite.FreePort()
+	s.Dev[copyName] = port
+	s.procs[copyName] = &proc.Proc{Name: copyName, Bin: orig.Bin, Args: orig.Args, Dir: orig.Dir,
+		Log: filepath.Join(filepath.Dir(orig.Log), copyName+".log"),
+		// The last of a repeated variable wins.
+		Env: append(append([]string{}, orig.Env...), "DEV_SERVER_PORT="+strconv.Itoa(port))}
+	s.copies[copyName] = name
+	s.stopped[copyName] = true
+	return nil
+}
+
+// Start starts the named stopped processes (the suite's that Stop stopped,
+// or copies) all at once, then waits until each answers its readiness
+// probe.
+func (s *Stack) Start(ctx context.Context, names ...string) error {
+	for _, name := range names {
+		p, ok := s.procs[name]
+		if !ok {
+			return fmt.Errorf("start %s: no such process", name)
+		}
+		if !s.stopped[name] {
+			return fmt.Errorf("start %s: it was not stopped", name)
+		}
+		if err := p.Start(); err != nil {
+			return err
+		}
+		delete(s.stopped, name)
+	}
+	for _, name := range names {
+		if err := s.waitReady(ctx, name); err != nil {
+			return fmt.Errorf("%w (see %s)", err, s.Log(name))
+		}
+	}
+	return nil
+}
+
+// Running says whether every process still runs, copies included and
+// those Stop stopped excepted, naming one that does not.
 func (s *Stack) Running() (string, bool) {
 	for name, p := range s.procs {
-		if !p.Running() {
+		if !s.stopped[name] && !p.Running() {
 			return name, false
 		}
 	}
@@ -194,7 +287,14 @@ func (s *Stack) Running() (string, bool) {
 }
 
 // PID is the process id of a running process of the stack, 0 if none.
+// A process and its copies run one binary: each is known by its own start.
 func (s *Stack) PID(name string) int {
+	if p, ok := s.procs[name]; ok {
+		if !p.Running() {
+			return 0
+		}
+		return p.Pid()
+	}
 	pids := procstat.FindByExe(filepath.Join(s.Bin, name))
 	if len(pids) == 0 {
 		return 0
@@ -202,8 +302,13 @@ func (s *Stack) PID(name string) int {
 	return pids[0]
 }
 
-// Log is the path of a process's log.
-func (s *Stack) Log(name string) string { return s.procs[name].Log }
+// Log is the path of a process's log (a forgotten copy's too).
+func (s *Stack) Log(name string) string {
+	if p, ok := s.procs[name]; ok {
+		return p.Log
+	}
+	return filepath.Join(s.Opts.Dir, name+".log")
+}
 
 // Close stops everything.
 func (s *Stack) Close() {
