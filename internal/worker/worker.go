@@ -159,6 +159,14 @@ func RetryDelay(first, max time.Duration) asynq.RetryDelayFunc {
 	}
 }
 
+// TaskCheckInterval is how long asynq waits, on average, before looking
+// again at queues it found empty: asynq polls rather than blocks, and its
+// 1 s default (0.5–1.5 s of sleep, drawn at random) was most of a quiet
+// worker's delay: the mailer's mail reached the SMTP server 0.7 s after
+// the 201 at 50 registrations/s, nearly all of it that sleep
+// (docs/perf-log.md). Ten small Redis scripts a second per worker.
+const TaskCheckInterval = 100 * time.Millisecond
+
 // DelayedTaskCheckInterval is asynq's DelayedTaskCheckInterval for retries
 // that start first after a failure (RetryDelay): a retry is due after
 // first, and asynq moves due retries back to the queue only every

@@ -46,6 +46,7 @@ func New(svcCtx *svc.ServiceContext) *Server {
 		Queues:                   map[string]int{outbox.Queue(outbox.KindVerifyEmail): 1},
 		RetryDelayFunc:           worker.RetryDelay(c.RetryDelay, c.MaxRetryDelay),
 		DelayedTaskCheckInterval: worker.DelayedTaskCheckInterval(c.RetryDelay),
+		TaskCheckInterval:        worker.TaskCheckInterval,
 		ShutdownTimeout:          c.ShutdownTimeout,
 		HealthCheckInterval:      HealthCheckInterval,
 		HealthCheckFunc:          h.Report,

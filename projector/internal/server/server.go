@@ -28,12 +28,6 @@ import (
 // and its return are logged and seen by /healthz.
 const HealthCheckInterval = 5 * time.Second
 
-// TaskCheckInterval is how long asynq waits, on average, before looking
-// again at queues it found empty: asynq polls rather than blocks, and its
-// 1 s default would be most of an idle projector's delay. Ten small Redis
-// scripts a second.
-const TaskCheckInterval = 100 * time.Millisecond
-
 // Queues are the asynq queues the projector serves, by task type: one per
 // event kind (outbox.Queue), each with its handler.
 func Queues() map[string]string {
@@ -69,7 +63,7 @@ func New(svcCtx *svc.ServiceContext) *Server {
 		Queues:                   queues,
 		RetryDelayFunc:           worker.RetryDelay(c.RetryDelay, c.MaxRetryDelay),
 		DelayedTaskCheckInterval: worker.DelayedTaskCheckInterval(c.RetryDelay),
-		TaskCheckInterval:        TaskCheckInterval,
+		TaskCheckInterval:        worker.TaskCheckInterval,
 		ShutdownTimeout:          c.ShutdownTimeout,
 		HealthCheckInterval:      HealthCheckInterval,
 		HealthCheckFunc:          rh.Report,
