@@ -24,7 +24,13 @@ import (
 func main() {
 	smtpAddr := flag.String("smtp", envOr("SMTP_LISTEN", "127.0.0.1:2525"), "SMTP listen address (env SMTP_LISTEN)")
 	httpAddr := flag.String("http", envOr("MAIL_HTTP_LISTEN", "127.0.0.1:8025"), "HTTP API listen address (env MAIL_HTTP_LISTEN)")
-	dir := flag.String("dir", envOr("MAIL_DIR", ".data/mail"), "directory that keeps the messages ('' keeps them in memory only; env MAIL_DIR)")
+	// MAIL_DIR set but empty keeps the messages in memory (the test and
+	// benchmark stacks: suite.Layout's MailDir ""); unset, .data/mail.
+	defDir, set := os.LookupEnv("MAIL_DIR")
+	if !set {
+		defDir = ".data/mail"
+	}
+	dir := flag.String("dir", defDir, "directory that keeps the messages ('' keeps them in memory only; env MAIL_DIR)")
 	flag.Parse()
 	if err := run(*smtpAddr, *httpAddr, *dir); err != nil {
 		fmt.Fprintf(os.Stderr, "mail: %v\n", err)

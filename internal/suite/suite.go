@@ -103,6 +103,7 @@ func Default(mysqlCfg *mysql.Config) Layout {
 		Redis:     "127.0.0.1:6379",
 		SMTP:      2525,
 		MailHTTP:  8025,
+		MailDir:   ".data/mail",
 		OTLP:      4318,
 	}
 }
