@@ -33,6 +33,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -52,6 +53,7 @@ import (
 	_ "github.com/dtm-labs/driver-gozero" // resolves etcd:// URLs for DTM (floor 0)
 	"github.com/dtm-labs/dtm/client/dtmgrpc"
 	dtmlogger "github.com/dtm-labs/logger"
+	"github.com/zeromicro/go-zero/core/logx"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -67,7 +69,7 @@ import (
 
 type options struct {
 	dur, warmup, profile, timeout time.Duration
-	warmupConc                    int
+	warmupConc, runs              int
 	sweep                         load.Sweep
 	stores                        []string
 	cost, prodCost                int
@@ -75,6 +77,9 @@ type options struct {
 	floorHash, keep, trace        bool
 	out, redisAddr, dbPrefix      string
 	variants                      map[string]bool
+	mailRate                      float64
+	mailDur                       time.Duration
+	backlog, relays               int
 }
 
 func main() {
@@ -82,31 +87,45 @@ func main() {
 	// payload and a stack trace (floor 0 submits from here); the level's
 	// table counts failures and quotes one.
 	dtmlogger.InitLog("fatal")
+	// go-zero, linked for floor (0)'s etcd resolver, logs this process's
+	// CPU and memory every minute into the report's output.
+	logx.DisableStat()
 	var o options
 	var sweep, stores, prodConc, variants string
-	flag.DurationVar(&o.dur, "d", 10*time.Second, "measured duration of each concurrency level")
+	flag.IntVar(&o.runs, "runs", 3, "runs of every measurement; each headline figure is their median, with min–max")
+	flag.DurationVar(&o.dur, "d", 8*time.Second, "measured duration of each concurrency level")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up of each variant (not measured)")
 	flag.IntVar(&o.warmupConc, "warmup-conc", 16, "concurrency of the warm-up")
-	flag.StringVar(&sweep, "sweep", "1,4,16,64,128", "concurrency levels, in order")
+	flag.StringVar(&sweep, "sweep", "16,64", "concurrency levels, in order (the targets are set at 16 and 64)")
 	flag.IntVar(&o.sweep.Always, "always", 64, "levels up to this always run; past it, only while throughput still rises")
 	flag.Float64Var(&o.sweep.Gain, "gain", 0.05, "past -always, the next level runs only if the last one beat the best before it by more than this")
 	flag.StringVar(&stores, "store", "mysql,redis", "DTM stores to measure, in order (the floors run on each; localtx and the production cost on the first)")
 	flag.IntVar(&o.cost, "cost", 4, "bcrypt cost of the labelled benchmark mode")
-	flag.IntVar(&o.prodCost, "prod-cost", 10, "production bcrypt cost (0 skips that run)")
+	flag.IntVar(&o.prodCost, "prod-cost", 10, "production bcrypt cost of the prod variant (0 skips it)")
 	flag.StringVar(&prodConc, "prod-conc", "2,4,8,16", "concurrency levels at the production cost")
 	flag.BoolVar(&o.floorHash, "floor-hash", true, "the floors hash the password at -cost too, as the gateway does")
-	flag.DurationVar(&o.profile, "profile", 5*time.Second, "CPU-profile the gateway, user, user-score and DTM this long at register-mysql's best level (0: no)")
-	flag.StringVar(&variants, "variants", "register,floor-saga,floor-dtm,floor-localtx,reads,prod", "which variants to run (reads: GET /users/{id} and GET /leaderboard, after register)")
+	flag.DurationVar(&o.profile, "profile", 5*time.Second, "in the first run, CPU-profile every process of the suite this long at register-mysql's best level (0: no)")
+	flag.StringVar(&variants, "variants", "register,floor-dtm,outbox,reads,mail,backlog,tracing",
+		"what to run: register, floor-dtm (floor 0), outbox (the register saga with and without its outbox step), reads (GET /users/{id} and GET /leaderboard, after register), "+
+			"mail (201 to SMTP at -mail-rate), backlog (-backlog rows drained by -relays relays), tracing (compiled out, no exporter, OTLP); "+
+			"also floor-saga (floor 1), floor-localtx (floor 2), prod (the production bcrypt cost)")
+	flag.Float64Var(&o.mailRate, "mail-rate", 100, "registrations per second (open loop) of the mail pipeline's measurement")
+	flag.DurationVar(&o.mailDur, "mail-d", 10*time.Second, "how long the mail pipeline's measurement sends")
+	flag.IntVar(&o.backlog, "backlog", 10000, "unpublished outbox rows of the backlog measurement")
+	flag.IntVar(&o.relays, "relays", 2, "relays draining the backlog")
 	flag.StringVar(&o.out, "out", "docs", "directory (relative to the repository) for bench.md and bench.svg; empty: write nothing")
 	flag.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "Redis for DTM's Redis store")
 	flag.StringVar(&o.dbPrefix, "db-prefix", "sagabench", "prefix of the run's databases (<prefix>_<random>_*, dropped at the end)")
-	flag.BoolVar(&o.trace, "trace", false, "tracing on: every process exports its spans to the stack's console over OTLP/HTTP (off: no exporter, tracing disabled)")
+	flag.BoolVar(&o.trace, "trace", false, "tracing on in every measurement but the tracing variant's: every process exports its spans to the stack's console over OTLP/HTTP (off: built in, no exporter, as shipped)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, logs, profiles) and the databases")
-	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up after this long")
+	flag.DurationVar(&o.timeout, "timeout", 45*time.Minute, "give up after this long")
 	flag.Parse()
 	var err error
 	if o.sweep.Levels, err = ints(sweep); err == nil {
 		o.prodConc, err = ints(prodConc)
+	}
+	if o.runs < 1 {
+		err = fmt.Errorf("-runs %d: at least one", o.runs)
 	}
 	o.variants = map[string]bool{}
 	for _, v := range strings.Split(variants, ",") {
@@ -147,10 +166,21 @@ type bench struct {
 	seq       atomic.Uint64
 	store     string // DTM's current store
 	usedRedis bool
-	results   []report.Variant
-	reads     []report.Variant // the read endpoints (not plotted against the floors)
+	server    *sql.DB   // MariaDB, for its status counters
+	userDB    *sql.DB   // the stack's user database (settle)
+	cur       *runData  // the run in progress
+	runs      []runData // the runs done
 	prod      *prodResult
 	notes     []string // profiles and other remarks for stdout
+}
+
+// runData is what one run measured.
+type runData struct {
+	variants []report.Variant // register and the floors, both stores
+	reads    []report.Variant // the read endpoints (not plotted against the floors)
+	tracing  []report.Variant // register in each tracing mode
+	mail     *mailResult
+	drain    *drainResult
 }
 
 type prodResult struct {
@@ -189,6 +219,10 @@ func run(o options) error {
 		return err
 	}
 	b := &bench{o: o, runID: randomHex(3), store: "mysql"}
+	if b.server, err = openServer(dsn); err != nil {
+		return err
+	}
+	defer b.server.Close()
 	env := []string{"MODE=pro", "JWT_SECRET=" + randomHex(32), "BCRYPT_COST=" + strconv.Itoa(o.cost)}
 	var floorsEnv []string
 	if !o.floorHash {
@@ -197,7 +231,7 @@ func run(o options) error {
 	fmt.Printf("bench %s: building and starting the stack in %s …\n", b.runID, dir)
 	machine := describeMachine(ctx, dsn, o.redisAddr)
 	b.s, err = stack.Start(ctx, stack.Options{Root: root, Dir: dir, MySQL: myCfg, DBPrefix: o.dbPrefix, GatewayEnv: env, FloorsEnv: floorsEnv,
-		MailCodeKey: randomHex(32), Trace: o.trace})
+		MailCodeKey: randomHex(32), Trace: o.trace, NoTrace: o.variants["tracing"]})
 	if err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, dir)
 	}
@@ -241,8 +275,8 @@ func run(o options) error {
 	}
 	if o.out != "" {
 		outDir := filepath.Join(root, o.out)
-		svg := report.SVG("POST /register and its floors ("+strconv.Itoa(runtime.NumCPU())+" vCPU, one run)",
-			b.plotted(), report.Targets{RPS: 500, P99: 100 * time.Millisecond})
+		svg := report.SVG(fmt.Sprintf("POST /register against DTM's floor (%d vCPU, median of %d runs)", runtime.NumCPU(), len(b.runs)),
+			b.medians(mainVariants), report.Targets{})
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
 			return err
 		}
@@ -258,8 +292,32 @@ func run(o options) error {
 	return nil
 }
 
-// measure runs every variant, store after store.
+// measure runs every measurement -runs times, then the production cost
+// once.
 func (b *bench) measure(ctx context.Context) error {
+	for r := 1; r <= b.o.runs; r++ {
+		fmt.Printf("\n===== run %d of %d\n", r, b.o.runs)
+		b.cur = &runData{}
+		if err := b.measureRun(ctx, r); err != nil {
+			return err
+		}
+		b.runs = append(b.runs, *b.cur)
+	}
+	if b.o.prodCost > 0 && b.o.variants["prod"] {
+		if b.store != b.o.stores[0] {
+			if err := b.switchStore(ctx, b.o.stores[0]); err != nil {
+				return err
+			}
+		}
+		return b.production(ctx)
+	}
+	return nil
+}
+
+// measureRun is one run: every variant, store after store; the read
+// endpoints, the mail pipeline, the backlog and the tracing modes on the
+// first store.
+func (b *bench) measureRun(ctx context.Context, run int) error {
 	for i, store := range b.o.stores {
 		if store != b.store {
 			if err := b.switchStore(ctx, store); err != nil {
@@ -275,34 +333,63 @@ func (b *bench) measure(ctx context.Context) error {
 			add("register-"+store, fmt.Sprintf("POST /register, DTM %s store, bcrypt cost %d (benchmark mode)", store, b.o.cost),
 				b.httpTarget(b.s.APIURL()+"/register", conc))
 		}
+		if b.o.variants["floor-dtm"] {
+			add("floor-dtm-"+store, fmt.Sprintf(
+				"floor (0): a three-branch saga, barrier-only branches, submitted by the load generator straight to DTM over gRPC, DTM %s store; no HTTP, no hashing", store),
+				b.dtmTarget())
+		}
+		if i == 0 && b.o.variants["outbox"] {
+			add("saga-with-outbox", "the register saga, all three steps, submitted by bench/floors to user and user-score"+b.hashNote(),
+				b.httpTarget(b.s.FloorsURL()+"/floor/register", conc))
+			add("saga-without-outbox", "the register saga without its last step (the completion that writes the outbox rows), the same way"+b.hashNote(),
+				b.httpTarget(b.s.FloorsURL()+"/floor/register-no-outbox", conc))
+		}
 		if b.o.variants["floor-saga"] {
 			add("floor-saga-"+store, fmt.Sprintf("floor (1): three-branch saga, barrier only, DTM %s store%s", store, b.hashNote()),
 				b.httpTarget(b.s.FloorsURL()+"/floor/saga", conc))
-		}
-		if b.o.variants["floor-dtm"] {
-			add("floor-dtm-"+store, fmt.Sprintf(
-				"floor (0): floor (1)'s saga submitted by the load generator straight to DTM over gRPC, DTM %s store; no HTTP, no hashing", store),
-				b.dtmTarget())
 		}
 		if i == 0 && b.o.variants["floor-localtx"] {
 			add("floor-localtx", "floor (2): both inserts in one MySQL transaction, no saga"+b.hashNote(),
 				b.httpTarget(b.s.FloorsURL()+"/floor/localtx", conc))
 		}
-		if err := b.sweep(ctx, plans); err != nil {
+		vs, err := b.sweep(ctx, plans)
+		if err != nil {
 			return err
 		}
-		if reg, ok := b.variantNamed("register-" + store); ok && i == 0 && b.o.profile > 0 {
+		b.cur.variants = append(b.cur.variants, vs...)
+		if i != 0 {
+			continue
+		}
+		if reg, ok := b.variantNamed("register-" + store); ok && run == 1 && b.o.profile > 0 {
 			if best, ok := reg.Best(); ok {
 				b.profileAt(ctx, best.Conc)
 			}
 		}
-		if i == 0 && b.o.variants["reads"] && b.o.variants["register"] {
+		if b.o.variants["reads"] && b.o.variants["register"] {
 			if err := b.readEndpoints(ctx, conc); err != nil {
 				return err
 			}
 		}
-		if i == 0 && b.o.prodCost > 0 && b.o.variants["prod"] {
-			if err := b.production(ctx); err != nil {
+		if b.o.variants["mail"] {
+			fmt.Printf("\nmail pipeline: %.0f registrations/s for %s …\n", b.o.mailRate, b.o.mailDur)
+			m, err := mailLatency(ctx, b.s, b.body, b.o.mailRate, b.o.mailDur)
+			if err != nil {
+				return fmt.Errorf("mail pipeline: %w", err)
+			}
+			b.cur.mail = &m
+			fmt.Printf("  %s\n", m)
+		}
+		if b.o.variants["backlog"] {
+			fmt.Printf("\nbacklog: %d unpublished outbox rows, drained by %d relays …\n", b.o.backlog, b.o.relays)
+			d, err := backlogDrain(ctx, b.s, b.body, b.o.backlog, b.o.relays)
+			if err != nil {
+				return fmt.Errorf("backlog: %w", err)
+			}
+			b.cur.drain = &d
+			fmt.Printf("  %s\n", d)
+		}
+		if b.o.variants["tracing"] {
+			if err := b.tracingModes(ctx, conc, run); err != nil {
 				return err
 			}
 		}
@@ -327,7 +414,7 @@ type plan struct {
 // first calls it, and go-zero's resolver, if that lookup times out (as it
 // did right after loaded levels), keeps answering "produced zero
 // addresses" until the key changes in etcd.
-func (b *bench) sweep(ctx context.Context, plans []*plan) error {
+func (b *bench) sweep(ctx context.Context, plans []*plan) ([]report.Variant, error) {
 	defer func() {
 		for _, p := range plans {
 			p.t.close()
@@ -335,7 +422,7 @@ func (b *bench) sweep(ctx context.Context, plans []*plan) error {
 	}()
 	for _, p := range plans {
 		if err := b.prime(ctx, p.t.do); err != nil {
-			return fmt.Errorf("%s: %w", p.v.Name, err)
+			return nil, fmt.Errorf("%s: %w", p.v.Name, err)
 		}
 	}
 	for _, p := range plans {
@@ -351,17 +438,18 @@ func (b *bench) sweep(ctx context.Context, plans []*plan) error {
 			}
 			l, err := b.level(ctx, c, b.o.dur, p.t.do)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			p.v.Levels = append(p.v.Levels, l)
-			fmt.Printf("  %-18s", p.v.Name)
+			fmt.Printf("  %-20s", p.v.Name)
 			printLevel(l)
 		}
 	}
-	for _, p := range plans {
-		b.results = append(b.results, p.v)
+	vs := make([]report.Variant, len(plans))
+	for i, p := range plans {
+		vs[i] = p.v
 	}
-	return nil
+	return vs, nil
 }
 
 func (b *bench) hashNote() string {
@@ -458,7 +546,7 @@ const resultTimeout = 5 * time.Second
 // targets are the processes measured during a level.
 func (b *bench) targets() []procstat.Target {
 	var ts []procstat.Target
-	for _, name := range []string{"userapi", "user", "user-score", "dtm", "floors", "relay", "mailer", "projector", "console"} {
+	for _, name := range []string{"userapi", "user", "user-score", "dtm", "floors", "relay", "relay-2", "mailer", "projector", "console", "mail"} {
 		if pid := b.s.PID(name); pid > 0 {
 			ts = append(ts, procstat.Target{Name: name, PID: pid})
 		}
@@ -483,16 +571,19 @@ func (b *bench) targets() []procstat.Target {
 
 // level measures one concurrency level.
 func (b *bench) level(ctx context.Context, c int, d time.Duration, do load.Do) (report.Level, error) {
+	b.settle(ctx)
+	before := b.readDBCounters(ctx)
 	m := procstat.Start(b.targets())
 	r := load.Run(ctx, c, d, do)
 	usage := m.Stop()
+	after := b.readDBCounters(ctx)
 	if ctx.Err() != nil {
 		return report.Level{}, ctx.Err()
 	}
 	if name, ok := b.s.Running(); !ok {
 		return report.Level{}, fmt.Errorf("%s exited during the run; see %s", name, b.s.Log(name))
 	}
-	return report.Level{Result: r, Usage: usage}, nil
+	return report.Level{Result: r, Usage: usage, DB: delta(before, after)}, nil
 }
 
 // prime sends requests one at a time until one succeeds, so that every
@@ -596,15 +687,18 @@ func bcryptLoop(n, cost int, d time.Duration) (float64, procstat.Usage) {
 	return float64(count.Load()) / elapsed.Seconds(), m.Stop()["bench"]
 }
 
-// profiled are the processes profileAt profiles.
-var profiled = []string{"userapi", "user", "user-score", "dtm"}
+// profiled are the processes profileAt profiles: every process of the
+// suite with a dev server (the go-zero services', DTM's DEBUG_LISTEN,
+// the workers').
+var profiled = []string{"userapi", "user", "user-score", "dtm", "relay", "mailer", "projector"}
 
 // profileAt loads the gateway at concurrency c while it takes CPU profiles
-// of the go-zero services from their dev servers (pprof is on by default)
-// and of DTM from its DEBUG_LISTEN server, then prints the top of each.
+// of every profiled process from its dev server (pprof is on by default),
+// then prints the top of each; the files stay in the run's directory
+// (-keep) for go tool pprof.
 func (b *bench) profileAt(ctx context.Context, c int) {
 	secs := int(b.o.profile.Seconds())
-	fmt.Printf("  profiling the gateway, user, user-score and DTM for %ds at C=%d …\n", secs, c)
+	fmt.Printf("  profiling %s for %ds at C=%d …\n", strings.Join(profiled, ", "), secs, c)
 	t := b.httpTarget(b.s.APIURL()+"/register", c)
 	defer t.close()
 	var wg sync.WaitGroup

@@ -48,12 +48,11 @@ func (b *bench) readEndpoints(ctx context.Context, conc int) error {
 		{v: report.Variant{Name: "read-leaderboard", Title: fmt.Sprintf("GET /leaderboard?limit=10 from the read model (%d users ranked)", users)},
 			t: get(func() string { return "/leaderboard?limit=10" })},
 	}
-	n := len(b.results)
-	if err := b.sweep(ctx, plans); err != nil {
+	vs, err := b.sweep(ctx, plans)
+	if err != nil {
 		return err
 	}
-	b.reads = append(b.reads, b.results[n:]...)
-	b.results = b.results[:n]
+	b.cur.reads = append(b.cur.reads, vs...)
 	return nil
 }
 

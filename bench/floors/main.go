@@ -8,6 +8,12 @@
 //     (rpc-common/branch with an empty write) in two databases, the first
 //     and last in A as the user service's steps are: what DTM
 //     itself costs, without the business writes;
+//   - POST /floor/register submits the register saga itself (internal/register's
+//     steps and payloads, as the gateway builds them) to the real user and
+//     user-score services, and POST /floor/register-no-outbox the same saga
+//     without its last step, the completion that writes the outbox rows:
+//     the pair the outbox step's cost is measured by, behind one HTTP
+//     stack (the users the second leaves are never complete);
 //   - POST /floor/localtx writes a user row and a score row, shaped like
 //     the suite's tables, in one MySQL transaction, with no saga: what the
 //     distribution costs.
@@ -53,8 +59,10 @@ import (
 	"sagasuite/bench/floorrpc"
 	"sagasuite/internal/dtmconn"
 	"sagasuite/internal/httplog"
+	"sagasuite/internal/register"
 	"sagasuite/internal/store"
 	"sagasuite/rpc-common/branch"
+	"sagasuite/rpc-common/userpb"
 )
 
 type floorServer interface {
@@ -137,6 +145,7 @@ type floors struct {
 	compensate  string
 	insertScore string
 	dtm         *grpc.ClientConn
+	services    register.Services
 }
 
 func main() {
@@ -158,6 +167,8 @@ func main() {
 	server.AddRoutes([]rest.Route{
 		{Method: http.MethodPost, Path: "/floor/saga", Handler: f.saga},
 		{Method: http.MethodPost, Path: "/floor/localtx", Handler: f.localTx},
+		{Method: http.MethodPost, Path: "/floor/register", Handler: f.register(len(register.Steps))},
+		{Method: http.MethodPost, Path: "/floor/register-no-outbox", Handler: f.register(len(register.Steps) - 1)},
 	})
 	group := service.NewServiceGroup()
 	group.Add(rpc)
@@ -226,6 +237,10 @@ func configure() (*floors, rest.RestConf, zrpc.RpcServerConf, error) {
 		actionA:   floorrpc.URL(etcd, "ActionA"), actionB: floorrpc.URL(etcd, "ActionB"),
 		compensate:  floorrpc.URL(etcd, "Compensate"),
 		insertScore: "INSERT INTO `" + scoreDB + "`.user_score (user_id, score) VALUES (?, ?)",
+		services: register.Services{
+			register.UserStep.Service:  "etcd://" + strings.Join(etcd, ",") + "/" + register.UserStep.Service,
+			register.ScoreStep.Service: "etcd://" + strings.Join(etcd, ",") + "/" + register.ScoreStep.Service,
+		},
 	}, rc, zc, nil
 }
 
@@ -281,6 +296,51 @@ func (f *floors) saga(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer(w, http.StatusCreated, map[string]string{"gid": gid, "status": "succeeded"})
+}
+
+// register submits the register saga's first steps (all of them, or all
+// but the completion) for the body, as the gateway does: a new user id,
+// the gid named by it, the payloads internal/register builds, WaitResult.
+// It answers 201 only when DTM reports the saga succeeded; it does none of
+// the gateway's settling (the benchmark counts anything else as not 2xx).
+func (f *floors) register(steps int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, hash, ok := f.decode(w, r)
+		if !ok {
+			return
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			answer(w, http.StatusInternalServerError, map[string]string{"code": "INTERNAL"})
+			return
+		}
+		gid := register.Gid(id.String())
+		payloads, err := register.PayloadsOf(&userpb.CreateUserReq{
+			Id: id.String(), Username: req.Username, PasswordHash: hash, Gender: req.Gender, Email: req.Email,
+		}, req.Score).Encode()
+		if err != nil {
+			answer(w, http.StatusInternalServerError, map[string]string{"code": "INTERNAL"})
+			return
+		}
+		wait, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), f.wait)
+		defer cancel()
+		ready, cancelReady := context.WithTimeout(wait, time.Second)
+		defer cancelReady()
+		if !dtmconn.Ready(ready, f.dtm) {
+			answer(w, http.StatusServiceUnavailable, map[string]string{"code": "UNAVAILABLE", "gid": gid})
+			return
+		}
+		s := dtmgrpc.NewSagaGrpcWithContext(wait, f.dtmServer, gid)
+		s.Steps = register.SagaSteps(f.services)[:steps]
+		s.BinPayloads = payloads[:steps]
+		s.WaitResult = true
+		if err := s.Submit(); err != nil {
+			logx.WithContext(r.Context()).Errorf("floor register %s: %v", gid, err)
+			answer(w, http.StatusServiceUnavailable, map[string]string{"code": "UNAVAILABLE", "gid": gid})
+			return
+		}
+		answer(w, http.StatusCreated, map[string]string{"id": id.String(), "gid": gid, "status": "succeeded"})
+	}
 }
 
 func (f *floors) localTx(w http.ResponseWriter, r *http.Request) {

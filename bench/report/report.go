@@ -17,6 +17,19 @@ import (
 type Level struct {
 	load.Result
 	Usage map[string]procstat.Usage
+	// DB is how much each of MariaDB's status counters (SHOW GLOBAL
+	// STATUS: statements, commits, fsyncs) grew over the level.
+	DB map[string]int64
+}
+
+// DBPerReq is a MariaDB counter's growth per 2xx answer; NaN when it was
+// not read or nothing succeeded.
+func DBPerReq(l Level, counter string) float64 {
+	n, ok := l.DB[counter]
+	if !ok || l.OK() == 0 {
+		return math.NaN()
+	}
+	return float64(n) / float64(l.OK())
 }
 
 // Variant is one measured path (register, a floor, …) over its sweep.
@@ -76,7 +89,7 @@ func (v Variant) Rates() []float64 {
 // ProcOrder is the order (and the display names) of the measured processes.
 var ProcOrder = []struct{ Key, Label string }{
 	{"userapi", "gateway"}, {"user", "user"}, {"user-score", "user-score"}, {"dtm", "dtm"},
-	{"floors", "floors"}, {"relay", "relay"}, {"mailer", "mailer"}, {"projector", "projector"}, {"console", "console"},
+	{"floors", "floors"}, {"relay", "relay"}, {"relay-2", "relay 2"}, {"mailer", "mailer"}, {"projector", "projector"}, {"console", "console"}, {"mail", "mail server (dev)"},
 	{"mariadb", "MariaDB"}, {"redis", "Redis (DTM's store)"}, {"redis-suite", "Redis (queues, read model)"}, {"bench", "bench (load)"},
 }
 
@@ -131,19 +144,12 @@ func statuses(r load.Result) string {
 	return fmt.Sprintf("%d (%s)", n, strings.Join(parts, ", "))
 }
 
-// cpuPerReq is all measured processes' CPU time per 2xx answer, in ms.
+// cpuPerReq formats CPUPerReq.
 func cpuPerReq(l Level) string {
 	if l.OK() == 0 {
 		return "–"
 	}
-	var total time.Duration
-	for key, u := range l.Usage {
-		if key == "bench" {
-			continue
-		}
-		total += u.CPU
-	}
-	return fmt.Sprintf("%.2f", float64(total)/float64(time.Millisecond)/float64(l.OK()))
+	return fmt.Sprintf("%.2f", CPUPerReq(l))
 }
 
 // Table is a variant's markdown table: one row per level.

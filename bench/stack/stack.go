@@ -40,22 +40,31 @@ type Options struct {
 	// MailCodeKey is the mailer's code key (at least 32 bytes).
 	MailCodeKey string
 	// Trace turns tracing on: every process exports its spans to the
-	// stack's console (OTLP/HTTP), as under make run.
+	// stack's console (OTLP/HTTP), as under make run. Without it they run
+	// with tracing built in and no exporter, as shipped; the console
+	// receives either way, so that Swap can turn export on.
 	Trace bool
+	// NoTrace also builds the suite with the notrace tag, tracing
+	// compiled out, into BinNoTrace, for Swap.
+	NoTrace bool
 }
 
 // Stack is a running benchmark suite.
 type Stack struct {
 	suite.Layout
-	Opts     Options
-	Bin      string
-	EtcdHost string
-	Etcd     *clientv3.Client
+	Opts Options
+	Bin  string
+	// BinNoTrace holds the suite built with the notrace tag
+	// (Options.NoTrace).
+	BinNoTrace string
+	EtcdHost   string
+	Etcd       *clientv3.Client
 	// FloorDBs are the floors' pair, like user and user_score; the set's
 	// DTM database is not used.
 	FloorDBs store.Databases
 	Floors   int // the floors' HTTP port
 	procs    map[string]*proc.Proc
+	baseEnv  map[string][]string // each process's environment as started
 	node     *etcdnode.Node
 	dbs      []*testdb.DBs
 	// stopped are the processes Stop stopped, which Running does not
@@ -91,6 +100,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := suite.Build(ctx, o.Root, s.Bin, "./bench/floors"); err != nil {
 		return nil, err
 	}
+	if o.NoTrace {
+		s.BinNoTrace = filepath.Join(o.Dir, "bin-notrace")
+		if err := suite.BuildTagged(ctx, o.Root, s.BinNoTrace, suite.BuildTags+",notrace"); err != nil {
+			return nil, err
+		}
+	}
 	if s.node, err = etcdnode.Start(filepath.Join(o.Dir, "etcd"), "127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("embedded etcd: %w", err)
 	}
@@ -112,14 +127,20 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		GatewayEnv: o.GatewayEnv,
 		// The whole suite runs, the mail and the read model included, as a
 		// deployment does: what a registration costs includes its outbox.
-		Redis: s.Redis.Addr, SMTP: suite.FreePort(), MailHTTP: suite.FreePort(),
+		// The development mail server keeps each mail on disk, synced, as
+		// under make run: a stand-in for an SMTP server, whose CPU is
+		// counted with the rest.
+		Redis: s.Redis.Addr, SMTP: suite.FreePort(), MailHTTP: suite.FreePort(), MailDir: filepath.Join(o.Dir, "mail"),
 		MailerEnv: []string{"MAIL_CODE_KEY=" + o.MailCodeKey},
 	}
-	if o.Trace {
-		s.Layout.OTLP = suite.FreePort()
-	}
+	s.Layout.OTLP = suite.FreePort()
 	s.Floors = suite.FreePort()
 	s.procs = s.Procs(o.Root, s.Bin, o.Dir, nil)
+	if !o.Trace {
+		for _, name := range suite.Traced {
+			s.procs[name].Env = append(s.procs[name].Env, "TRACE_ENDPOINT=")
+		}
+	}
 	s.procs["floors"] = &proc.Proc{
 		Name: "floors", Bin: filepath.Join(s.Bin, "floors"), Dir: o.Dir, Log: filepath.Join(o.Dir, "floors.log"),
 		Env: append([]string{
@@ -129,6 +150,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			"DSN_A=" + s.DSN(s.FloorDBs.User), "DSN_B=" + s.DSN(s.FloorDBs.UserScore),
 			"SCORE_DB=" + s.FloorDBs.UserScore,
 		}, append(append([]string{}, o.GatewayEnv...), o.FloorsEnv...)...),
+	}
+	s.baseEnv = map[string][]string{}
+	for name, p := range s.procs {
+		s.baseEnv[name] = append([]string{}, p.Env...)
 	}
 	for _, name := range append(suite.Names, "floors") {
 		if err := s.procs[name].Start(); err != nil {
