@@ -67,7 +67,7 @@ retention:
 repair:
 	$(GO) run ./deploy/repair $(ARGS)
 
-## bench: POST /register against its floors on a private stack (~5 min); writes docs/bench.md and docs/bench.svg
+## bench: POST /register against DTM's floor and the outbox, tracing, read and mail figures on a private stack, three runs (~20 min); writes docs/bench.md and docs/bench.svg
 bench:
 	$(GO) run ./bench $(ARGS)
 

@@ -1,32 +1,34 @@
-// Command bench measures POST /register side by side with its floors, on a
-// private stack it starts itself (databases <prefix>_*, dropped and
-// recreated; embedded etcd and every process on free ports; all load to
-// 127.0.0.1):
+// Command bench measures what the suite does per registration against
+// what this machine can do, on a private stack it starts itself
+// (databases <prefix>_*, dropped and recreated; embedded etcd, a private
+// redis-server and every process of the suite on free ports, the relay,
+// the mailer, the projector, the console and the development mail server
+// included; all load to 127.0.0.1):
 //
-//   - register-mysql: POST /register, DTM on its MySQL store, bcrypt at the
-//     benchmark-mode cost (BCRYPT_COST=4, labelled as such);
-//   - floor-saga-mysql: a three-branch saga through the same DTM server and
-//     store whose branches run only the barrier (what DTM itself costs);
-//   - floor-localtx: both inserts in one MySQL transaction behind the same
-//     HTTP stack, no saga (what distribution costs);
-//   - register-cost10: POST /register at the production bcrypt cost, next to
-//     a pure bcrypt loop on as many goroutines as cores in this process;
-//   - register-redis, floor-saga-redis: the same with DTM's Redis store;
-//   - read-profile, read-leaderboard: GET /users/{id} and GET /leaderboard
-//     from the read model, over the users register-mysql left there (not
-//     plotted with the floors: a section of their own).
-//
-// The stack is the whole suite, the relay, the mailer, the projector, the
-// development mail server and a private redis-server included: what a
-// registration costs includes its outbox's work.
+//   - register-<store>: POST /register, bcrypt at the benchmark-mode cost
+//     (BCRYPT_COST=4, labelled as such), on DTM's MySQL and Redis stores;
+//   - floor-dtm-<store>: floor (0), the register saga's shape (three
+//     branches) with barrier-only branches, submitted by this process
+//     straight to DTM over gRPC: no HTTP, no hashing, no outbox;
+//   - saga-with-outbox, saga-without-outbox: the register saga built by
+//     bench/floors, with and without its last step (the outbox step);
+//   - trace-compiled-out, trace-no-exporter, trace-otlp: POST /register
+//     with the tracing processes built with the notrace tag, as shipped,
+//     and exporting every span;
+//   - read-profile, read-leaderboard: GET /users/{id} and GET /leaderboard;
+//   - mail latency at a fixed rate, and a backlog drained by two relays
+//     (pipeline.go);
+//   - on request, floor (1), floor (2) and the production bcrypt cost.
 //
 // Each variant warms up, then sweeps the concurrency (closed-loop clients,
-// fixed duration per level), recording latencies, statuses, and the CPU
-// time and the peak private (RssAnon) and file-backed (RssFile) memory of
-// every process. It prints the tables and writes docs/bench.md and
-// docs/bench.svg.
+// fixed duration per level, variants in step), recording latencies,
+// statuses, MariaDB's status counters, and the CPU time and the peak
+// private (RssAnon) and file-backed (RssFile) memory of every process. It
+// does all of it -runs times (3) and reports each figure as the median of
+// the runs with its range, beside its target; it prints the tables and
+// writes docs/bench.md and docs/bench.svg.
 //
-//	go run ./bench [-d 10s] [-sweep 1,4,16,64,128] [-store mysql,redis]
+//	go run ./bench [-runs 3] [-d 8s] [-sweep 16,64] [-store mysql,redis] [-variants …]
 package main
 
 import (
@@ -223,6 +225,11 @@ func run(o options) error {
 		return err
 	}
 	defer b.server.Close()
+	defer func() {
+		if b.userDB != nil {
+			b.userDB.Close()
+		}
+	}()
 	env := []string{"MODE=pro", "JWT_SECRET=" + randomHex(32), "BCRYPT_COST=" + strconv.Itoa(o.cost)}
 	var floorsEnv []string
 	if !o.floorHash {
