@@ -300,7 +300,9 @@ func (s *SMTP) take() *session {
 	s.idle = s.idle[expired:]
 	var sess *session
 	if n := len(s.idle); n > 0 {
-		sess, s.idle = s.idle[n-1], s.idle[:n-1]
+		sess = s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
 	}
 	s.mu.Unlock()
 	// Closed without QUIT: the server has likely closed them already, and
