@@ -66,6 +66,8 @@
 //	SmtpFrom       SMTP_FROM           Saga Suite <no-reply@sagasuite.test>
 //	SmtpUsername   SMTP_USERNAME       AUTH PLAIN when set (SMTP_PASSWORD); only over TLS or to localhost
 //	SmtpTimeout    SMTP_TIMEOUT        10s, from the dial to the answer to DATA
+//	SmtpMaxIdle    SMTP_MAX_IDLE       10 connections kept open between mails (0: one per mail), each
+//	                                   closed once idle longer than SmtpIdleTimeout (SMTP_IDLE_TIMEOUT, 15s)
 //	PublicBaseURL  PUBLIC_BASE_URL     http://127.0.0.1:8888
 //	CodeKey        MAIL_CODE_KEY       required, at least 32 bytes, from the environment only
 //	CodeLifetime   VERIFY_CODE_TTL     24h

@@ -45,6 +45,16 @@ type Config struct {
 	// SmtpTimeout bounds one mail's whole SMTP conversation, dial
 	// included; the outbox row stays locked that long at most.
 	SmtpTimeout time.Duration `json:",default=10s,env=SMTP_TIMEOUT"`
+	// SmtpMaxIdle is how many connections to the mail server stay open
+	// between mails, so that a mail skips the dial, EHLO, STARTTLS and
+	// AUTH; 0 opens one per mail. The default is Concurrency's: more than
+	// the mails in flight at once are never used.
+	SmtpMaxIdle int `json:",default=10,range=[0:256],env=SMTP_MAX_IDLE"`
+	// SmtpIdleTimeout: a connection idle longer is closed rather than
+	// reused. Shorter than servers keep an idle session (RFC 5321 asks
+	// for 5 minutes, some close after 30 s); one the server closed all
+	// the same costs a dial, not an error.
+	SmtpIdleTimeout time.Duration `json:",default=15s,env=SMTP_IDLE_TIMEOUT"`
 
 	// PublicBaseURL is where the gateway is reached from the user's mail
 	// reader; the link is <PublicBaseURL>/verify-email?code=<code>.
@@ -128,6 +138,7 @@ func (c *Config) Check() error {
 		v    time.Duration
 	}{
 		{"SmtpTimeout (SMTP_TIMEOUT)", c.SmtpTimeout},
+		{"SmtpIdleTimeout (SMTP_IDLE_TIMEOUT)", c.SmtpIdleTimeout},
 		{"CodeLifetime (VERIFY_CODE_TTL)", c.CodeLifetime},
 		{"RetryDelay (RETRY_DELAY)", c.RetryDelay},
 		{"MaxRetryDelay (RETRY_MAX_DELAY)", c.MaxRetryDelay},

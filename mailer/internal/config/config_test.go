@@ -25,6 +25,8 @@ func TestShipped(t *testing.T) {
 	require.Equal(t, "http://127.0.0.1:8888", c.PublicBaseURL)
 	require.Equal(t, 24*time.Hour, c.CodeLifetime)
 	require.Equal(t, 10, c.Concurrency)
+	require.Equal(t, c.Concurrency, c.SmtpMaxIdle)
+	require.Equal(t, 15*time.Second, c.SmtpIdleTimeout)
 	require.Equal(t, 6474, c.DevServer.Port)
 	require.Empty(t, c.CodeKey, "the key is never in the file")
 	require.Greater(t, c.Shutdown.WaitTime, c.ShutdownTimeout, "go-zero must not kill the process before asynq let go")
@@ -37,6 +39,8 @@ func TestShipped(t *testing.T) {
 	require.Equal(t, c.PublicBaseURL, defaults.PublicBaseURL)
 	require.Equal(t, 24*time.Hour, defaults.CodeLifetime)
 	require.Equal(t, 10, defaults.Concurrency)
+	require.Equal(t, 10, defaults.SmtpMaxIdle)
+	require.Equal(t, 15*time.Second, defaults.SmtpIdleTimeout)
 	defaults.CodeKey = key
 	require.NoError(t, defaults.Check())
 	require.Equal(t, DefaultFrom, defaults.SmtpFrom)
@@ -66,6 +70,7 @@ func TestCheck(t *testing.T) {
 		"no lifetime":   func(c *Config) { c.CodeLifetime = 0 },
 		"sub-second":    func(c *Config) { c.CodeLifetime = time.Millisecond },
 		"no timeout":    func(c *Config) { c.SmtpTimeout = 0 },
+		"no idle time":  func(c *Config) { c.SmtpIdleTimeout = 0 },
 	} {
 		c := valid()
 		spoil(&c)

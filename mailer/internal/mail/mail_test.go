@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	netmail "net/mail"
 	"strings"
@@ -54,8 +55,9 @@ func TestSendToARealServer(t *testing.T) {
 }
 
 // script serves one SMTP conversation: it answers each command as a
-// server that accepts everything would, and at the end of DATA does end.
-func script(t *testing.T, end func(c net.Conn, w *bufio.Writer)) string {
+// server that accepts everything would, and at the end of the i-th DATA
+// does ends[i]; it hangs up after the last.
+func script(t *testing.T, ends ...func(c net.Conn, w *bufio.Writer)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -87,8 +89,10 @@ func script(t *testing.T, end func(c net.Conn, w *bufio.Writer)) string {
 						break
 					}
 				}
-				end(c, w)
-				return
+				ends[0](c, w)
+				if ends = ends[1:]; len(ends) == 0 {
+					return
+				}
 			default:
 				say("250 ok")
 			}
@@ -99,7 +103,9 @@ func script(t *testing.T, end func(c net.Conn, w *bufio.Writer)) string {
 
 // TestWhatAFailureMeans: a refusal, at any step, says the mail was not
 // accepted; a connection lost after the message was handed over, or an
-// answer that never comes, says it may have been.
+// answer that never comes, says it may have been. The same on a connection
+// reused after a first mail, within the same Timeout, and a connection
+// that failed is never reused.
 func TestWhatAFailureMeans(t *testing.T) {
 	hangUp := func(c net.Conn, _ *bufio.Writer) {}
 	silent := func(c net.Conn, _ *bufio.Writer) { time.Sleep(2 * time.Second) }
@@ -119,18 +125,28 @@ func TestWhatAFailureMeans(t *testing.T) {
 		{"hung up after DATA", hangUp, "ann@example.test", true, false},
 		{"no answer to DATA", silent, "ann@example.test", true, false},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			s := &SMTP{Addr: script(t, c.end), Timeout: 500 * time.Millisecond}
-			m := message()
-			m.To = c.to
-			err := s.Send(context.Background(), m)
-			if c.ok {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			require.Equal(t, c.maybe, errors.Is(err, ErrMaybeAccepted), "%v", err)
-		})
+		for _, reused := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/reused=%v", c.name, reused), func(t *testing.T) {
+				s := &SMTP{Addr: script(t, c.end), Timeout: 500 * time.Millisecond}
+				if reused {
+					s = &SMTP{Addr: script(t, accept, c.end), Timeout: 500 * time.Millisecond, MaxIdle: 1}
+					require.NoError(t, s.Send(context.Background(), message()))
+					require.Equal(t, 1, s.idleCount())
+				}
+				m := message()
+				m.To = c.to
+				began := time.Now()
+				err := s.Send(context.Background(), m)
+				require.Less(t, time.Since(began), 1500*time.Millisecond, "Timeout bounds the Send")
+				if c.ok {
+					require.NoError(t, err)
+					return
+				}
+				require.Error(t, err)
+				require.Equal(t, c.maybe, errors.Is(err, ErrMaybeAccepted), "%v", err)
+				require.Zero(t, s.idleCount(), "a connection that failed is not kept")
+			})
+		}
 	}
 }
 

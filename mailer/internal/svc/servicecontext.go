@@ -48,6 +48,9 @@ type ServiceContext struct {
 	Attempts Attempts
 	// Redis is asynq's connection pool, shared with Attempts.
 	Redis redis.UniversalClient
+	// smtp is the Sender built here, closed by Close even when a test
+	// put another Sender in its place.
+	smtp *outmail.SMTP
 }
 
 // NewServiceContext opens the pool and the Redis client without
@@ -71,24 +74,31 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 		// asynq's processors, heartbeater, forwarder and the attempts.
 		PoolSize: c.Concurrency + 10,
 	})
+	smtp := NewSMTP(c)
 	return &ServiceContext{
 		Config:   c,
 		DB:       db,
 		Outbox:   model.NewOutboxModel(db),
 		From:     from,
-		Sender:   NewSMTP(c),
+		Sender:   smtp,
 		Attempts: RedisAttempts{Client: rdb},
 		Redis:    rdb,
+		smtp:     smtp,
 	}, nil
 }
 
 // NewSMTP is the sender c configures.
 func NewSMTP(c config.Config) *outmail.SMTP {
-	return &outmail.SMTP{Addr: c.SmtpAddr, Username: c.SmtpUsername, Password: c.SmtpPassword, Timeout: c.SmtpTimeout}
+	return &outmail.SMTP{
+		Addr: c.SmtpAddr, Username: c.SmtpUsername, Password: c.SmtpPassword, Timeout: c.SmtpTimeout,
+		MaxIdle: c.SmtpMaxIdle, IdleTimeout: c.SmtpIdleTimeout,
+	}
 }
 
-// Close closes the pools.
+// Close closes the pools and QUITs the idle SMTP connections; the tasks
+// must have stopped (the server's Shutdown returned).
 func (s *ServiceContext) Close() error {
+	s.smtp.Close()
 	return errors.Join(s.DB.Close(), s.Redis.Close())
 }
 
