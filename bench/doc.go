@@ -281,6 +281,11 @@ func (b *bench) markdown(m machineInfo) string {
 			cpu("trace-compiled-out"), cpu("trace-no-exporter"), cpu("trace-otlp"),
 			met(d, func(x float64) bool { return x <= targetTracing }))
 	}
+	if s := b.share; s != nil {
+		p("| the same, read from the CPU profiles: tracing code's share of a registration's CPU, tracing built in with no exporter (run 1, register-mysql at C=%d, %.0f s, every tracing process; "+
+			"OpenTelemetry's functions, go-zero's core/trace, internal/tracing, with what they call) | **%.1f %%**: %s | %s |\n",
+			s.conc, s.secs, 100*s.share(), s, yes(s.share() <= targetTracing))
+	}
 	for _, name := range []string{"read-leaderboard", "read-profile"} {
 		r := b.statOf(readVariants, name, targetReadC, rps)
 		if r.N == 0 {
@@ -336,6 +341,13 @@ func (b *bench) markdown(m machineInfo) string {
 		}
 	}
 	p("\n")
+	if len(b.heaps) > 0 {
+		p("What the largest processes' private memory is, in run 1 (Go's runtime.MemStats from each dev server, read right after the levels where its RssAnon peaks; at GOGC=100 a Go heap grows to twice what the last collection found live before the next one):\n\n")
+		for _, h := range b.heaps {
+			p("- %s.\n", h)
+		}
+		p("\n")
+	}
 	b.cpuSplit(&w)
 	b.perRunTable(&w)
 

@@ -106,7 +106,7 @@ func main() {
 	flag.IntVar(&o.prodCost, "prod-cost", 10, "production bcrypt cost of the prod variant (0 skips it)")
 	flag.StringVar(&prodConc, "prod-conc", "2,4,8,16", "concurrency levels at the production cost")
 	flag.BoolVar(&o.floorHash, "floor-hash", true, "the floors hash the password at -cost too, as the gateway does")
-	flag.DurationVar(&o.profile, "profile", 5*time.Second, "in the first run, CPU-profile every process of the suite this long at register-mysql's best level (0: no)")
+	flag.DurationVar(&o.profile, "profile", 10*time.Second, "in the first run, CPU-profile every process of the suite this long at register-mysql's best level (0: no)")
 	flag.StringVar(&variants, "variants", "register,floor-dtm,outbox,reads,mail,backlog,tracing",
 		"what to run: register, floor-dtm (floor 0), outbox (the register saga with and without its outbox step), reads (GET /users/{id} and GET /leaderboard, after register), "+
 			"mail (201 to SMTP at -mail-rate), backlog (-backlog rows drained by -relays relays), tracing (compiled out, no exporter, OTLP); "+
@@ -173,7 +173,9 @@ type bench struct {
 	cur       *runData  // the run in progress
 	runs      []runData // the runs done
 	prod      *prodResult
-	notes     []string // profiles and other remarks for stdout
+	notes     []string      // profiles and other remarks for stdout
+	share     *profileShare // tracing code in the profiles (run 1)
+	heaps     []heapReading // Go memory after the peaks (run 1)
 }
 
 // runData is what one run measured.
@@ -367,14 +369,20 @@ func (b *bench) measureRun(ctx context.Context, run int) error {
 		if i != 0 {
 			continue
 		}
+		if run == 1 {
+			b.readHeap(ctx, "dtm", "register's levels")
+		}
 		if reg, ok := b.variantNamed("register-" + store); ok && run == 1 && b.o.profile > 0 {
 			if best, ok := reg.Best(); ok {
-				b.profileAt(ctx, best.Conc)
+				b.profileAt(ctx, best)
 			}
 		}
 		if b.o.variants["reads"] && b.o.variants["register"] {
 			if err := b.readEndpoints(ctx, conc); err != nil {
 				return err
+			}
+			if run == 1 {
+				b.readHeap(ctx, "userapi", "the read levels")
 			}
 		}
 		if b.o.variants["mail"] {
@@ -701,9 +709,11 @@ var profiled = []string{"userapi", "user", "user-score", "dtm", "relay", "mailer
 
 // profileAt loads the gateway at concurrency c while it takes CPU profiles
 // of every profiled process from its dev server (pprof is on by default),
-// then prints the top of each; the files stay in the run's directory
-// (-keep) for go tool pprof.
-func (b *bench) profileAt(ctx context.Context, c int) {
+// then prints the top of each and reads how much of them was tracing
+// code (profileShare); the files stay in the run's directory (-keep) for
+// go tool pprof. reg is register's level at that concurrency.
+func (b *bench) profileAt(ctx context.Context, reg report.Level) {
+	c := reg.Conc
 	secs := int(b.o.profile.Seconds())
 	fmt.Printf("  profiling %s for %ds at C=%d …\n", strings.Join(profiled, ", "), secs, c)
 	t := b.httpTarget(b.s.APIURL()+"/register", c)
@@ -727,12 +737,21 @@ func (b *bench) profileAt(ctx context.Context, c int) {
 			mu.Unlock()
 		}()
 	}
-	load.Run(ctx, c, b.o.profile+time.Second, t.do)
+	w := load.Run(ctx, c, b.o.profile+time.Second, t.do)
 	wg.Wait()
+	share := &profileShare{conc: c, secs: float64(secs), rps: w.RPS(), cpuPerReq: report.CPUPerReq(reg),
+		tracing: map[string]time.Duration{}, total: map[string]time.Duration{}}
 	for _, name := range profiled {
 		file, ok := files[name]
 		if !ok {
 			continue
+		}
+		in, total, err := focused(ctx, filepath.Join(b.s.Bin, name), file, tracingCode)
+		if err != nil {
+			b.notes = append(b.notes, fmt.Sprintf("tracing code in the profile of %s: %v", name, err))
+			share = nil
+		} else if share != nil {
+			share.tracing[name], share.total[name] = in, total
 		}
 		cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", filepath.Join(b.s.Bin, name), file)
 		out, err := cmd.CombinedOutput()
@@ -740,6 +759,10 @@ func (b *bench) profileAt(ctx context.Context, c int) {
 			out = append(out, []byte(err.Error())...)
 		}
 		b.notes = append(b.notes, fmt.Sprintf("\n==== CPU profile of %s at C=%d (%s)\n%s", name, c, file, out))
+	}
+	if share != nil && len(share.total) == len(profiled) && w.RPS() > 0 {
+		b.share = share
+		fmt.Printf("  %s\n", share)
 	}
 }
 
