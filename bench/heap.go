@@ -26,8 +26,6 @@ var (
 
 // readHeap reads name's MemStats.
 func (b *bench) readHeap(ctx context.Context, name, after string) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	data, err := httpget.Get(ctx, b.s.DevURL(name)+"/debug/pprof/heap?debug=1", 10*time.Second, 64<<20)
 	if err != nil {
 		b.notes = append(b.notes, fmt.Sprintf("heap of %s: %v", name, err))
