@@ -75,8 +75,12 @@ func (p *Proc) startLocked() error {
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Dir = p.Dir
 	cmd.Stdout, cmd.Stderr = out, out
-	// The child dies with its parent, even when the parent is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// The child dies with its parent, even when the parent is killed. It
+	// has a process group of its own, so that a Ctrl-C at the terminal
+	// reaches only the parent, which stops its children in its own order
+	// (suite.StopOrder: the console, which receives every process's last
+	// spans, after those processes), not all of them at once.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return fmt.Errorf("start %s: %w", p.Name, err)
