@@ -18,9 +18,12 @@
 //  2. sends nothing when the row is gone (the registration was compensated
 //     after publication: nothing is written), done, or already has its
 //     delivery record (it is marked done);
-//  3. reads the user again (never the payload): a user who is gone, not
-//     complete, without an address or already verified gets no mail, and
-//     the row is marked done with outcome "skipped";
+//  3. reads the user again (never the payload), LOCK IN SHARE MODE as it
+//     reads the delivery record: the latest committed versions, waiting
+//     for a transaction still writing them (a plain read can miss the
+//     transaction that completed the user, dev/readview): a user who is
+//     gone, not complete, without an address or already verified gets no
+//     mail, and the row is marked done with outcome "skipped";
 //  4. derives the code from the row's id (emailcode.Make), inserts the
 //     email_delivery row (code hash, expiry) and marks the row done with
 //     outcome "sent", uncommitted; sends the mail (link

@@ -15,7 +15,10 @@
 //  1. decodes the task (outbox.DecodeTask); a payload no relay writes is
 //     not retried (asynq archives it) and is logged;
 //  2. reads the row, without a lock: SELECT kind, payload, done_at IS NOT
-//     NULL and its age by the database's clock. A missing row means the
+//     NULL and its age by the database's clock (a row that read does not
+//     find is read again LOCK IN SHARE MODE, the latest committed version:
+//     a read view can miss a transaction that is just committing, see
+//     dev/readview). A missing row means the
 //     registration was compensated after publication: nothing is applied,
 //     so a compensated registration never enters the read model. A done
 //     row: nothing either. A row of a kind that carries no event is another
