@@ -12,6 +12,7 @@ package traces
 
 import (
 	"compress/gzip"
+	"container/list"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -58,65 +59,171 @@ type Trace struct {
 	Dropped int `json:"dropped,omitempty"`
 }
 
-type entry struct {
-	spans   []Span
-	seen    map[string]bool // span ids, for exporters that resend
-	dropped int
-	updated uint64
-}
-
-// Store is the bounded window of recent traces.
+// Store is the bounded window of recent traces. It keeps each span
+// compactly (span): ids as bytes, times as nanoseconds, attributes as a
+// sorted slice, and the strings every trace repeats (services, names,
+// kinds, attribute keys, and values such as statements and methods) once,
+// so that a full window of registrations takes a third of the memory the
+// decoded spans would (TestMemoryOfAFullWindow logs it).
 type Store struct {
 	mu     sync.Mutex
-	traces map[string]*entry
-	clock  uint64
+	traces map[[16]byte]*entry
+	lru    list.List // of *entry, the least recently updated at the front
+	names  interner
 	max    int
 }
 
+type entry struct {
+	id      [16]byte
+	spans   []span
+	dropped int
+	at      *list.Element
+}
+
+// span is one span as the store keeps it.
+type span struct {
+	id, parent [8]byte
+	hasParent  bool
+	err        bool
+	service    string
+	name       string
+	kind       string
+	status     string
+	start, end int64 // Unix nanoseconds
+	attrs      []keyValue
+}
+
+type keyValue struct{ key, value string }
+
 // NewStore is an empty store of at most MaxTraces traces.
-func NewStore() *Store { return &Store{traces: map[string]*entry{}, max: MaxTraces} }
+func NewStore() *Store { return &Store{traces: map[[16]byte]*entry{}, max: MaxTraces} }
 
 // Add keeps spans, evicting the least recently updated traces beyond the
-// bound.
+// bound. A span whose id its trace already holds (an exporter resending)
+// is kept once.
 func (s *Store) Add(spans []Span) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, sp := range spans {
-		e := s.traces[sp.TraceID]
-		if e == nil {
-			e = &entry{seen: map[string]bool{}}
-			s.traces[sp.TraceID] = e
+	for i := range spans {
+		var tid [16]byte
+		var sid [8]byte
+		if !decodeID(tid[:], spans[i].TraceID) || !decodeID(sid[:], spans[i].SpanID) {
+			continue
 		}
-		s.clock++
-		e.updated = s.clock
+		e := s.traces[tid]
+		if e == nil {
+			e = &entry{id: tid}
+			e.at = s.lru.PushBack(e)
+			s.traces[tid] = e
+		} else {
+			s.lru.MoveToBack(e.at)
+		}
 		switch {
-		case e.seen[sp.SpanID]:
+		case e.has(sid):
 		case len(e.spans) >= MaxSpans:
 			e.dropped++
 		default:
-			e.seen[sp.SpanID] = true
-			e.spans = append(e.spans, sp)
+			e.spans = append(e.spans, s.compact(sid, &spans[i]))
 		}
 	}
 	for len(s.traces) > s.max {
-		var oldest string
-		var at uint64
-		for id, e := range s.traces {
-			if oldest == "" || e.updated < at {
-				oldest, at = id, e.updated
-			}
-		}
-		delete(s.traces, oldest)
+		e := s.lru.Remove(s.lru.Front()).(*entry)
+		delete(s.traces, e.id)
 	}
+}
+
+func (e *entry) has(id [8]byte) bool {
+	for i := range e.spans {
+		if e.spans[i].id == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) compact(id [8]byte, sp *Span) span {
+	c := span{
+		id: id, err: sp.Error,
+		service: s.names.of(sp.Service), name: s.names.of(sp.Name), kind: s.names.of(sp.Kind), status: s.names.of(sp.Status),
+		start: sp.Start.UnixNano(), end: sp.End.UnixNano(),
+	}
+	c.hasParent = decodeID(c.parent[:], sp.ParentID)
+	if len(sp.Attrs) > 0 {
+		c.attrs = make([]keyValue, 0, len(sp.Attrs))
+		for k, v := range sp.Attrs {
+			c.attrs = append(c.attrs, keyValue{s.names.of(k), s.names.of(v)})
+		}
+		sort.Slice(c.attrs, func(i, j int) bool { return c.attrs[i].key < c.attrs[j].key })
+	}
+	return c
+}
+
+func (c *span) expand(trace string) Span {
+	sp := Span{
+		TraceID: trace, SpanID: hex.EncodeToString(c.id[:]), Service: c.service, Name: c.name, Kind: c.kind,
+		Start: time.Unix(0, c.start).UTC(), End: time.Unix(0, c.end).UTC(), Error: c.err, Status: c.status,
+	}
+	if c.hasParent {
+		sp.ParentID = hex.EncodeToString(c.parent[:])
+	}
+	if len(c.attrs) > 0 {
+		sp.Attrs = make(map[string]string, len(c.attrs))
+		for _, a := range c.attrs {
+			sp.Attrs[a.key] = a.value
+		}
+	}
+	return sp
+}
+
+// decodeID parses an id of n bytes in hex into the first n of dst; false
+// for anything else.
+func decodeID(dst []byte, h string) bool {
+	if len(h) != 2*len(dst) {
+		return false
+	}
+	_, err := hex.Decode(dst, []byte(h))
+	return err == nil
+}
+
+// interner keeps one copy of the strings spans repeat. It is bounded: a
+// string longer than maxInterned is kept as it is, and the table starts
+// afresh once it holds maxStrings (the spans keep the copies they have),
+// so that values that never repeat (ids) cost one table's worth at most.
+type interner map[string]string
+
+const (
+	maxInterned = 256
+	maxStrings  = 8192
+)
+
+func (in *interner) of(v string) string {
+	if v == "" || len(v) > maxInterned {
+		return v
+	}
+	if got, ok := (*in)[v]; ok {
+		return got
+	}
+	if *in == nil || len(*in) >= maxStrings {
+		*in = make(interner, 256)
+	}
+	(*in)[v] = v
+	return v
 }
 
 // Get returns the trace of id (32 hex digits), false when it is not held.
 func (s *Store) Get(id string) (Trace, bool) {
+	var tid [16]byte
+	if !decodeID(tid[:], id) {
+		return Trace{}, false
+	}
 	s.mu.Lock()
-	e, ok := s.traces[id]
+	e, ok := s.traces[tid]
 	var t Trace
 	if ok {
-		t = Trace{TraceID: id, Spans: append([]Span(nil), e.spans...), Dropped: e.dropped}
+		t = Trace{TraceID: id, Spans: make([]Span, len(e.spans)), Dropped: e.dropped}
+		for i := range e.spans {
+			t.Spans[i] = e.spans[i].expand(id)
+		}
 	}
 	s.mu.Unlock()
 	sort.SliceStable(t.Spans, func(i, j int) bool { return t.Spans[i].Start.Before(t.Spans[j].Start) })
