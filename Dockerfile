@@ -10,6 +10,8 @@ FROM golang:1.26-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=0
 COPY go.mod go.sum ./
+# go.mod replaces GORM's SQL Server driver with this directory (its doc says why).
+COPY dtm/nosqlserver ./dtm/nosqlserver
 RUN go mod download
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/go-build \
