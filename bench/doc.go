@@ -361,7 +361,8 @@ func (b *bench) markdown(m machineInfo) string {
 	}
 	if vs := b.medians(tracingVariants); len(vs) > 0 {
 		p("## Tracing modes\n\n")
-		p("The tracing processes (gateway, user, user-score, relay, mailer, projector) restarted in each mode in turn, the rest of the suite as it was. " +
+		p("The tracing processes (gateway, user, user-score, relay, mailer, projector) restarted in each mode in turn, the rest of the suite as it was; " +
+			"each run measures every mode twice, in mirrored order (A B C, then C B A), and each row below is the two passes merged, so that a drift of the machine over the run weighs on every mode alike. " +
 			"Compiled out is the same code built with the `notrace` tag: no span is started, go-zero's agent and its trace middlewares are off " +
 			"(go-zero's SQL spans in the user service's model remain, on OpenTelemetry's no-op tracer). No exporter is the shipped default. " +
 			"OTLP exports every span (sampling 1) to the console's receiver, whose CPU is in the console column.\n\n")

@@ -22,6 +22,63 @@ type Level struct {
 	DB map[string]int64
 }
 
+// Merge is the level that measured a and b together, as if one: their
+// requests, latencies, statuses, CPU time and MariaDB counters added, each
+// process's cores averaged over both durations and its peaks the larger (a
+// process or counter missing from either is left out).
+// The tracing modes measure every level twice, in mirrored order, and
+// merge the two (bench/tracing.go).
+func Merge(a, b Level) Level {
+	m := Level{Result: load.Result{
+		Conc: a.Conc, Elapsed: a.Elapsed + b.Elapsed,
+		Lat:      mergeSorted(a.Lat, b.Lat),
+		OKLat:    mergeSorted(a.OKLat, b.OKLat),
+		Statuses: map[int]int{}, ErrText: a.ErrText,
+	}}
+	if m.ErrText == "" {
+		m.ErrText = b.ErrText
+	}
+	for code, n := range a.Statuses {
+		m.Statuses[code] += n
+	}
+	for code, n := range b.Statuses {
+		m.Statuses[code] += n
+	}
+	// A process or a counter read in one level only is left out: its sum
+	// would cover part of the requests.
+	if a.Usage != nil && b.Usage != nil {
+		m.Usage = map[string]procstat.Usage{}
+		wall := (a.Elapsed + b.Elapsed).Seconds()
+		for name, u := range a.Usage {
+			v, ok := b.Usage[name]
+			if !ok {
+				continue
+			}
+			t := procstat.Usage{CPU: u.CPU + v.CPU, Peak: u.Peak.Max(v.Peak)}
+			if wall > 0 {
+				t.Cores = (u.Cores*a.Elapsed.Seconds() + v.Cores*b.Elapsed.Seconds()) / wall
+			}
+			m.Usage[name] = t
+		}
+	}
+	if a.DB != nil && b.DB != nil {
+		m.DB = map[string]int64{}
+		for k, v := range a.DB {
+			if w, ok := b.DB[k]; ok {
+				m.DB[k] = v + w
+			}
+		}
+	}
+	return m
+}
+
+func mergeSorted(a, b []time.Duration) []time.Duration {
+	out := make([]time.Duration, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	slices.Sort(out)
+	return out
+}
+
 // DBPerReq is a MariaDB counter's growth per 2xx answer; NaN when it was
 // not read or nothing succeeded.
 func DBPerReq(l Level, counter string) float64 {

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/xml"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +118,42 @@ func xmlEscape(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
+}
+
+// TestMerge: two levels merged are one level of both: the rate over both
+// durations, latencies in order, CPU added, cores weighted by duration,
+// peaks the larger, and what only one level read left out.
+func TestMerge(t *testing.T) {
+	a := Level{
+		Result: load.Result{Conc: 16, Elapsed: 2 * time.Second, Lat: []time.Duration{1, 3}, OKLat: []time.Duration{1, 3},
+			Statuses: map[int]int{201: 2}},
+		Usage: map[string]procstat.Usage{
+			"dtm":  {CPU: time.Second, Cores: 0.5, Peak: procstat.Memory{Anon: 10, File: 5}},
+			"only": {CPU: time.Second},
+		},
+		DB: map[string]int64{"Questions": 30, "Only": 1},
+	}
+	b := Level{
+		Result: load.Result{Conc: 16, Elapsed: 6 * time.Second, Lat: []time.Duration{2, 4}, OKLat: []time.Duration{2},
+			Statuses: map[int]int{201: 1, 503: 1}, ErrText: "refused"},
+		Usage: map[string]procstat.Usage{"dtm": {CPU: 3 * time.Second, Cores: 1.0, Peak: procstat.Memory{Anon: 8, File: 7}}},
+		DB:    map[string]int64{"Questions": 15},
+	}
+	m := Merge(a, b)
+	if m.Elapsed != 8*time.Second || m.OK() != 3 || m.Statuses[503] != 1 || m.ErrText != "refused" {
+		t.Fatalf("result: %+v", m.Result)
+	}
+	if !slices.Equal(m.Lat, []time.Duration{1, 2, 3, 4}) || !slices.Equal(m.OKLat, []time.Duration{1, 2, 3}) {
+		t.Fatalf("latencies: %v, %v", m.Lat, m.OKLat)
+	}
+	want := procstat.Usage{CPU: 4 * time.Second, Cores: (0.5*2 + 1.0*6) / 8, Peak: procstat.Memory{Anon: 10, File: 7}}
+	if len(m.Usage) != 1 || m.Usage["dtm"] != want {
+		t.Fatalf("usage: %+v, want dtm %+v only", m.Usage, want)
+	}
+	if len(m.DB) != 1 || m.DB["Questions"] != 45 {
+		t.Fatalf("counters: %v", m.DB)
+	}
+	if got := Merge(a, Level{Result: b.Result}); got.Usage != nil || got.DB != nil {
+		t.Fatalf("a level without readings merged into one with them: %+v, %v", got.Usage, got.DB)
+	}
 }
