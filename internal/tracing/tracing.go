@@ -84,3 +84,13 @@ func TraceIDOf(traceparent string) string {
 	}
 	return sc.TraceID().String()
 }
+
+// Middlewares says whether go-zero's trace middlewares (the gateway's
+// routes and RPC clients, the branch services' servers) should run for a
+// process whose go-zero Telemetry config, after envconf.Telemetry, is
+// disabled or not: only when tracing is compiled in and go-zero's agent
+// exports. Without an exporter the agent is off and OpenTelemetry's global
+// tracer is a no-op: the middlewares would build each request's span
+// attributes, wrap its writer and propagate an invalid span context, for
+// spans that are never recorded and trace ids that are never made.
+func Middlewares(telemetryDisabled bool) bool { return Compiled && !telemetryDisabled }

@@ -110,7 +110,7 @@ type Service struct {
 // process is told to stop; it returns only an error of setting up (go-zero
 // panics when it cannot listen).
 func Serve(c Conf, s Service) error {
-	c.Middlewares.Trace = c.Middlewares.Trace && tracing.Compiled
+	c.Middlewares.Trace = c.Middlewares.Trace && tracing.Middlewares(c.Telemetry.Disabled)
 	c.Middlewares.StatConf.IgnoreContentMethods = append(c.Middlewares.StatConf.IgnoreContentMethods, s.Private...)
 	server, err := zrpc.NewServer(c.RpcServerConf, s.Register)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 // RegisterHandlers adds the gateway's routes to server.
 func RegisterHandlers(server *rest.Server, svcCtx *svc.ServiceContext) {
 	name := svcCtx.Config.Name
-	server.AddRoutes(edge(name, []rest.Route{
+	server.AddRoutes(edge(name, svcCtx.Config.Telemetry.Disabled, []rest.Route{
 		{Method: http.MethodPost, Path: "/register", Handler: registerHandler(svcCtx)},
 		{Method: http.MethodPost, Path: "/login", Handler: loginHandler(svcCtx)},
 		{Method: http.MethodGet, Path: "/sagas/:gid", Handler: sagaHandler(svcCtx)},
@@ -22,7 +22,7 @@ func RegisterHandlers(server *rest.Server, svcCtx *svc.ServiceContext) {
 		{Method: http.MethodGet, Path: "/users/:id", Handler: profileHandler(svcCtx)},
 		{Method: http.MethodGet, Path: "/leaderboard", Handler: leaderboardHandler(svcCtx)},
 	}))
-	server.AddRoutes(edge(name, rest.WithMiddleware(authenticate(svcCtx),
+	server.AddRoutes(edge(name, svcCtx.Config.Telemetry.Disabled, rest.WithMiddleware(authenticate(svcCtx),
 		rest.Route{Method: http.MethodGet, Path: "/user/info", Handler: userInfoHandler(svcCtx)},
 	)))
 }
@@ -39,10 +39,10 @@ var traceHeaders = []string{"traceparent", "tracestate", "baggage"}
 // route, whose traceparent the answer carries. The access log runs inside
 // it, so that each line names the trace. (go-zero's own trace middleware,
 // which would continue the caller's trace, is off: userapi.go.)
-func edge(service string, routes []rest.Route) []rest.Route {
+func edge(service string, telemetryDisabled bool, routes []rest.Route) []rest.Route {
 	for i, r := range routes {
 		var traced http.Handler = httplog.AccessLog(r.Handler)
-		if tracing.Compiled {
+		if tracing.Middlewares(telemetryDisabled) {
 			traced = zerohandler.TraceHandler(service, r.Path)(traced)
 		}
 		routes[i].Handler = func(w http.ResponseWriter, req *http.Request) {

@@ -77,11 +77,11 @@ func NewServiceContext(c config.Config) (*ServiceContext, error) {
 	// The branch services' etcd account (ETCD_USER/ETCD_PASS) is registered
 	// for their etcd hosts by go-zero here; DTM's target, on the same hosts,
 	// is then resolved with it too.
-	userConn, err := rpcClient(c.UserRpc, c.TLS)
+	userConn, err := rpcClient(c.UserRpc, c.TLS, c.Telemetry.Disabled)
 	if err != nil {
 		return nil, fmt.Errorf("user rpc: %w", err)
 	}
-	scoreConn, err := rpcClient(c.UserScoreRpc, c.TLS)
+	scoreConn, err := rpcClient(c.UserScoreRpc, c.TLS, c.Telemetry.Disabled)
 	if err != nil {
 		return nil, fmt.Errorf("user-score rpc: %w", err)
 	}
@@ -125,15 +125,16 @@ func readModel(c config.ReadModelConf) (*readmodel.Store, error) {
 }
 
 // rpcClient connects to a branch service; with TLS the service must prove
-// it is the one its etcd key names.
+// it is the one its etcd key names. Its trace middleware runs only while
+// the gateway exports spans (tracing.Middlewares).
 //
 // go-zero's duration middleware is replaced by slowCalls: it logs every
 // failed call at error level, NotFound included, which the gateway asks
 // for on purpose (has this id a user row?), and the logic logs each real
 // failure once itself.
-func rpcClient(c zrpc.RpcClientConf, tls peertls.Conf) (zrpc.Client, error) {
+func rpcClient(c zrpc.RpcClientConf, tls peertls.Conf, telemetryDisabled bool) (zrpc.Client, error) {
 	c.Middlewares.Duration = false
-	c.Middlewares.Trace = c.Middlewares.Trace && tracing.Compiled
+	c.Middlewares.Trace = c.Middlewares.Trace && tracing.Middlewares(telemetryDisabled)
 	opts := append(slices.Clone(rpcOptions), zrpc.WithUnaryClientInterceptor(slowCalls))
 	if on, _ := tls.Enabled(); on {
 		creds, err := tls.ClientCreds(c.Etcd.Key)
