@@ -144,3 +144,30 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		t.Fatal(fmt.Sprint(err))
 	}
 }
+
+// WaitsFor runs call while a transaction of the test holds a row it reads,
+// and checks that it waits: it fails t unless the user database's
+// processlist shows one statement LIKE statement (the call's locking read,
+// blocked) before call returns, then runs release (the test's commit) and
+// returns what call returned.
+func WaitsFor[T any](t testing.TB, w *World, what, statement string, call func() T, release func()) T {
+	t.Helper()
+	answered := make(chan T, 1)
+	go func() { answered <- call() }()
+	early := false
+	WaitFor(t, 10*time.Second, what, func() bool {
+		select {
+		case a := <-answered:
+			answered <- a
+			early = true
+			return true
+		default:
+		}
+		return w.Count(t, "SELECT COUNT(*) FROM information_schema.processlist WHERE db = DATABASE() AND info LIKE ?", statement) == 1
+	})
+	if early {
+		t.Fatalf("%s: answered %v without waiting", what, <-answered)
+	}
+	release()
+	return <-answered
+}

@@ -158,25 +158,10 @@ func TestTheUserIsReadAsLastCommitted(t *testing.T) {
 		res logic.Result
 		err error
 	}
-	answered := make(chan answer, 1)
-	go func() {
-		res, err := work(t, s, r)
-		answered <- answer{res, err}
-	}()
-	var early *answer
-	outboxtest.WaitFor(t, 10*time.Second, "the mailer waiting for the user row's writer", func() bool {
-		select {
-		case a := <-answered:
-			early = &a
-			return true
-		default:
-		}
-		return e.Count(t, "SELECT COUNT(*) FROM information_schema.processlist "+
-			"WHERE db = DATABASE() AND info LIKE 'SELECT % FROM `user` WHERE % LOCK IN SHARE MODE'") == 1
-	})
-	require.Nil(t, early, "the mailer answered without waiting for the user row's writer")
-	require.NoError(t, writer.Commit())
-	a := <-answered
+	a := outboxtest.WaitsFor(t, e.World, "the mailer waiting for the user row's writer",
+		"SELECT % FROM `user` WHERE % LOCK IN SHARE MODE",
+		func() answer { res, err := work(t, s, r); return answer{res, err} },
+		func() { require.NoError(t, writer.Commit()) })
 	require.NoError(t, a.err)
 	require.Equal(t, logic.Sent, a.res)
 	require.Len(t, e.Box.Messages(r.Email), 1)

@@ -250,25 +250,10 @@ func TestARowCommittingIsNotGone(t *testing.T) {
 		o   logic.Outcome
 		err error
 	}
-	answered := make(chan answer, 1)
-	go func() {
-		o, err := project(t, s, r.Payload())
-		answered <- answer{o, err}
-	}()
-	var early *answer
-	outboxtest.WaitFor(t, 10*time.Second, "the projector waiting for the row's writer", func() bool {
-		select {
-		case a := <-answered:
-			early = &a
-			return true
-		default:
-		}
-		return e.Count(t, "SELECT COUNT(*) FROM information_schema.processlist "+
-			"WHERE db = DATABASE() AND info LIKE 'SELECT % FROM outbox WHERE id = % LOCK IN SHARE MODE'") == 1
-	})
-	require.Nil(t, early, "the projector answered without waiting for the row's writer")
-	require.NoError(t, writer.Commit())
-	a := <-answered
+	a := outboxtest.WaitsFor(t, e.World, "the projector waiting for the row's writer",
+		"SELECT % FROM outbox WHERE id = % LOCK IN SHARE MODE",
+		func() answer { o, err := project(t, s, r.Payload()); return answer{o, err} },
+		func() { require.NoError(t, writer.Commit()) })
 	require.NoError(t, a.err)
 	require.Equal(t, logic.Applied, a.o)
 	p, err := s.ReadModel.Profile(ctx, uid)
