@@ -7,7 +7,7 @@ package tracing
 // this package starts is a no-op, envconf.Telemetry keeps go-zero's agent
 // off, and the suite turns go-zero's trace middlewares off (the gateway's
 // routes, its RPC clients, the branch services' server). Built in, the
-// middlewares still run only while a process exports (Middlewares). What cannot be
-// taken out that way is go-zero's SQL spans in the user service's model,
-// which start on OpenTelemetry's no-op tracer either way.
+// middlewares still run only while a process exports (Middlewares). What
+// cannot be taken out that way is go-zero's SQL spans in the user
+// service's model, which start on OpenTelemetry's no-op tracer either way.
 const Compiled = true

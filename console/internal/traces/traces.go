@@ -98,37 +98,45 @@ type keyValue struct{ key, value string }
 // NewStore is an empty store of at most MaxTraces traces.
 func NewStore() *Store { return &Store{traces: map[[16]byte]*entry{}, max: MaxTraces} }
 
-// Add keeps spans, evicting the least recently updated traces beyond the
-// bound. A span whose id its trace already holds (an exporter resending)
-// is kept once.
-func (s *Store) Add(spans []Span) {
+// Add keeps the spans of an export request, evicting the least recently
+// updated traces beyond the bound. Spans without a valid trace or span id
+// are skipped; a span whose id its trace already holds (an exporter
+// resending) is kept once.
+func (s *Store) Add(req *coltrace.ExportTraceServiceRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range spans {
-		var tid [16]byte
-		var sid [8]byte
-		if !decodeID(tid[:], spans[i].TraceID) || !decodeID(sid[:], spans[i].SpanID) {
-			continue
-		}
-		e := s.traces[tid]
-		if e == nil {
-			e = &entry{id: tid}
-			e.at = s.lru.PushBack(e)
-			s.traces[tid] = e
-		} else {
-			s.lru.MoveToBack(e.at)
-		}
-		switch {
-		case e.has(sid):
-		case len(e.spans) >= MaxSpans:
-			e.dropped++
-		default:
-			e.spans = append(e.spans, s.compact(sid, &spans[i]))
+	for _, rs := range req.GetResourceSpans() {
+		service := s.names.of(attr(rs.GetResource().GetAttributes(), "service.name"))
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				if len(sp.GetTraceId()) != 16 || len(sp.GetSpanId()) != 8 {
+					continue
+				}
+				s.add([16]byte(sp.GetTraceId()), s.compact(service, sp))
+			}
 		}
 	}
 	for len(s.traces) > s.max {
 		e := s.lru.Remove(s.lru.Front()).(*entry)
 		delete(s.traces, e.id)
+	}
+}
+
+func (s *Store) add(tid [16]byte, c span) {
+	e := s.traces[tid]
+	if e == nil {
+		e = &entry{id: tid}
+		e.at = s.lru.PushBack(e)
+		s.traces[tid] = e
+	} else {
+		s.lru.MoveToBack(e.at)
+	}
+	switch {
+	case e.has(c.id):
+	case len(e.spans) >= MaxSpans:
+		e.dropped++
+	default:
+		e.spans = append(e.spans, c)
 	}
 }
 
@@ -141,19 +149,25 @@ func (e *entry) has(id [8]byte) bool {
 	return false
 }
 
-func (s *Store) compact(id [8]byte, sp *Span) span {
+// maxAttrs is how many attributes of a span are kept.
+const maxAttrs = 32
+
+func (s *Store) compact(service string, sp *tracepb.Span) span {
 	c := span{
-		id: id, err: sp.Error,
-		service: s.names.of(sp.Service), name: s.names.of(sp.Name), kind: s.names.of(sp.Kind), status: s.names.of(sp.Status),
-		start: sp.Start.UnixNano(), end: sp.End.UnixNano(),
+		id: [8]byte(sp.GetSpanId()), err: sp.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR,
+		service: service, name: s.names.of(sp.GetName()), kind: kindName(sp.GetKind()),
+		status: s.names.of(sp.GetStatus().GetMessage()),
+		start:  int64(sp.GetStartTimeUnixNano()), end: int64(sp.GetEndTimeUnixNano()),
 	}
-	c.hasParent = decodeID(c.parent[:], sp.ParentID)
-	if len(sp.Attrs) > 0 {
-		c.attrs = make([]keyValue, 0, len(sp.Attrs))
-		for k, v := range sp.Attrs {
-			c.attrs = append(c.attrs, keyValue{s.names.of(k), s.names.of(v)})
+	if p := sp.GetParentSpanId(); len(p) == 8 {
+		c.parent, c.hasParent = [8]byte(p), true
+	}
+	if kvs := sp.GetAttributes(); len(kvs) > 0 {
+		c.attrs = make([]keyValue, 0, min(len(kvs), maxAttrs))
+		for _, kv := range kvs[:min(len(kvs), maxAttrs)] {
+			c.attrs = append(c.attrs, keyValue{s.names.of(kv.GetKey()), s.names.of(value(kv.GetValue()))})
 		}
-		sort.Slice(c.attrs, func(i, j int) bool { return c.attrs[i].key < c.attrs[j].key })
+		sort.SliceStable(c.attrs, func(i, j int) bool { return c.attrs[i].key < c.attrs[j].key })
 	}
 	return c
 }
@@ -175,8 +189,8 @@ func (c *span) expand(trace string) Span {
 	return sp
 }
 
-// decodeID parses an id of n bytes in hex into the first n of dst; false
-// for anything else.
+// decodeID parses an id of len(dst) bytes in hex into dst; false for
+// anything else.
 func decodeID(dst []byte, h string) bool {
 	if len(h) != 2*len(dst) {
 		return false
@@ -246,7 +260,7 @@ func Receiver(s *Store) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		s.Add(Spans(req))
+		s.Add(req)
 		var body []byte
 		if asJSON {
 			w.Header().Set("Content-Type", "application/json")
@@ -286,42 +300,6 @@ func decode(r *http.Request) (*coltrace.ExportTraceServiceRequest, bool, error) 
 		return req, true, protojson.Unmarshal(data, req)
 	}
 	return nil, false, errors.New("content type must be application/x-protobuf or application/json")
-}
-
-// Spans flattens an export request; spans without a valid trace or span
-// id are skipped.
-func Spans(req *coltrace.ExportTraceServiceRequest) []Span {
-	var out []Span
-	for _, rs := range req.GetResourceSpans() {
-		service := attr(rs.GetResource().GetAttributes(), "service.name")
-		for _, ss := range rs.GetScopeSpans() {
-			for _, sp := range ss.GetSpans() {
-				if len(sp.GetTraceId()) != 16 || len(sp.GetSpanId()) != 8 {
-					continue
-				}
-				s := Span{
-					TraceID: hex.EncodeToString(sp.GetTraceId()), SpanID: hex.EncodeToString(sp.GetSpanId()),
-					Service: service, Name: sp.GetName(), Kind: kindName(sp.GetKind()),
-					Start: time.Unix(0, int64(sp.GetStartTimeUnixNano())).UTC(),
-					End:   time.Unix(0, int64(sp.GetEndTimeUnixNano())).UTC(),
-					Error: sp.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR, Status: sp.GetStatus().GetMessage(),
-				}
-				if len(sp.GetParentSpanId()) == 8 {
-					s.ParentID = hex.EncodeToString(sp.GetParentSpanId())
-				}
-				for _, kv := range sp.GetAttributes() {
-					if s.Attrs == nil {
-						s.Attrs = map[string]string{}
-					}
-					if len(s.Attrs) < 32 {
-						s.Attrs[kv.GetKey()] = value(kv.GetValue())
-					}
-				}
-				out = append(out, s)
-			}
-		}
-	}
-	return out
 }
 
 func attr(kvs []*common.KeyValue, key string) string {

@@ -3,6 +3,7 @@ package traces
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,11 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.4.0"
 	"go.opentelemetry.io/otel/trace"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	common "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestReceivesWhatTheOTelExporterSends: spans exported by the
@@ -64,7 +70,7 @@ func TestBounds(t *testing.T) {
 		return Span{TraceID: fmt.Sprintf("%032x", trace), SpanID: fmt.Sprintf("%016x", id), Start: time.Unix(int64(id), 0)}
 	}
 	for tr := 1; tr <= 4; tr++ {
-		s.Add([]Span{span(tr, 1)})
+		s.Add(request(t, []Span{span(tr, 1)}))
 	}
 	require.Equal(t, 3, s.Len())
 	_, ok := s.Get(fmt.Sprintf("%032x", 1))
@@ -73,7 +79,7 @@ func TestBounds(t *testing.T) {
 	for i := range MaxSpans + 5 {
 		many = append(many, span(9, i+1))
 	}
-	s.Add(append(many, span(9, 1))) // and one resent
+	s.Add(request(t, append(many, span(9, 1)))) // and one resent
 	got, ok := s.Get(fmt.Sprintf("%032x", 9))
 	require.True(t, ok)
 	require.Len(t, got.Spans, MaxSpans)
@@ -95,4 +101,45 @@ func TestRefusesWhatIsNotAnExport(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+// request is an export request carrying spans (one resource per span, named
+// by its service), through protobuf's encoding and back, as the receiver
+// gets it.
+func request(t testing.TB, spans []Span) *coltrace.ExportTraceServiceRequest {
+	t.Helper()
+	req := &coltrace.ExportTraceServiceRequest{}
+	hexID := func(h string) []byte {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, sp := range spans {
+		p := &tracepb.Span{
+			TraceId: hexID(sp.TraceID), SpanId: hexID(sp.SpanID), Name: sp.Name, Kind: tracepb.Span_SPAN_KIND_SERVER,
+			StartTimeUnixNano: uint64(sp.Start.UnixNano()), EndTimeUnixNano: uint64(sp.End.UnixNano()),
+		}
+		if sp.ParentID != "" {
+			p.ParentSpanId = hexID(sp.ParentID)
+		}
+		for k, v := range sp.Attrs {
+			p.Attributes = append(p.Attributes, &common.KeyValue{Key: k, Value: &common.AnyValue{Value: &common.AnyValue_StringValue{StringValue: v}}})
+		}
+		req.ResourceSpans = append(req.ResourceSpans, &tracepb.ResourceSpans{
+			Resource: &resourcepb.Resource{Attributes: []*common.KeyValue{
+				{Key: "service.name", Value: &common.AnyValue{Value: &common.AnyValue_StringValue{StringValue: sp.Service}}}}},
+			ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{p}}},
+		})
+	}
+	data, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &coltrace.ExportTraceServiceRequest{}
+	if err := proto.Unmarshal(data, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
